@@ -1,0 +1,667 @@
+//! The driver: one task that owns every shard's core, the store and the
+//! application, and turns their outputs into writes, messages and replies in
+//! the order durability requires.
+
+use super::app::{Dedup, Sessions};
+use super::peers::Peers;
+use super::{
+    ClientError, Env, Input, NodeConfig, NodeError, RaftApp, ReadMode, Reply, ShardStatus,
+};
+use crate::raft::{
+    Config, Entry, Index, Membership, NodeId, Payload, Raft, RaftError, Ready, Recovered, ShardId,
+    SnapshotMeta, Term,
+};
+use crate::storage::{ShardWrite, Store};
+use crate::trace::TraceEvent;
+use crate::transport::encode;
+use crate::transport::pb::RaftMessage;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+/// Most inputs handled in one turn before the cores' output is processed.
+const MAX_INPUTS_PER_TURN: usize = 4096;
+/// Most rounds of persist-send-apply in one turn.
+const MAX_ROUNDS_PER_TURN: usize = 16;
+
+/// The shards this node hosts, shared with the gRPC service so it can refuse
+/// messages for unknown shards.
+pub(crate) type KnownShards = Arc<RwLock<BTreeSet<ShardId>>>;
+
+struct Shard {
+    raft: Raft,
+    sessions: Sessions,
+    /// Term of the last applied entry.
+    applied_term: Term,
+    /// Index of the last applied entry.
+    applied: Index,
+    /// The membership in force at `applied`.
+    applied_membership: Membership,
+    snapshot_index: Index,
+    /// Proposals waiting to be applied: index -> (term proposed in, reply).
+    waiting: BTreeMap<Index, (Term, Reply<Vec<u8>>)>,
+    /// Reads waiting for the leader's confirmation: ctx -> (query, reply).
+    confirming: BTreeMap<u64, (Vec<u8>, Reply<Vec<u8>>)>,
+    /// Confirmed reads waiting for `applied` to reach their index.
+    serving: Vec<(Index, Vec<u8>, Reply<Vec<u8>>)>,
+    /// A snapshot to write with the next batch.
+    snapshot_to_write: Option<(SnapshotMeta, Vec<u8>)>,
+    fetching: bool,
+}
+
+pub(crate) struct Driver {
+    config: NodeConfig,
+    env: Env,
+    app: Box<dyn RaftApp>,
+    store: Store,
+    shards: BTreeMap<ShardId, Shard>,
+    known: KnownShards,
+    peers: Peers,
+    inputs: mpsc::UnboundedSender<Input>,
+    next_ctx: u64,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    // splitmix64 finalizer over the combination: distinct timers per (node, shard).
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Driver {
+    pub(crate) fn open(
+        config: NodeConfig,
+        env: Env,
+        mut app: Box<dyn RaftApp>,
+        inputs: mpsc::UnboundedSender<Input>,
+    ) -> Result<Driver, NodeError> {
+        let store = Store::open(Arc::clone(&env.disk), &config.data_dir)?;
+        let mut ids: BTreeMap<ShardId, Membership> = BTreeMap::new();
+        for shard in store.shards()? {
+            ids.insert(shard, Membership::default());
+        }
+        for (shard, m) in &config.shards {
+            ids.insert(*shard, m.clone());
+        }
+        let mut shards = BTreeMap::new();
+        for (shard, initial) in ids {
+            let recovered = store.load(shard)?;
+            let snapshot = store.load_snapshot(shard)?;
+            let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;
+            shards.insert(shard, s);
+        }
+        let known = Arc::new(RwLock::new(shards.keys().copied().collect()));
+        let peers = Peers::new(
+            config.id,
+            config.peers.clone(),
+            Arc::clone(&env.network),
+            config.link,
+        );
+        Ok(Driver {
+            config,
+            env,
+            app,
+            store,
+            shards,
+            known,
+            peers,
+            inputs,
+            next_ctx: 1,
+        })
+    }
+
+    fn raft_config(config: &NodeConfig, shard: ShardId) -> Config {
+        let mut c = Config::new(config.id, mix(mix(config.seed, config.id), shard));
+        c.election_ticks_min = config.election_ticks.0;
+        c.election_ticks_max = config.election_ticks.1;
+        c.heartbeat_ticks = config.heartbeat_ticks;
+        c.pre_vote = config.pre_vote;
+        c.check_quorum = config.check_quorum;
+        c.max_append_entries = config.max_append_entries;
+        c
+    }
+
+    fn recover_shard(
+        config: &NodeConfig,
+        app: &mut dyn RaftApp,
+        shard: ShardId,
+        initial: Membership,
+        recovered: Recovered,
+        snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    ) -> Result<Shard, NodeError> {
+        let mut sessions = Sessions::default();
+        let (applied, applied_term, applied_membership) = match &snapshot {
+            Some((meta, blob)) => {
+                let (s, data) = Sessions::decode(blob).ok_or_else(|| {
+                    NodeError::Storage(format!(
+                        "shard {shard}: snapshot at {} is corrupt",
+                        meta.index
+                    ))
+                })?;
+                sessions = s;
+                app.restore(shard, data);
+                (meta.index, meta.term, meta.membership.clone())
+            }
+            None => {
+                app.restore(shard, &[]);
+                (0, 0, initial.clone())
+            }
+        };
+        let raft = Raft::new(shard, Self::raft_config(config, shard), initial, recovered);
+        Ok(Shard {
+            raft,
+            sessions,
+            applied_term,
+            applied,
+            applied_membership,
+            snapshot_index: applied,
+            waiting: BTreeMap::new(),
+            confirming: BTreeMap::new(),
+            serving: Vec::new(),
+            snapshot_to_write: None,
+            fetching: false,
+        })
+    }
+
+    pub(crate) fn known_shards(&self) -> KnownShards {
+        Arc::clone(&self.known)
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut shutdown: watch::Receiver<bool>,
+        stopped: watch::Sender<Option<NodeError>>,
+    ) {
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => {
+                    let _ = stopped.send(Some(NodeError::Shutdown));
+                    return;
+                }
+                _ = ticker.tick() => {
+                    for s in self.shards.values_mut() {
+                        s.raft.tick();
+                    }
+                }
+                input = inputs.recv() => {
+                    let Some(input) = input else { return };
+                    self.handle(input);
+                    for _ in 1..MAX_INPUTS_PER_TURN {
+                        match inputs.try_recv() {
+                            Ok(input) => self.handle(input),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            if let Err(e) = self.process().await {
+                tracing::error!(node = self.config.id, "stopping: {e}");
+                let reason = e.to_string();
+                for shard in self.shards.keys() {
+                    self.env.trace.emit(
+                        self.config.id,
+                        *shard,
+                        &TraceEvent::Stop {
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+                // Dropping the shards drops every pending reply: clients see the node stop.
+                self.shards.clear();
+                let _ = stopped.send(Some(e));
+                return;
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Peer { from, messages } => {
+                for (shard, msg) in messages {
+                    match self.shards.get_mut(&shard) {
+                        Some(s) => s.raft.step(from, msg),
+                        None => tracing::debug!(
+                            node = self.config.id,
+                            shard,
+                            "message for unknown shard dropped"
+                        ),
+                    }
+                }
+            }
+            Input::Write {
+                shard,
+                request,
+                data,
+                reply,
+            } => {
+                let Some(s) = self.shards.get_mut(&shard) else {
+                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
+                    return;
+                };
+                match s.raft.propose(request, data) {
+                    Ok(index) => {
+                        let term = s.raft.status().term;
+                        s.waiting.insert(index, (term, reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(refusal(e)));
+                    }
+                }
+            }
+            Input::Read {
+                shard,
+                query,
+                mode,
+                reply,
+            } => {
+                let Some(s) = self.shards.get_mut(&shard) else {
+                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
+                    return;
+                };
+                match mode {
+                    ReadMode::Local => {
+                        let _ = reply.send(Ok(self.app.read(shard, &query)));
+                    }
+                    ReadMode::Linearizable => {
+                        let ctx = self.next_ctx;
+                        self.next_ctx += 1;
+                        match s.raft.read_index(ctx) {
+                            Ok(()) => {
+                                s.confirming.insert(ctx, (query, reply));
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(refusal(e)));
+                            }
+                        }
+                    }
+                }
+            }
+            Input::ChangeMembership {
+                shard,
+                node,
+                add,
+                reply,
+            } => {
+                let Some(s) = self.shards.get_mut(&shard) else {
+                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
+                    return;
+                };
+                let mut voters = s.raft.status().membership;
+                let changed = if add {
+                    voters.voters.insert(node)
+                } else {
+                    voters.voters.remove(&node)
+                };
+                if !changed {
+                    let verb = if add {
+                        "already a voter"
+                    } else {
+                        "not a voter"
+                    };
+                    let _ = reply.send(Err(ClientError::Refused(format!(
+                        "n{node} is {verb} of shard {shard}"
+                    ))));
+                    return;
+                }
+                match s.raft.propose_membership(voters) {
+                    Ok(index) => {
+                        let term = s.raft.status().term;
+                        s.waiting.insert(index, (term, reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(refusal(e)));
+                    }
+                }
+            }
+            Input::Transfer { shard, to, reply } => {
+                let Some(s) = self.shards.get_mut(&shard) else {
+                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
+                    return;
+                };
+                let status = s.raft.status();
+                let target = to.or_else(|| {
+                    status
+                        .membership
+                        .voters
+                        .iter()
+                        .copied()
+                        .find(|v| *v != self.config.id)
+                });
+                let result = match target {
+                    Some(t) => s
+                        .raft
+                        .transfer_leader(t)
+                        .map(|_| Vec::new())
+                        .map_err(refusal),
+                    None => Err(ClientError::Refused(
+                        "no other voter to hand leadership to".into(),
+                    )),
+                };
+                let _ = reply.send(result);
+            }
+            Input::Status { shard, reply } => {
+                let result = match self.shards.get(&shard) {
+                    Some(s) => Ok(status_of(shard, s)),
+                    None => Err(ClientError::UnknownShard(shard)),
+                };
+                let _ = reply.send(result);
+            }
+            Input::AddShard {
+                shard,
+                membership,
+                reply,
+            } => {
+                if !self.shards.contains_key(&shard) {
+                    let s = Self::recover_shard(
+                        &self.config,
+                        &mut *self.app,
+                        shard,
+                        membership,
+                        Recovered::default(),
+                        None,
+                    );
+                    match s {
+                        Ok(s) => {
+                            self.shards.insert(shard, s);
+                            self.known.write().expect("known shards lock").insert(shard);
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(ClientError::Refused(e.to_string())));
+                            return;
+                        }
+                    }
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Input::RemoveShard { shard, reply } => {
+                if self.shards.remove(&shard).is_none() {
+                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
+                    return;
+                }
+                self.known
+                    .write()
+                    .expect("known shards lock")
+                    .remove(&shard);
+                self.app.restore(shard, &[]);
+                let result = self
+                    .store
+                    .remove_shard(shard)
+                    .map_err(|e| ClientError::Refused(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Input::GetSnapshot { shard, reply } => {
+                let result = self
+                    .store
+                    .load_snapshot(shard)
+                    .map_err(|e| ClientError::Refused(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Input::SnapshotFetched { shard, result } => {
+                let Some(s) = self.shards.get_mut(&shard) else {
+                    return;
+                };
+                s.fetching = false;
+                let Some((meta, blob)) = result else { return };
+                if meta.index <= s.applied {
+                    return;
+                }
+                let Some((sessions, data)) = Sessions::decode(&blob) else {
+                    tracing::warn!(
+                        node = self.config.id,
+                        shard,
+                        "fetched snapshot is malformed; ignored"
+                    );
+                    return;
+                };
+                self.app.restore(shard, data);
+                s.sessions = sessions;
+                s.applied = meta.index;
+                s.applied_term = meta.term;
+                s.applied_membership = meta.membership.clone();
+                s.snapshot_index = meta.index;
+                s.raft.snapshot_installed(meta.clone());
+                s.snapshot_to_write = Some((meta, blob));
+                // Entries below the snapshot will never be applied here: their waiters cannot learn their fate.
+                let later = s.waiting.split_off(&(s.applied + 1));
+                for (_, (_, reply)) in std::mem::replace(&mut s.waiting, later) {
+                    let _ = reply.send(Err(ClientError::Indeterminate));
+                }
+            }
+        }
+    }
+
+    /// Persists, sends, applies and answers until the cores have nothing more.
+    async fn process(&mut self) -> Result<(), NodeError> {
+        for _ in 0..MAX_ROUNDS_PER_TURN {
+            let mut readies: Vec<(ShardId, Ready)> = Vec::new();
+            let mut writes: Vec<ShardWrite> = Vec::new();
+            for (id, s) in self.shards.iter_mut() {
+                let has = s.raft.has_ready();
+                if !has && s.snapshot_to_write.is_none() {
+                    continue;
+                }
+                let ready = if has {
+                    s.raft.ready()
+                } else {
+                    Ready::default()
+                };
+                let write = ShardWrite {
+                    shard: *id,
+                    hard_state: ready.hard_state,
+                    truncate_from: ready.truncate_from,
+                    entries: ready.entries.clone(),
+                    snapshot: s.snapshot_to_write.take(),
+                    compact_to: ready.compact.as_ref().map(|m| m.index),
+                };
+                if write.hard_state.is_some()
+                    || write.truncate_from.is_some()
+                    || !write.entries.is_empty()
+                    || write.snapshot.is_some()
+                    || write.compact_to.is_some()
+                {
+                    writes.push(write);
+                }
+                readies.push((*id, ready));
+            }
+            if readies.is_empty() {
+                return Ok(());
+            }
+            if !writes.is_empty() {
+                // One transaction for every shard's writes; nothing below runs
+                // until it is durable.
+                self.store.write(&writes)?;
+                let latency = (self.env.sync_latency)();
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                self.store.sync()?;
+            }
+            let mut outgoing: BTreeMap<NodeId, Vec<RaftMessage>> = BTreeMap::new();
+            for (id, ready) in readies {
+                self.after_persist(id, ready, &mut outgoing);
+            }
+            for (to, batch) in outgoing {
+                self.peers.send(to, batch);
+            }
+        }
+        Ok(())
+    }
+
+    fn after_persist(
+        &mut self,
+        id: ShardId,
+        ready: Ready,
+        outgoing: &mut BTreeMap<NodeId, Vec<RaftMessage>>,
+    ) {
+        let me = self.config.id;
+        let Some(s) = self.shards.get_mut(&id) else {
+            return;
+        };
+        for event in &ready.events {
+            tracing::debug!(node = me, shard = id, ?event, "trace");
+            self.env.trace.emit(me, id, event);
+        }
+        for (to, msg) in &ready.messages {
+            outgoing.entry(*to).or_default().push(encode(id, *to, msg));
+        }
+        s.raft.advance();
+        for entry in ready.committed {
+            apply(me, id, s, &mut *self.app, &*self.env.trace, entry);
+        }
+        for r in ready.reads {
+            if let Some((query, reply)) = s.confirming.remove(&r.ctx) {
+                s.serving.push((r.index, query, reply));
+            }
+        }
+        for ctx in ready.failed_reads {
+            if let Some((_, reply)) = s.confirming.remove(&ctx) {
+                let _ = reply.send(Err(ClientError::NotLeader {
+                    leader: s.raft.status().leader,
+                }));
+            }
+        }
+        let applied = s.applied;
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut s.serving)
+            .into_iter()
+            .partition(|(index, _, _)| *index <= applied);
+        s.serving = later;
+        for (_, query, reply) in now {
+            let _ = reply.send(Ok(self.app.read(id, &query)));
+        }
+        let mut fetch = None;
+        if let Some((leader, meta)) = ready.fetch_snapshot {
+            if !s.fetching {
+                s.fetching = true;
+                fetch = Some((leader, meta));
+            }
+        }
+        if s.applied > s.snapshot_index && self.app.should_snapshot(id, s.applied, s.snapshot_index)
+        {
+            let meta = SnapshotMeta {
+                index: s.applied,
+                term: s.applied_term,
+                membership: s.applied_membership.clone(),
+            };
+            let blob = s.sessions.encode_with(&self.app.snapshot(id));
+            s.snapshot_index = meta.index;
+            s.raft.snapshot_taken(meta.clone());
+            s.snapshot_to_write = Some((meta, blob));
+        }
+        if let Some((leader, meta)) = fetch {
+            self.fetch_snapshot(id, leader, meta);
+        }
+    }
+
+    fn fetch_snapshot(&self, shard: ShardId, leader: NodeId, meta: SnapshotMeta) {
+        let inputs = self.inputs.clone();
+        let Some(addr) = self.peers.address(leader).map(str::to_string) else {
+            let _ = inputs.send(Input::SnapshotFetched {
+                shard,
+                result: None,
+            });
+            return;
+        };
+        let network = Arc::clone(&self.env.network);
+        let link = self.config.link;
+        tokio::spawn(async move {
+            let fetch = super::service::fetch_snapshot(network, addr, link, shard, meta.index);
+            let result = match tokio::time::timeout(std::time::Duration::from_secs(30), fetch).await
+            {
+                Ok(Ok(Some((got, data)))) if got.index >= meta.index => Some((got, data)),
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => {
+                    tracing::debug!(shard, "snapshot fetch failed: {e}");
+                    None
+                }
+                Err(_) => None,
+            };
+            let _ = inputs.send(Input::SnapshotFetched { shard, result });
+        });
+    }
+}
+
+/// Applies one committed entry and answers whoever waits for it.
+fn apply(
+    me: NodeId,
+    shard: ShardId,
+    s: &mut Shard,
+    app: &mut dyn RaftApp,
+    trace: &dyn crate::trace::TraceSink,
+    entry: Entry,
+) {
+    if entry.index <= s.applied {
+        // Covered by a snapshot installed meanwhile.
+        return;
+    }
+    assert_eq!(
+        entry.index,
+        s.applied + 1,
+        "shard {shard}: entries must be applied in order without gaps"
+    );
+    let reply = match &entry.payload {
+        Payload::Noop => Vec::new(),
+        Payload::Command { request, data } => match request {
+            Some(r) => match s.sessions.check(*r) {
+                Dedup::Apply => {
+                    let reply = app.apply(shard, entry.index, data);
+                    s.sessions.record(*r, reply.clone());
+                    reply
+                }
+                Dedup::Duplicate(reply) => reply,
+                Dedup::Stale => Vec::new(),
+            },
+            None => app.apply(shard, entry.index, data),
+        },
+        Payload::Config(m) => {
+            s.applied_membership = m.clone();
+            Vec::new()
+        }
+    };
+    s.applied = entry.index;
+    s.applied_term = entry.term;
+    trace.emit(
+        me,
+        shard,
+        &TraceEvent::Apply {
+            index: entry.index,
+            entry_term: entry.term,
+        },
+    );
+    // Waiters at or below this index learn their fate now.
+    let later = s.waiting.split_off(&(entry.index + 1));
+    for (index, (term, waiter)) in std::mem::replace(&mut s.waiting, later) {
+        let result = if index == entry.index && term == entry.term {
+            Ok(reply.clone())
+        } else {
+            Err(ClientError::Indeterminate)
+        };
+        let _ = waiter.send(result);
+    }
+}
+
+fn refusal(e: RaftError) -> ClientError {
+    match e {
+        RaftError::NotLeader { leader } => ClientError::NotLeader { leader },
+        other => ClientError::Refused(other.to_string()),
+    }
+}
+
+fn status_of(shard: ShardId, s: &Shard) -> ShardStatus {
+    let st = s.raft.status();
+    ShardStatus {
+        shard,
+        role: format!("{:?}", st.role).to_lowercase(),
+        term: st.term,
+        leader: st.leader,
+        commit: st.commit,
+        applied: s.applied,
+        last_index: st.last_index,
+        membership: st.membership,
+        snapshot_index: s.snapshot_index,
+    }
+}

@@ -1,0 +1,318 @@
+//! The gRPC service of a node: peers deliver Raft messages and fetch
+//! snapshots; clients write, read and administer. Every request is checked
+//! before it reaches the driver: a malformed message or an unknown shard is an
+//! error status for the caller, never a panic here.
+
+use super::driver::KnownShards;
+use super::{ClientError, Input, ReadMode, Reply};
+use crate::raft::{NodeId, RequestId, ShardId, SnapshotMeta};
+use crate::transport::pb::{self, tumult_client::TumultClient};
+use crate::transport::{channel, decode, LinkConfig, Network};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tonic::{Request, Response, Status};
+
+pub(crate) struct Service {
+    id: NodeId,
+    peers: BTreeMap<NodeId, String>,
+    inputs: mpsc::UnboundedSender<Input>,
+    known: KnownShards,
+    chunk: usize,
+}
+
+impl Service {
+    pub(crate) fn new(
+        id: NodeId,
+        peers: BTreeMap<NodeId, String>,
+        inputs: mpsc::UnboundedSender<Input>,
+        known: KnownShards,
+        chunk: usize,
+    ) -> Service {
+        Service {
+            id,
+            peers,
+            inputs,
+            known,
+            chunk: chunk.max(1),
+        }
+    }
+
+    fn check_shard(&self, shard: ShardId) -> Result<(), Status> {
+        if self
+            .known
+            .read()
+            .expect("known shards lock")
+            .contains(&shard)
+        {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!(
+                "node {} does not host shard {shard}",
+                self.id
+            )))
+        }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Input) -> Result<T, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.inputs
+            .send(make(tx))
+            .map_err(|_| ClientError::Stopped("node stopped".into()))?;
+        rx.await
+            .map_err(|_| ClientError::Stopped("node stopped".into()))?
+    }
+
+    fn respond(
+        &self,
+        result: Result<Vec<u8>, ClientError>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        use pb::client_response::Result as R;
+        let result = match result {
+            Ok(bytes) => R::Ok(bytes),
+            Err(ClientError::NotLeader { leader }) => R::NotLeader(pb::NotLeader {
+                leader: leader.unwrap_or(0),
+                address: leader
+                    .and_then(|l| self.peers.get(&l).cloned())
+                    .unwrap_or_default(),
+            }),
+            Err(e) => return Err(status_of(e)),
+        };
+        Ok(Response::new(pb::ClientResponse {
+            result: Some(result),
+        }))
+    }
+}
+
+/// How a client error travels: `FailedPrecondition` and `NotFound` mean the
+/// request certainly had no effect; `Unavailable` means its outcome is unknown.
+pub(crate) fn status_of(e: ClientError) -> Status {
+    match e {
+        ClientError::UnknownShard(_) => Status::not_found(e.to_string()),
+        ClientError::Refused(_) | ClientError::NotLeader { .. } => {
+            Status::failed_precondition(e.to_string())
+        }
+        ClientError::Indeterminate | ClientError::Stopped(_) => Status::unavailable(e.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::tumult_server::Tumult for Service {
+    async fn deliver(
+        &self,
+        request: Request<pb::Batch>,
+    ) -> Result<Response<pb::DeliverAck>, Status> {
+        let batch = request.into_inner();
+        if !self.peers.contains_key(&batch.from) || batch.from == self.id {
+            return Err(Status::permission_denied(format!(
+                "unknown sender node {}",
+                batch.from
+            )));
+        }
+        let mut messages = Vec::with_capacity(batch.messages.len());
+        for m in batch.messages {
+            let (shard, to, msg) =
+                decode(m).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            if to != self.id {
+                return Err(Status::invalid_argument(format!(
+                    "message for node {to} delivered to node {}",
+                    self.id
+                )));
+            }
+            self.check_shard(shard)?;
+            messages.push((shard, msg));
+        }
+        self.inputs
+            .send(Input::Peer {
+                from: batch.from,
+                messages,
+            })
+            .map_err(|_| Status::unavailable("node stopped"))?;
+        Ok(Response::new(pb::DeliverAck {}))
+    }
+
+    type FetchSnapshotStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<pb::SnapshotChunk, Status>> + Send + 'static>,
+    >;
+
+    async fn fetch_snapshot(
+        &self,
+        request: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        let shard = req.shard;
+        let snapshot = self
+            .ask(|reply| Input::GetSnapshot { shard, reply })
+            .await
+            .map_err(status_of)?;
+        let Some((meta, data)) = snapshot else {
+            return Err(Status::not_found(format!("shard {shard} has no snapshot")));
+        };
+        let total = data.len() as u64;
+        let mut chunks: Vec<Result<pb::SnapshotChunk, Status>> = Vec::new();
+        let mut first = Some(pb::SnapshotMeta::from(&meta));
+        let mut rest: &[u8] = &data;
+        loop {
+            let n = rest.len().min(self.chunk);
+            let (head, tail) = rest.split_at(n);
+            chunks.push(Ok(pb::SnapshotChunk {
+                meta: first.take(),
+                data: head.to_vec(),
+                total,
+            }));
+            rest = tail;
+            if rest.is_empty() {
+                break;
+            }
+        }
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
+    async fn write(
+        &self,
+        request: Request<pb::WriteRequest>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        let shard = req.shard;
+        let request_id: Option<RequestId> = req.request.map(Into::into);
+        let result = self
+            .ask(|reply| Input::Write {
+                shard,
+                request: request_id,
+                data: req.data,
+                reply,
+            })
+            .await;
+        self.respond(result)
+    }
+
+    async fn read(
+        &self,
+        request: Request<pb::ReadRequest>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        let mode = match pb::ReadMode::try_from(req.mode) {
+            Ok(pb::ReadMode::Linearizable) => ReadMode::Linearizable,
+            Ok(pb::ReadMode::Local) => ReadMode::Local,
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown read mode {}",
+                    req.mode
+                )))
+            }
+        };
+        let shard = req.shard;
+        let result = self
+            .ask(|reply| Input::Read {
+                shard,
+                query: req.query,
+                mode,
+                reply,
+            })
+            .await;
+        self.respond(result)
+    }
+
+    async fn change_membership(
+        &self,
+        request: Request<pb::MembershipRequest>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        if !self.peers.contains_key(&req.node) {
+            return Err(Status::invalid_argument(format!(
+                "unknown node {}",
+                req.node
+            )));
+        }
+        let result = self
+            .ask(|reply| Input::ChangeMembership {
+                shard: req.shard,
+                node: req.node,
+                add: req.add,
+                reply,
+            })
+            .await;
+        self.respond(result)
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<pb::TransferRequest>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        let to = (req.to != 0).then_some(req.to);
+        let result = self
+            .ask(|reply| Input::Transfer {
+                shard: req.shard,
+                to,
+                reply,
+            })
+            .await;
+        self.respond(result)
+    }
+
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        let req = request.into_inner();
+        self.check_shard(req.shard)?;
+        let st = self
+            .ask(|reply| Input::Status {
+                shard: req.shard,
+                reply,
+            })
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::StatusResponse {
+            node: self.id,
+            shard: st.shard,
+            role: st.role,
+            term: st.term,
+            leader: st.leader.unwrap_or(0),
+            commit: st.commit,
+            applied: st.applied,
+            last_index: st.last_index,
+            membership: Some((&st.membership).into()),
+            snapshot_index: st.snapshot_index,
+        }))
+    }
+}
+
+/// Fetches the latest snapshot of `shard` from the node at `addr`.
+pub(crate) async fn fetch_snapshot(
+    network: Arc<dyn Network>,
+    addr: String,
+    link: LinkConfig,
+    shard: ShardId,
+    index: u64,
+) -> Result<Option<(SnapshotMeta, Vec<u8>)>, Status> {
+    // Snapshots can be large: no per-request deadline beyond the caller's.
+    let link = LinkConfig {
+        request_timeout: std::time::Duration::from_secs(30),
+        ..link
+    };
+    let mut client = TumultClient::new(channel(&network, &addr, &link))
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let mut stream = client
+        .fetch_snapshot(pb::SnapshotRequest { shard, index })
+        .await?
+        .into_inner();
+    let mut meta = None;
+    let mut data = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        if let Some(m) = chunk.meta {
+            meta = Some(
+                SnapshotMeta::try_from(m).map_err(|e| Status::invalid_argument(e.to_string()))?,
+            );
+            data.reserve(usize::try_from(chunk.total).unwrap_or(0).min(1 << 30));
+        }
+        data.extend_from_slice(&chunk.data);
+    }
+    Ok(meta.map(|m| (m, data)))
+}

@@ -1,0 +1,85 @@
+//! Structured protocol events: what a server did, in the order it did it.
+//!
+//! The consensus core emits them in every [`crate::raft::Ready`]; the node
+//! layer adds what only it knows (durability, application) and hands every
+//! event to `tracing` and to an embedder-provided [`TraceSink`]. The harness
+//! writes them into the history as `trace` lines, and the trace checker in
+//! `tumult-models` rebuilds the cluster's state from them.
+//!
+//! Serialized with `"event": "<kebab-case name>"` and the fields inline, e.g.
+//! `{"event":"become-leader","term":4}`.
+
+use crate::raft::{Index, NodeId, ShardId, Term};
+use serde::{Deserialize, Serialize};
+
+/// One protocol step of one server in one shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum TraceEvent {
+    /// The server adopted a higher term (and cleared its vote).
+    TermChange { term: Term },
+    /// The server started a pre-vote round for `term` (its term is unchanged).
+    StartPreVote { term: Term },
+    /// The server became a candidate in `term` and voted for itself.
+    BecomeCandidate { term: Term },
+    /// The server became leader of `term`.
+    BecomeLeader { term: Term },
+    /// The server became a follower in `term`, of `leader` if known.
+    BecomeFollower {
+        term: Term,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        leader: Option<NodeId>,
+    },
+    /// The server granted its vote in `term` to `candidate` (durable before the reply leaves).
+    VoteGranted { term: Term, candidate: NodeId },
+    /// The server granted a pre-vote for `term` to `candidate` (not durable, no term change).
+    PreVoteGranted { term: Term, candidate: NodeId },
+    /// Entries `from..=to` (with the given terms) were appended to the log.
+    /// `terms[i]` is the term of entry `from + i`.
+    Append {
+        term: Term,
+        from: Index,
+        to: Index,
+        terms: Vec<Term>,
+    },
+    /// Entries at and above `from` were removed from the log (conflicting suffix).
+    Truncate { term: Term, from: Index },
+    /// The commit index advanced to `index`; `entry_term` is the term of that entry.
+    Commit {
+        term: Term,
+        index: Index,
+        entry_term: Term,
+    },
+    /// The entry at `index` of term `entry_term` was applied to the state machine.
+    Apply { index: Index, entry_term: Term },
+    /// The log up to `index` was replaced by a snapshot taken at (`index`, `entry_term`).
+    Compact { index: Index, entry_term: Term },
+    /// A snapshot up to (`index`, `entry_term`) received from the leader was installed.
+    InstallSnapshot {
+        term: Term,
+        index: Index,
+        entry_term: Term,
+    },
+    /// The membership in force changed to `voters` (an entry at `index` carries it).
+    Membership { index: Index, voters: Vec<NodeId> },
+    /// A leader sent TimeoutNow to `to`, handing over leadership.
+    TransferLeader { term: Term, to: NodeId },
+    /// A read at commit index `index` was confirmed by a quorum in `term`.
+    ReadIndex { term: Term, index: Index },
+    /// The node stopped itself (for example after a storage error).
+    Stop { reason: String },
+}
+
+/// Where a node's trace events go, besides `tracing`.
+pub trait TraceSink: Send + Sync + 'static {
+    /// Called for every event, in the order the node produced them.
+    fn emit(&self, node: NodeId, shard: ShardId, event: &TraceEvent);
+}
+
+/// A sink that drops every event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTrace;
+
+impl TraceSink for NoTrace {
+    fn emit(&self, _node: NodeId, _shard: ShardId, _event: &TraceEvent) {}
+}

@@ -1,0 +1,147 @@
+//! The injected network: connect to a peer, listen for peers.
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Anything that can carry a byte stream both ways.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// One connection, whatever network it came from.
+pub struct Conn(Pin<Box<dyn Io>>);
+
+impl Conn {
+    /// Wraps a byte stream.
+    pub fn new(io: impl Io) -> Conn {
+        Conn(Box::pin(io))
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Conn")
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.0.as_mut().poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.as_mut().poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.as_mut().poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.as_mut().poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+/// Accepted connections.
+pub type Listener = BoxStream<'static, io::Result<Conn>>;
+
+/// Where the engine gets its sockets from.
+pub trait Network: Send + Sync + 'static {
+    /// Connects to `addr` ("host:port").
+    fn connect(&self, addr: &str) -> BoxFuture<'static, io::Result<Conn>>;
+    /// Listens on `addr` ("host:port").
+    fn bind(&self, addr: &str) -> BoxFuture<'static, io::Result<Listener>>;
+}
+
+fn accept_stream<L, S, F, Fut>(listener: L, accept: F) -> Listener
+where
+    L: Send + Sync + 'static,
+    S: Io,
+    F: Fn(std::sync::Arc<L>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = io::Result<S>> + Send + 'static,
+{
+    let listener = std::sync::Arc::new(listener);
+    Box::pin(futures::stream::unfold(
+        (listener, accept),
+        |(listener, accept)| async move {
+            let next = accept(std::sync::Arc::clone(&listener))
+                .await
+                .map(Conn::new);
+            Some((next, (listener, accept)))
+        },
+    ))
+}
+
+/// Real TCP through tokio.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpNetwork;
+
+impl Network for TcpNetwork {
+    fn connect(&self, addr: &str) -> BoxFuture<'static, io::Result<Conn>> {
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let s = tokio::net::TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            Ok(Conn::new(s))
+        })
+    }
+    fn bind(&self, addr: &str) -> BoxFuture<'static, io::Result<Listener>> {
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let l = tokio::net::TcpListener::bind(addr).await?;
+            Ok(accept_stream(
+                l,
+                |l: std::sync::Arc<tokio::net::TcpListener>| async move {
+                    let (s, _) = l.accept().await?;
+                    s.set_nodelay(true)?;
+                    Ok(s)
+                },
+            ))
+        })
+    }
+}
+
+/// turmoil's simulated TCP.
+#[cfg(feature = "turmoil")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TurmoilNetwork;
+
+#[cfg(feature = "turmoil")]
+impl Network for TurmoilNetwork {
+    fn connect(&self, addr: &str) -> BoxFuture<'static, io::Result<Conn>> {
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let s = turmoil::net::TcpStream::connect(addr).await?;
+            Ok(Conn::new(s))
+        })
+    }
+    fn bind(&self, addr: &str) -> BoxFuture<'static, io::Result<Listener>> {
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let l = turmoil::net::TcpListener::bind(addr).await?;
+            Ok(accept_stream(
+                l,
+                |l: std::sync::Arc<turmoil::net::TcpListener>| async move {
+                    let (s, _) = l.accept().await?;
+                    Ok(s)
+                },
+            ))
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! `tumult check HISTORY [--format F] [--timeout S]`: checks a recorded
+//! history for linearizability (`tumult_models::lin`) and prints the verdict
+//! with its figures.
+//!
+//! Exit codes: 0 linearizable, 1 a violation, 2 bad input (the message names
+//! the file, the line and what is wrong), 3 inconclusive (out of time).
+//! A violation's operations are drawn into `NAME.lin.html` next to the
+//! history (`--html` elsewhere, `--no-html` not at all).
+
+use super::Outcome;
+use std::path::PathBuf;
+use std::time::Duration;
+use tumult_models::history::HistoryError;
+use tumult_models::lin::{self, CheckOptions, Format, KeyResult, Report, Verdict};
+
+/// Arguments of `tumult check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The history file.
+    pub history: PathBuf,
+    /// Its format: tumult (history.jsonl), porcupine-kv or jepsen-etcd.
+    #[arg(long, default_value = "tumult", value_parser = parse_format)]
+    pub format: Format,
+    /// Give up after this many seconds (the verdict is then inconclusive, exit 3).
+    #[arg(long, default_value = "300", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// Seconds allowed for shrinking a violation to a small set of operations (0: report all of the key's).
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    pub shrink: Duration,
+    /// Where to write the visualization of a violation (default: NAME.lin.html next to the history).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Do not write the visualization.
+    #[arg(long, conflicts_with = "html")]
+    pub no_html: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+/// Seconds, optionally fractional, optionally with an `s` suffix.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let n = s.strip_suffix('s').unwrap_or(s);
+    let secs: f64 = n.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a non-negative number of seconds"))
+}
+
+/// Runs the check.
+pub fn run(args: CheckArgs) -> Outcome {
+    let file = args.history.display().to_string();
+    let html = if args.no_html {
+        None
+    } else {
+        Some(args.html.clone().unwrap_or_else(|| lin::html_path_for(&args.history)))
+    };
+    let opts = CheckOptions {
+        timeout: args.timeout,
+        shrink: (!args.shrink.is_zero()).then_some(args.shrink),
+        html,
+        threads: 0,
+    };
+    let report = match lin::check_file(&args.history, args.format, &opts) {
+        Ok(r) => r,
+        Err(HistoryError::Line { line, message }) => {
+            eprintln!("tumult check: {file}:{line}: {message} (format {})", args.format);
+            return Outcome::BadInput;
+        }
+        Err(HistoryError::Io(e)) => {
+            eprintln!("tumult check: {file}: {e}");
+            return Outcome::BadInput;
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("tumult check: cannot print the report: {e}"),
+        }
+    } else {
+        print!("{}", render(&file, &report));
+    }
+    match report.verdict {
+        Verdict::Ok => Outcome::Pass,
+        Verdict::Violation { .. } => Outcome::Fail,
+        Verdict::Unknown => Outcome::Inconclusive,
+    }
+}
+
+/// At most this many operations of a violation are listed.
+const MAX_LISTED: usize = 50;
+
+/// The text output: a verdict line with figures, then details.
+pub fn render(file: &str, r: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let figures = format!(
+        "{}; {} operations, {} keys, {:.2} s; {} dropped, {} indeterminate",
+        r.model, r.operations, r.keys, r.seconds, r.dropped, r.indeterminate
+    );
+    match &r.verdict {
+        Verdict::Ok => {
+            let _ = writeln!(out, "{file}: linearizable ({figures})");
+        }
+        Verdict::Unknown => {
+            let unknown: Vec<&str> = r
+                .per_key
+                .iter()
+                .filter(|k| k.result == KeyResult::Unknown)
+                .map(|k| k.key.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "{file}: inconclusive: the checker ran out of time ({figures}); unknown keys: {}",
+                unknown.join(", ")
+            );
+        }
+        Verdict::Violation {
+            key,
+            ops,
+            key_operations,
+            minimal,
+            shrink_seconds,
+            html,
+            html_error,
+        } => {
+            let _ = writeln!(out, "{file}: NOT linearizable: key {key:?} ({figures})");
+            let how = if *minimal {
+                "no single one of them can be dropped"
+            } else {
+                "shrinking stopped early"
+            };
+            let _ = writeln!(
+                out,
+                "  these {} of the key's {key_operations} operations cannot be linearized ({how}; shrunk in {shrink_seconds:.2} s):",
+                ops.len()
+            );
+            for op in ops.iter().take(MAX_LISTED) {
+                let _ = writeln!(out, "    {op}");
+            }
+            if ops.len() > MAX_LISTED {
+                let _ = writeln!(out, "    ... and {} more", ops.len() - MAX_LISTED);
+            }
+            if let Some(h) = html {
+                let _ = writeln!(out, "  visualization: {}", h.display());
+            }
+            if let Some(e) = html_error {
+                let _ = writeln!(out, "  visualization not written: {e}");
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,63 @@
+//! The `tumult` command line: one subcommand per file, dispatched here.
+//!
+//! Exit codes (SPEC.md §1): 0 every run met its expectation, 1 at least one
+//! did not, 2 bad usage or bad input, 3 inconclusive.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod check;
+pub mod model;
+
+/// What a command concluded, as the process exit code of SPEC.md §1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every run met its expectation (check: linearizable; model: no counterexample).
+    Pass = 0,
+    /// At least one run did not.
+    Fail = 1,
+    /// Bad usage or bad input.
+    BadInput = 2,
+    /// A checker ran out of time and nothing failed.
+    Inconclusive = 3,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        ExitCode::from(o as u8)
+    }
+}
+
+/// tumult: a Multi-Raft engine and the Jepsen-style testbed that proves it right.
+#[derive(Debug, Parser)]
+#[command(name = "tumult", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a recorded history for linearizability.
+    Check(check::CheckArgs),
+    /// Exhaustively check the stateright model of the protocol.
+    Model(model::ModelArgs),
+}
+
+/// Parses the command line and runs the subcommand; usage errors exit 2.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Outcome::BadInput } else { Outcome::Pass };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let outcome = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Model(args) => model::run(args),
+    };
+    outcome.into()
+}

@@ -1,0 +1,9 @@
+//! What "correct" means for tumult, defined once: the history format, the
+//! sequential specifications checked for linearizability, the Raft safety
+//! invariants, the stateright model of the protocol, and trace conformance.
+
+pub mod conformance;
+pub mod history;
+pub mod invariants;
+pub mod lin;
+pub mod model;

@@ -1,0 +1,281 @@
+//! Linearizability of client histories, checked per key with porcupine-rs.
+//!
+//! A history is split by key (a key-value store is linearizable when every
+//! key is), each key is checked against its sequential spec (see [`spec`]),
+//! and the verdict is [`Verdict::Ok`], [`Verdict::Violation`] (naming the
+//! key and a small set of its operations that cannot be linearized) or
+//! [`Verdict::Unknown`] when the time ran out first: a timeout never becomes
+//! a violation.
+//!
+//! How a tumult history is read (SPEC.md §3): each `invoke` is paired with
+//! the next completion of the same process. `ok` happened between the two
+//! lines; `info` (or no completion at all) may or may not have happened and
+//! stays open until the end of the history; a cas `fail` with
+//! `"error":"mismatch"` ran and found another value; every other `fail` is
+//! dropped, as are reads that did not return. Time is the order of lines.
+//!
+//! ```
+//! use tumult_models::history::read_history;
+//! use tumult_models::lin::{check_history, CheckOptions, Verdict};
+//!
+//! let text = r#"{"index":0,"type":"invoke","process":0,"f":"write","key":"k","value":1,"time":0}
+//! {"index":1,"type":"ok","process":0,"f":"write","key":"k","value":1,"time":1}
+//! {"index":2,"type":"invoke","process":1,"f":"read","key":"k","value":null,"time":2}
+//! {"index":3,"type":"ok","process":1,"f":"read","key":"k","value":null,"time":3}
+//! "#;
+//! let report = check_history(&read_history(text.as_bytes()).unwrap(), &CheckOptions::default()).unwrap();
+//! let Verdict::Violation { key, ops, .. } = &report.verdict else { panic!() };
+//! assert_eq!(key, "k");
+//! assert_eq!(ops.len(), 2); // the write and the stale read
+//! ```
+
+pub mod corpus;
+mod engine;
+mod prepare;
+pub mod spec;
+
+use crate::history::{read_history, History, HistoryError};
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// How to check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Wall-clock limit for the whole check; when it runs out the verdict is
+    /// [`Verdict::Unknown`] (unless a violation was already found).
+    pub timeout: Duration,
+    /// Time allowed for shrinking a violation (within `timeout`); `None`
+    /// reports all operations of the violating key.
+    pub shrink: Option<Duration>,
+    /// Where to write the HTML visualization of a violation, if anywhere.
+    pub html: Option<PathBuf>,
+    /// Worker threads checking keys in parallel; 0 = one per core.
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    /// 300 s, 30 s of shrinking, no HTML, one thread per core.
+    fn default() -> CheckOptions {
+        CheckOptions {
+            timeout: Duration::from_secs(300),
+            shrink: Some(Duration::from_secs(30)),
+            html: None,
+            threads: 0,
+        }
+    }
+}
+
+/// The overall verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every key is linearizable.
+    Ok,
+    /// This key is not.
+    Violation {
+        /// The key.
+        key: String,
+        /// Operations of the key that together cannot be linearized, in
+        /// invoke order (every operation of the key when not shrunk).
+        ops: Vec<ViolationOp>,
+        /// How many operations the key has in all.
+        key_operations: usize,
+        /// Shrinking ran to the end: no single operation can be dropped.
+        minimal: bool,
+        /// Seconds spent shrinking.
+        shrink_seconds: f64,
+        /// The visualization written, if any.
+        html: Option<PathBuf>,
+        /// Why the visualization could not be written.
+        html_error: Option<String>,
+    },
+    /// No violation found, but some key ran out of time.
+    Unknown,
+}
+
+/// One operation of a violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViolationOp {
+    /// The client process.
+    pub process: u64,
+    /// The operation and what it returned, e.g. `cas(5, 7) -> mismatch`.
+    pub operation: String,
+    /// `index` of its invoke.
+    pub index: u64,
+    /// Line of its invoke.
+    pub invoke_line: usize,
+    /// Line of its completion (none: the history ended first).
+    pub complete_line: Option<usize>,
+    /// `time` of its invoke.
+    pub invoke_time: u64,
+    /// `time` of its completion.
+    pub complete_time: Option<u64>,
+    /// It may or may not have happened (`info` or no completion).
+    pub indeterminate: bool,
+}
+
+impl fmt::Display for ViolationOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "process {} {}", self.process, self.operation)?;
+        if self.indeterminate {
+            write!(f, " (indeterminate)")?;
+        }
+        match self.complete_line {
+            Some(c) => write!(f, "  [lines {}-{c}]", self.invoke_line),
+            None => write!(f, "  [line {}, never completed]", self.invoke_line),
+        }
+    }
+}
+
+/// Result of one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyResult {
+    /// Linearizable.
+    Ok,
+    /// Not linearizable.
+    Violation,
+    /// Out of time.
+    Unknown,
+    /// Not checked: another key was already found not linearizable.
+    Skipped,
+}
+
+/// One key's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyReport {
+    /// The key.
+    pub key: String,
+    /// Its result.
+    pub result: KeyResult,
+    /// Operations checked.
+    pub operations: usize,
+    /// Seconds its check took.
+    pub seconds: f64,
+}
+
+/// What a check found, with its figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The spec checked: `register`, `list-append` or `kv`.
+    pub model: &'static str,
+    /// Operations checked (after dropping failed ones).
+    pub operations: usize,
+    /// Keys checked.
+    pub keys: usize,
+    /// Wall seconds, shrinking and drawing included.
+    pub seconds: f64,
+    /// Operations dropped before checking (failed, or reads that did not return).
+    pub dropped: usize,
+    /// Operations left open to the end (may or may not have happened).
+    pub indeterminate: usize,
+    /// Per key, in key order.
+    pub per_key: Vec<KeyReport>,
+}
+
+impl Report {
+    /// `true` when linearizable.
+    pub fn is_ok(&self) -> bool {
+        self.verdict == Verdict::Ok
+    }
+}
+
+fn run<M: spec::Spec>(keyed: prepare::Keyed<M>, opts: &CheckOptions, start: Instant) -> Report {
+    let outcome = engine::check_keys(&keyed.keys, opts, start);
+    Report {
+        verdict: outcome.verdict,
+        model: M::NAME,
+        operations: keyed.keys.iter().map(|k| k.ops.len()).sum(),
+        keys: keyed.keys.len(),
+        seconds: start.elapsed().as_secs_f64(),
+        dropped: keyed.dropped,
+        indeterminate: keyed.open,
+        per_key: outcome.per_key,
+    }
+}
+
+/// Checks a tumult history (register or list-append, recognised from its
+/// operations). Errors are bad input: a completion without an invoke, a
+/// second invoke of a busy process, a value of the wrong shape.
+pub fn check_history(history: &History, opts: &CheckOptions) -> Result<Report, HistoryError> {
+    let start = Instant::now();
+    Ok(match prepare::prepare(history)? {
+        prepare::Prepared::Register(k) => run(k, opts, start),
+        prepare::Prepared::ListAppend(k) => run(k, opts, start),
+    })
+}
+
+/// A history file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// `history.jsonl` of SPEC.md §3.
+    #[default]
+    Tumult,
+    /// porcupine's kv test logs (string get/put/append).
+    PorcupineKv,
+    /// Jepsen etcd register logs.
+    JepsenEtcd,
+}
+
+impl Format {
+    /// Every format, by name.
+    pub const ALL: [Format; 3] = [Format::Tumult, Format::PorcupineKv, Format::JepsenEtcd];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tumult => "tumult",
+            Format::PorcupineKv => "porcupine-kv",
+            Format::JepsenEtcd => "jepsen-etcd",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown format {s:?} (expected tumult, porcupine-kv or jepsen-etcd)"))
+    }
+}
+
+/// Checks a history given as text in `format`.
+pub fn check_text(text: &str, format: Format, opts: &CheckOptions) -> Result<Report, HistoryError> {
+    let start = Instant::now();
+    match format {
+        Format::Tumult => check_history(&read_history(text.as_bytes())?, opts),
+        Format::JepsenEtcd => check_history(&corpus::parse_jepsen_etcd(text)?, opts),
+        Format::PorcupineKv => Ok(run(corpus::parse_porcupine_kv(text)?, opts, start)),
+    }
+}
+
+/// Checks a history file in `format`.
+pub fn check_file(path: &Path, format: Format, opts: &CheckOptions) -> Result<Report, HistoryError> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
+        HistoryError::line(line, "not UTF-8")
+    })?;
+    check_text(&text, format, opts)
+}
+
+/// Where the visualization of a violation in `history` goes: next to it,
+/// `NAME.lin.html` for `NAME.EXT`.
+pub fn html_path_for(history: &Path) -> PathBuf {
+    let stem = history.file_stem().map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned());
+    history.with_file_name(format!("{stem}.lin.html"))
+}

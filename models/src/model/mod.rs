@@ -1,0 +1,453 @@
+//! A stateright model of one Raft group, checked exhaustively for small clusters.
+//!
+//! The model follows the rules the engine implements (Raft dissertation):
+//! randomized timeouts become a nondeterministic [`Action::Timeout`]; pre-vote
+//! (a pre-candidate asks for `term + 1` without changing its term, voters
+//! refuse while they hear from a leader); RequestVote with the §5.4.1
+//! up-to-date check and one durable vote per term; leadership transfer
+//! (TimeoutNow makes the target campaign at once, without pre-vote); a no-op
+//! appended by every new leader; AppendEntries with the consistency check,
+//! truncation of only the conflicting suffix and follower commit
+//! `min(leaderCommit, last index received)`; the §5.4.2 commit rule; log
+//! compaction up to the commit index; InstallSnapshot; crash and restart
+//! (term, vote, log and snapshot survive, commit falls back to the snapshot);
+//! single-server membership changes (effective when appended, reverted when
+//! truncated, one uncommitted at a time, proposed only after the leader
+//! committed an entry of its term, a removed leader steps down once the
+//! change commits).
+//!
+//! The network is a set of messages that are never removed once sent:
+//! delivering a message again is duplication, never delivering it is loss,
+//! delivering in any order is reordering. Messages that can no longer change
+//! anything (older than their receiver's term) are dropped to keep the state
+//! space small. Only successful replies are modelled: a refusal carries
+//! nothing a lost message would not. Leaders keep no `nextIndex`; they send
+//! any suffix of their log they like (again nondeterministic).
+//!
+//! Safety properties are the functions of [`crate::invariants`], evaluated on
+//! every reachable state; the step invariants are evaluated on every
+//! transition and remembered in [`RaftState::broken`]. [`Bug`] variants break
+//! one rule each, so the tests can show the checker catches them.
+//!
+//! Symmetry: servers are interchangeable, so every successor state is
+//! replaced by a canonical representative of its class under renaming of the
+//! servers ([`RaftModel::canonicalize`]). This works with stateright's BFS
+//! (which has no symmetry support of its own in 0.31) and keeps counterexamples
+//! shortest; [`RaftModel::replay`] renames them back so a printed
+//! counterexample keeps consistent server names.
+//!
+//! ```
+//! use stateright::{Checker, Model};
+//! use tumult_models::model::{ModelConfig, RaftModel};
+//!
+//! let config = ModelConfig { servers: 2, max_term: 1, max_log: 1, ..ModelConfig::default() };
+//! let checker = RaftModel::new(config).checker().spawn_bfs().join();
+//! assert!(checker.discovery("election safety").is_none());
+//! ```
+
+mod display;
+mod run;
+mod step;
+mod symmetry;
+
+use crate::invariants::{
+    election_safety, leader_completeness, log_matching, state_machine_safety, ClusterState,
+    Index, LogEntry, NodeId, Payload, Rule, Snapshot, Term, Violation,
+};
+use stateright::{Model, Property};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+pub use display::Step;
+pub use run::{CheckReport, Counterexample, Progress};
+pub use symmetry::{Rename, Renaming};
+
+/// A deliberately broken rule, to show the checker finds what it must.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bug {
+    /// A leader commits an entry of an older term by counting replicas (breaks §5.4.2).
+    CommitOldTerm,
+    /// A server grants a second vote in a term it already voted in.
+    DoubleVote,
+    /// A leader proposes a membership change before it committed an entry of its term.
+    EarlyMembershipChange,
+}
+
+impl Bug {
+    /// Every variant.
+    pub const ALL: [Bug; 3] = [
+        Bug::CommitOldTerm,
+        Bug::DoubleVote,
+        Bug::EarlyMembershipChange,
+    ];
+
+    /// The name used on the command line (`--bug NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::CommitOldTerm => "commit-old-term",
+            Bug::DoubleVote => "double-vote",
+            Bug::EarlyMembershipChange => "early-membership-change",
+        }
+    }
+
+    /// The variant called `name`.
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The smallest configuration known to expose the bug quickly.
+    pub fn demo_config(self) -> ModelConfig {
+        let quiet = ModelConfig {
+            pre_vote: false,
+            crashes: false,
+            compaction: false,
+            transfer: false,
+            membership: false,
+            bug: Some(self),
+            ..ModelConfig::default()
+        };
+        match self {
+            // Figure 8 of the paper, with no-ops: four terms are needed.
+            Bug::CommitOldTerm => ModelConfig {
+                max_term: 4,
+                max_log: 2,
+                ..quiet
+            },
+            Bug::DoubleVote => ModelConfig {
+                max_term: 1,
+                max_log: 1,
+                ..quiet
+            },
+            // Ongaro's single-server change bug: two removals from an even
+            // configuration have disjoint quorums.
+            Bug::EarlyMembershipChange => ModelConfig {
+                servers: 4,
+                voters: 4,
+                max_term: 3,
+                max_log: 2,
+                membership: true,
+                ..quiet
+            },
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the model explores: cluster size, bounds, which features are on, which bug.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelConfig {
+    /// Servers in the model, `n1..=nN` (1..=6).
+    pub servers: usize,
+    /// The initial voters are `n1..=nV`; the rest are spares that can be added.
+    pub voters: usize,
+    /// No server's term exceeds this.
+    pub max_term: Term,
+    /// No log grows beyond this index.
+    pub max_log: Index,
+    /// Elections start with a pre-vote round.
+    pub pre_vote: bool,
+    /// Servers crash and restart.
+    pub crashes: bool,
+    /// Servers compact their committed log prefix; leaders send snapshots.
+    pub compaction: bool,
+    /// Leaders propose single-server membership changes.
+    pub membership: bool,
+    /// Leaders hand over leadership with TimeoutNow.
+    pub transfer: bool,
+    /// A deliberately broken rule.
+    pub bug: Option<Bug>,
+}
+
+impl Default for ModelConfig {
+    /// Three voters, terms up to 2, logs up to 2 entries, every feature on.
+    fn default() -> Self {
+        ModelConfig {
+            servers: 3,
+            voters: 3,
+            max_term: 2,
+            max_log: 2,
+            pre_vote: true,
+            crashes: true,
+            compaction: true,
+            membership: true,
+            transfer: true,
+            bug: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks the bounds; the message says which one is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=6).contains(&self.servers) {
+            return Err(format!("servers must be 1..=6, not {}", self.servers));
+        }
+        if self.voters == 0 || self.voters > self.servers {
+            return Err(format!(
+                "voters must be 1..={} (the number of servers), not {}",
+                self.servers, self.voters
+            ));
+        }
+        if !(1..=8).contains(&self.max_term) {
+            return Err(format!("max-term must be 1..=8, not {}", self.max_term));
+        }
+        if !(1..=8).contains(&self.max_log) {
+            return Err(format!("max-log must be 1..=8, not {}", self.max_log));
+        }
+        Ok(())
+    }
+}
+
+/// What one message says.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Body {
+    /// Would you vote for me in `term` (my term + 1)? My log ends at (`last_index`, `last_term`).
+    PreVote {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+    },
+    /// I would vote for you in `term`.
+    PreVoteGranted { term: Term },
+    /// Vote for me in `term`; my log ends at (`last_index`, `last_term`).
+    Vote {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+    },
+    /// I voted for you in `term`.
+    VoteGranted { term: Term },
+    /// Entries after (`prev_index`, `prev_term`); the leader's commit, capped at the last one sent.
+    Append {
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<LogEntry>,
+        commit: Index,
+    },
+    /// My log matches yours up to `match_index`.
+    AppendOk { term: Term, match_index: Index },
+    /// Replace your log prefix with my snapshot.
+    InstallSnapshot { term: Term, snapshot: Snapshot },
+    /// Campaign now, in `term + 1`, without pre-vote.
+    TimeoutNow { term: Term },
+}
+
+impl Body {
+    /// The term the message carries.
+    pub fn term(&self) -> Term {
+        match *self {
+            Body::PreVote { term, .. }
+            | Body::PreVoteGranted { term }
+            | Body::Vote { term, .. }
+            | Body::VoteGranted { term }
+            | Body::Append { term, .. }
+            | Body::AppendOk { term, .. }
+            | Body::InstallSnapshot { term, .. }
+            | Body::TimeoutNow { term } => term,
+        }
+    }
+}
+
+/// A message in the network.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Message {
+    /// The sender.
+    pub from: NodeId,
+    /// The receiver.
+    pub to: NodeId,
+    /// What it says.
+    pub body: Body,
+}
+
+/// What a server keeps in memory only, beyond [`crate::invariants::ServerState`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Volatile {
+    /// Heard from the leader of its term since its last timeout (refuses pre-votes).
+    pub lease: bool,
+    /// Pre-votes or votes received in the current round, itself included.
+    pub granted: BTreeSet<NodeId>,
+    /// Leader only: the highest index known replicated on each peer.
+    pub matched: BTreeMap<NodeId, Index>,
+}
+
+/// One state of the model.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RaftState {
+    /// The servers' durable and volatile protocol state, and the ghost history.
+    pub cluster: ClusterState,
+    /// What only the model needs of each server's volatile state.
+    pub volatile: BTreeMap<NodeId, Volatile>,
+    /// Every message sent and still able to matter.
+    pub network: BTreeSet<Message>,
+    /// The first step invariant a transition broke (sticky).
+    pub broken: Option<Violation>,
+}
+
+/// One step of the model.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// The server's election timer fires: it starts a pre-vote (or an election).
+    Timeout(NodeId),
+    /// The message is delivered (again, possibly).
+    Deliver(Message),
+    /// The leader appends a client command.
+    Propose(NodeId),
+    /// The leader appends a configuration entry with this voter set.
+    ChangeMembership(NodeId, Vec<NodeId>),
+    /// The leader sends entries `prev + 1 ..= end` to a peer.
+    Replicate {
+        leader: NodeId,
+        to: NodeId,
+        prev: Index,
+        end: Index,
+    },
+    /// The leader sends its snapshot to a peer.
+    SendSnapshot { leader: NodeId, to: NodeId },
+    /// The leader hands leadership to an up-to-date peer.
+    TransferLeader { leader: NodeId, to: NodeId },
+    /// The server replaces its log up to its commit index with a snapshot.
+    Compact(NodeId),
+    /// The server crashes and restarts from its durable state.
+    Restart(NodeId),
+}
+
+/// Property names, as reported by the checker.
+pub mod properties {
+    /// At most one leader per term.
+    pub const ELECTION_SAFETY: &str = "election safety";
+    /// Logs that agree on an entry agree on everything before it.
+    pub const LOG_MATCHING: &str = "log matching";
+    /// Committed entries are in every later leader's log.
+    pub const LEADER_COMPLETENESS: &str = "leader completeness";
+    /// No two servers apply different entries at one index.
+    pub const STATE_MACHINE_SAFETY: &str = "state machine safety";
+    /// Terms and commit indexes never go backwards.
+    pub const MONOTONIC: &str = "term and commit never decrease";
+    /// One vote per term.
+    pub const ONE_VOTE: &str = "one vote per term";
+    /// No truncation at or below the commit index.
+    pub const NO_COMMITTED_TRUNCATION: &str = "no truncation of committed entries";
+    /// Some client command gets committed.
+    pub const VALUE_COMMITTED: &str = "a value is committed";
+    /// Some membership change gets committed.
+    pub const MEMBERSHIP_COMMITTED: &str = "a membership change completes";
+}
+
+/// The stateright model of one Raft group.
+#[derive(Clone, Debug)]
+pub struct RaftModel {
+    /// Size, bounds, features and bug.
+    pub config: ModelConfig,
+    /// Replace every state by its canonical representative under server renaming.
+    pub symmetry: bool,
+}
+
+impl RaftModel {
+    /// A model of `config`, with symmetry reduction on.
+    pub fn new(config: ModelConfig) -> Self {
+        RaftModel {
+            config,
+            symmetry: true,
+        }
+    }
+
+    /// The server ids, `1..=servers`.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> {
+        1..=self.config.servers as NodeId
+    }
+
+    /// The initial state, before canonicalization: every server a follower in
+    /// term 0 with an empty log and the initial voters.
+    pub fn initial_state(&self) -> RaftState {
+        let voters: Vec<NodeId> = (1..=self.config.voters as NodeId).collect();
+        RaftState {
+            cluster: ClusterState::new(self.ids(), &voters),
+            volatile: self.ids().map(|id| (id, Volatile::default())).collect(),
+            network: BTreeSet::new(),
+            broken: None,
+        }
+    }
+}
+
+fn broke(state: &RaftState, rules: &[Rule]) -> bool {
+    state.broken.as_ref().is_some_and(|v| rules.contains(&v.rule))
+}
+
+impl Model for RaftModel {
+    type State = RaftState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<RaftState> {
+        let init = self.initial_state();
+        if self.symmetry {
+            vec![self.canonicalize(&init).0]
+        } else {
+            vec![init]
+        }
+    }
+
+    fn actions(&self, state: &RaftState, actions: &mut Vec<Action>) {
+        self.enabled_actions(state, actions);
+    }
+
+    fn next_state(&self, last: &RaftState, action: Action) -> Option<RaftState> {
+        let next = self.raw_step(last, &action)?;
+        if self.symmetry {
+            Some(self.canonicalize(&next).0)
+        } else {
+            Some(next)
+        }
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        action.to_string()
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        use properties::*;
+        vec![
+            Property::always(ELECTION_SAFETY, |_, s: &RaftState| {
+                election_safety(&s.cluster).is_ok() && !broke(s, &[Rule::ElectionSafety])
+            }),
+            Property::always(LOG_MATCHING, |_, s: &RaftState| {
+                log_matching(&s.cluster).is_ok()
+            }),
+            Property::always(LEADER_COMPLETENESS, |_, s: &RaftState| {
+                leader_completeness(&s.cluster).is_ok()
+            }),
+            Property::always(STATE_MACHINE_SAFETY, |_, s: &RaftState| {
+                state_machine_safety(&s.cluster).is_ok()
+                    && !broke(s, &[Rule::StateMachineSafety, Rule::AppliedCommitted])
+            }),
+            Property::always(MONOTONIC, |_, s: &RaftState| {
+                !broke(s, &[Rule::TermMonotonic, Rule::CommitMonotonic])
+            }),
+            Property::always(ONE_VOTE, |_, s: &RaftState| {
+                !broke(s, &[Rule::OneVotePerTerm])
+            }),
+            Property::always(NO_COMMITTED_TRUNCATION, |_, s: &RaftState| {
+                !broke(s, &[Rule::TruncateCommitted, Rule::Inconsistent])
+            }),
+            Property::sometimes(VALUE_COMMITTED, |_, s: &RaftState| {
+                s.cluster
+                    .ghost
+                    .committed
+                    .values()
+                    .any(|c| matches!(c.entry.payload, Payload::Command(_)))
+            }),
+            Property::sometimes(MEMBERSHIP_COMMITTED, |_, s: &RaftState| {
+                s.cluster
+                    .ghost
+                    .committed
+                    .values()
+                    .any(|c| matches!(c.entry.payload, Payload::Config(_)))
+            }),
+        ]
+    }
+}

@@ -1,0 +1,540 @@
+//! The protocol: which actions are enabled, and what each one does.
+//!
+//! One function per message kind, as in etcd/raft's `step`; the paper's rules
+//! are named where they are enforced.
+
+use super::{Action, Body, Bug, Message, RaftModel, RaftState, Volatile};
+use crate::invariants::{
+    check_transition, check_truncate, Index, LogEntry, NodeId, Payload, Role, ServerState,
+    Snapshot, Term, Violation,
+};
+
+fn quorum(voters: &[NodeId]) -> usize {
+    voters.len() / 2 + 1
+}
+
+fn note(state: &mut RaftState, result: Result<(), Violation>) {
+    if let Err(v) = result {
+        if state.broken.is_none() {
+            state.broken = Some(v);
+        }
+    }
+}
+
+impl RaftModel {
+    fn bug(&self, bug: Bug) -> bool {
+        self.config.bug == Some(bug)
+    }
+
+    /// Every action enabled in `state`, in a deterministic order.
+    pub(super) fn enabled_actions(&self, state: &RaftState, actions: &mut Vec<Action>) {
+        let cfg = &self.config;
+        for (&id, s) in &state.cluster.servers {
+            let vol = &state.volatile[&id];
+            let voters = s.voters();
+            if s.role != Role::Leader && s.term < cfg.max_term && voters.contains(&id) {
+                actions.push(Action::Timeout(id));
+            }
+            if s.role == Role::Leader {
+                let last = s.last_index();
+                if last < cfg.max_log {
+                    actions.push(Action::Propose(id));
+                    if cfg.membership
+                        && s.config_index() <= s.commit
+                        && (self.bug(Bug::EarlyMembershipChange)
+                            || s.term_at(s.commit) == Some(s.term))
+                    {
+                        for other in self.ids() {
+                            let mut next: Vec<NodeId> = voters.to_vec();
+                            if let Some(p) = next.iter().position(|&v| v == other) {
+                                if next.len() == 1 {
+                                    continue;
+                                }
+                                next.remove(p);
+                            } else {
+                                next.push(other);
+                                next.sort_unstable();
+                            }
+                            actions.push(Action::ChangeMembership(id, next));
+                        }
+                    }
+                }
+                for &peer in voters.iter().filter(|&&p| p != id) {
+                    for prev in s.snapshot.index..=last {
+                        for end in prev..=last {
+                            actions.push(Action::Replicate {
+                                leader: id,
+                                to: peer,
+                                prev,
+                                end,
+                            });
+                        }
+                    }
+                    let matched = vol.matched.get(&peer).copied().unwrap_or(0);
+                    if cfg.compaction && s.snapshot.index > 0 && matched < s.snapshot.index {
+                        actions.push(Action::SendSnapshot {
+                            leader: id,
+                            to: peer,
+                        });
+                    }
+                    if cfg.transfer && s.term < cfg.max_term && matched == last {
+                        actions.push(Action::TransferLeader {
+                            leader: id,
+                            to: peer,
+                        });
+                    }
+                }
+            }
+            if cfg.compaction && s.commit > s.snapshot.index {
+                actions.push(Action::Compact(id));
+            }
+            if cfg.crashes
+                && (s.role != Role::Follower
+                    || s.commit != s.snapshot.index
+                    || s.applied != s.snapshot.index
+                    || *vol != Volatile::default())
+            {
+                actions.push(Action::Restart(id));
+            }
+        }
+        for m in &state.network {
+            actions.push(Action::Deliver(m.clone()));
+        }
+    }
+
+    /// The successor of `last` under `action`, before canonicalization, with
+    /// the step invariants checked; `None` if nothing changes.
+    pub fn raw_step(&self, last: &RaftState, action: &Action) -> Option<RaftState> {
+        let mut st = last.clone();
+        let mut restarted = None;
+        match action {
+            Action::Timeout(id) => self.timeout(&mut st, *id),
+            Action::Deliver(m) => self.deliver(&mut st, m),
+            Action::Propose(id) => self.append_as_leader(&mut st, *id, Payload::Command(1)),
+            Action::ChangeMembership(id, voters) => {
+                self.append_as_leader(&mut st, *id, Payload::Config(voters.clone()))
+            }
+            Action::Replicate {
+                leader,
+                to,
+                prev,
+                end,
+            } => {
+                let s = &st.cluster.servers[leader];
+                let entries = (prev + 1..=*end)
+                    .map(|i| s.entry(i).expect("leader holds what it sends").clone())
+                    .collect();
+                let body = Body::Append {
+                    term: s.term,
+                    prev_index: *prev,
+                    prev_term: s.term_at(*prev).expect("prev is in the leader's log"),
+                    entries,
+                    commit: s.commit.min(*end),
+                };
+                send(&mut st, *leader, *to, body);
+            }
+            Action::SendSnapshot { leader, to } => {
+                let s = &st.cluster.servers[leader];
+                let body = Body::InstallSnapshot {
+                    term: s.term,
+                    snapshot: s.snapshot.clone(),
+                };
+                send(&mut st, *leader, *to, body);
+            }
+            Action::TransferLeader { leader, to } => {
+                let term = st.cluster.servers[leader].term;
+                send(&mut st, *leader, *to, Body::TimeoutNow { term });
+            }
+            Action::Compact(id) => {
+                let s = st.cluster.servers.get_mut(id).unwrap();
+                let at = s.commit;
+                let snapshot = Snapshot {
+                    index: at,
+                    term: s.term_at(at).expect("the commit index is in the log"),
+                    voters: s.voters_at(at).to_vec(),
+                };
+                s.log.drain(..(at - s.snapshot.index) as usize);
+                s.snapshot = snapshot;
+            }
+            Action::Restart(id) => {
+                let s = st.cluster.servers.get_mut(id).unwrap();
+                s.role = Role::Follower;
+                s.commit = s.snapshot.index;
+                s.applied = s.snapshot.index;
+                st.volatile.insert(*id, Volatile::default());
+                restarted = Some(*id);
+            }
+        }
+        collect_garbage(&mut st);
+        if st == *last {
+            return None;
+        }
+        if st.broken.is_none() {
+            let restarted: Vec<NodeId> = restarted.into_iter().collect();
+            let checked = check_transition(&last.cluster, &st.cluster, &restarted);
+            note(&mut st, checked);
+        }
+        Some(st)
+    }
+
+    /// The election timer fires: pre-vote first (if on), else campaign.
+    fn timeout(&self, st: &mut RaftState, id: NodeId) {
+        if !self.config.pre_vote {
+            return self.campaign(st, id);
+        }
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        s.role = Role::PreCandidate;
+        let (term, last_index, last_term) = (s.term + 1, s.last_index(), s.last_term());
+        let voters = s.voters().to_vec();
+        let vol = st.volatile.get_mut(&id).unwrap();
+        vol.lease = false;
+        vol.granted = [id].into();
+        vol.matched.clear();
+        if vol.granted.len() >= quorum(&voters) {
+            return self.campaign(st, id);
+        }
+        for &peer in voters.iter().filter(|&&p| p != id) {
+            let body = Body::PreVote {
+                term,
+                last_index,
+                last_term,
+            };
+            send(st, id, peer, body);
+        }
+    }
+
+    /// §5.2: become a candidate of `term + 1`, vote for itself, ask for votes.
+    fn campaign(&self, st: &mut RaftState, id: NodeId) {
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        s.term += 1;
+        s.vote = Some(id);
+        s.role = Role::Candidate;
+        let (term, last_index, last_term) = (s.term, s.last_index(), s.last_term());
+        let voters = s.voters().to_vec();
+        let vol = st.volatile.get_mut(&id).unwrap();
+        vol.lease = false;
+        vol.granted = [id].into();
+        vol.matched.clear();
+        if vol.granted.len() >= quorum(&voters) {
+            return self.become_leader(st, id);
+        }
+        for &peer in voters.iter().filter(|&&p| p != id) {
+            let body = Body::Vote {
+                term,
+                last_index,
+                last_term,
+            };
+            send(st, id, peer, body);
+        }
+    }
+
+    /// A quorum voted: lead, and append a no-op to commit the log of earlier terms (§8).
+    fn become_leader(&self, st: &mut RaftState, id: NodeId) {
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        s.role = Role::Leader;
+        let term = s.term;
+        let vol = st.volatile.get_mut(&id).unwrap();
+        vol.lease = true;
+        vol.granted.clear();
+        vol.matched.clear();
+        let recorded = st.cluster.ghost.record_leader(term, id);
+        note(st, recorded);
+        if st.cluster.servers[&id].last_index() < self.config.max_log {
+            self.append_as_leader(st, id, Payload::Noop);
+        }
+    }
+
+    fn append_as_leader(&self, st: &mut RaftState, id: NodeId, payload: Payload) {
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        let term = s.term;
+        s.log.push(LogEntry { term, payload });
+        self.advance_commit(st, id);
+    }
+
+    /// §5.3, §5.4.2: commit the highest index a quorum of the current voters
+    /// holds, but only if its entry is of the leader's term; a leader that is
+    /// no longer a voter steps down once that configuration is committed (§4.2.2).
+    fn advance_commit(&self, st: &mut RaftState, id: NodeId) {
+        let s = &st.cluster.servers[&id];
+        let vol = &st.volatile[&id];
+        let voters = s.voters();
+        let mut target = None;
+        for n in (s.commit + 1..=s.last_index()).rev() {
+            let holders = voters
+                .iter()
+                .filter(|&&v| {
+                    if v == id {
+                        s.last_index() >= n
+                    } else {
+                        vol.matched.get(&v).copied().unwrap_or(0) >= n
+                    }
+                })
+                .count();
+            if holders >= quorum(voters)
+                && (self.bug(Bug::CommitOldTerm) || s.term_at(n) == Some(s.term))
+            {
+                target = Some(n);
+                break;
+            }
+        }
+        if let Some(n) = target {
+            commit_to(st, id, n);
+        }
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        if !s.voters().contains(&id) && s.commit >= s.config_index() {
+            s.role = Role::Follower;
+            let vol = st.volatile.get_mut(&id).unwrap();
+            vol.lease = false;
+            vol.matched.clear();
+        }
+    }
+
+    fn deliver(&self, st: &mut RaftState, m: &Message) {
+        let (from, to) = (m.from, m.to);
+        match &m.body {
+            Body::PreVote {
+                term,
+                last_index,
+                last_term,
+            } => {
+                // §9.6: grant if the candidate's log is up to date and no leader is heard from.
+                let s = &st.cluster.servers[&to];
+                if *term > s.term
+                    && s.role != Role::Leader
+                    && !st.volatile[&to].lease
+                    && s.is_up_to_date(*last_index, *last_term)
+                {
+                    send(st, to, from, Body::PreVoteGranted { term: *term });
+                }
+            }
+            Body::PreVoteGranted { term } => {
+                let s = &st.cluster.servers[&to];
+                if s.role == Role::PreCandidate && *term == s.term + 1 {
+                    let voters = s.voters().to_vec();
+                    let vol = st.volatile.get_mut(&to).unwrap();
+                    vol.granted.insert(from);
+                    let got = vol.granted.iter().filter(|v| voters.contains(v)).count();
+                    if got >= quorum(&voters) {
+                        self.campaign(st, to);
+                    }
+                }
+            }
+            Body::Vote {
+                term,
+                last_index,
+                last_term,
+            } => {
+                self.observe_term(st, to, *term);
+                let s = st.cluster.servers.get_mut(&to).unwrap();
+                let free = s.vote.is_none() || s.vote == Some(from);
+                // §5.2, §5.4.1: one vote per term, only for an up-to-date log.
+                if *term == s.term
+                    && (free || self.bug(Bug::DoubleVote))
+                    && s.is_up_to_date(*last_index, *last_term)
+                {
+                    s.vote = Some(from);
+                    send(st, to, from, Body::VoteGranted { term: *term });
+                }
+            }
+            Body::VoteGranted { term } => {
+                let s = &st.cluster.servers[&to];
+                if s.role == Role::Candidate && *term == s.term {
+                    let voters = s.voters().to_vec();
+                    let vol = st.volatile.get_mut(&to).unwrap();
+                    vol.granted.insert(from);
+                    let got = vol.granted.iter().filter(|v| voters.contains(v)).count();
+                    if got >= quorum(&voters) {
+                        self.become_leader(st, to);
+                    }
+                }
+            }
+            Body::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+            } => self.append_entries(st, from, to, *term, *prev_index, *prev_term, entries, *commit),
+            Body::AppendOk { term, match_index } => {
+                self.observe_term(st, to, *term);
+                let s = &st.cluster.servers[&to];
+                if s.role == Role::Leader && *term == s.term {
+                    let vol = st.volatile.get_mut(&to).unwrap();
+                    let m = vol.matched.entry(from).or_insert(0);
+                    *m = (*m).max(*match_index);
+                    self.advance_commit(st, to);
+                }
+            }
+            Body::InstallSnapshot { term, snapshot } => {
+                if !self.accept_leader(st, to, *term) {
+                    return;
+                }
+                let s = st.cluster.servers.get_mut(&to).unwrap();
+                if snapshot.index > s.commit {
+                    // §7: keep the log after the snapshot if it holds the snapshot's last entry.
+                    if s.term_at(snapshot.index) == Some(snapshot.term) {
+                        s.log.drain(..(snapshot.index - s.snapshot.index) as usize);
+                    } else {
+                        s.log.clear();
+                    }
+                    s.snapshot = snapshot.clone();
+                    s.commit = snapshot.index;
+                    s.applied = snapshot.index;
+                }
+                let body = Body::AppendOk {
+                    term: *term,
+                    match_index: snapshot.index,
+                };
+                send(st, to, from, body);
+            }
+            Body::TimeoutNow { term } => {
+                self.observe_term(st, to, *term);
+                let s = &st.cluster.servers[&to];
+                if *term == s.term
+                    && s.role != Role::Leader
+                    && s.term < self.config.max_term
+                    && s.voters().contains(&to)
+                {
+                    self.campaign(st, to);
+                }
+            }
+        }
+    }
+
+    /// §5.1: a higher term makes a server a follower of that term with no vote.
+    fn observe_term(&self, st: &mut RaftState, id: NodeId, term: Term) {
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        if term > s.term {
+            s.term = term;
+            s.vote = None;
+            s.role = Role::Follower;
+            st.volatile.insert(id, Volatile::default());
+        }
+    }
+
+    /// A message from the leader of `term`: follow it if the term is current.
+    fn accept_leader(&self, st: &mut RaftState, id: NodeId, term: Term) -> bool {
+        self.observe_term(st, id, term);
+        let s = st.cluster.servers.get_mut(&id).unwrap();
+        if term < s.term || s.role == Role::Leader {
+            return false;
+        }
+        s.role = Role::Follower;
+        let vol = st.volatile.get_mut(&id).unwrap();
+        vol.lease = true;
+        vol.granted.clear();
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_entries(
+        &self,
+        st: &mut RaftState,
+        from: NodeId,
+        to: NodeId,
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[LogEntry],
+        commit: Index,
+    ) {
+        if !self.accept_leader(st, to, term) {
+            return;
+        }
+        let s = st.cluster.servers.get_mut(&to).unwrap();
+        // Entries under the snapshot are committed: skip them.
+        let skip = (s.snapshot.index.saturating_sub(prev_index) as usize).min(entries.len());
+        let (prev, prev_t) = if skip > 0 {
+            (prev_index + skip as Index, entries[skip - 1].term)
+        } else {
+            (prev_index, prev_term)
+        };
+        let last_new = prev_index + entries.len() as Index;
+        if prev < s.snapshot.index {
+            // Everything sent is under the snapshot.
+            send(
+                st,
+                to,
+                from,
+                Body::AppendOk {
+                    term,
+                    match_index: last_new,
+                },
+            );
+            return;
+        }
+        // §5.3: the consistency check.
+        if s.term_at(prev) != Some(prev_t) {
+            return;
+        }
+        let mut truncated = Ok(());
+        for (k, e) in entries[skip..].iter().enumerate() {
+            let index = prev + 1 + k as Index;
+            match s.term_at(index) {
+                Some(t) if t == e.term => continue,
+                Some(_) => {
+                    // Only the conflicting suffix goes.
+                    if truncated.is_ok() {
+                        truncated = check_truncate(to, s, index);
+                    }
+                    s.log.truncate((index - s.snapshot.index - 1) as usize);
+                    s.log.push(e.clone());
+                }
+                None => s.log.push(e.clone()),
+            }
+        }
+        note(st, truncated);
+        let s = &st.cluster.servers[&to];
+        let target = commit.min(last_new);
+        if target > s.commit {
+            commit_to(st, to, target);
+        }
+        send(
+            st,
+            to,
+            from,
+            Body::AppendOk {
+                term,
+                match_index: last_new,
+            },
+        );
+    }
+}
+
+/// Advances `id`'s commit (and applied) index to `to`, recording the newly
+/// committed and applied entries in the ghost history.
+fn commit_to(st: &mut RaftState, id: NodeId, to: Index) {
+    let s = &st.cluster.servers[&id];
+    let (from, term) = (s.commit, s.term);
+    let entries: Vec<(Index, Option<LogEntry>)> =
+        (from + 1..=to).map(|i| (i, s.entry(i).cloned())).collect();
+    for (index, entry) in entries {
+        let Some(entry) = entry else { continue };
+        let committed = st.cluster.ghost.record_commit(index, &entry, term);
+        note(st, committed);
+        let applied = st.cluster.ghost.record_apply(id, index, &entry);
+        note(st, applied);
+    }
+    let s: &mut ServerState = st.cluster.servers.get_mut(&id).unwrap();
+    s.commit = to;
+    s.applied = to;
+}
+
+fn send(st: &mut RaftState, from: NodeId, to: NodeId, body: Body) {
+    st.network.insert(Message { from, to, body });
+}
+
+/// Drops messages that can no longer change their receiver: terms only grow,
+/// and every handler ignores a message older than the receiver's term (a
+/// pre-vote request or grant is for `term + 1`, so it is dead once the
+/// receiver reached its term).
+fn collect_garbage(st: &mut RaftState) {
+    let servers = &st.cluster.servers;
+    st.network.retain(|m| {
+        let current = servers[&m.to].term;
+        match m.body {
+            Body::PreVote { term, .. } | Body::PreVoteGranted { term } => term > current,
+            ref b => b.term() >= current,
+        }
+    });
+}
