@@ -407,7 +407,7 @@ impl Driver {
                 };
                 s.fetching = false;
                 let Some((meta, blob)) = result else { return };
-                if meta.index <= s.applied {
+                if meta.index <= s.applied || !s.raft.snapshot_wanted(&meta) {
                     return;
                 }
                 let Some((sessions, data)) = Sessions::decode(&blob) else {
@@ -542,11 +542,12 @@ impl Driver {
         }
         if s.applied > s.snapshot_index && self.app.should_snapshot(id, s.applied, s.snapshot_index)
         {
-            let meta = SnapshotMeta {
+            let meta = s.raft.snapshot_meta(s.applied).unwrap_or_else(|| SnapshotMeta {
                 index: s.applied,
                 term: s.applied_term,
                 membership: s.applied_membership.clone(),
-            };
+            });
+            debug_assert_eq!((meta.index, meta.term), (s.applied, s.applied_term));
             let blob = s.sessions.encode_with(&self.app.snapshot(id));
             s.snapshot_index = meta.index;
             s.raft.snapshot_taken(meta.clone());

@@ -48,7 +48,10 @@ impl RaftLog {
             assert!(w[0].term <= w[1].term, "recovered log terms decrease");
         }
         if let Some(first) = entries.first() {
-            assert!(first.term >= snapshot.term, "recovered log older than its snapshot");
+            assert!(
+                first.term >= snapshot.term,
+                "recovered log older than its snapshot"
+            );
         }
         let last = snapshot.index + entries.len() as u64;
         RaftLog {
@@ -116,7 +119,11 @@ impl RaftLog {
     /// Appends entries that directly follow the last one.
     pub(crate) fn append(&mut self, entries: &[Entry]) {
         for e in entries {
-            assert_eq!(e.index, self.last_index() + 1, "log append is not contiguous");
+            assert_eq!(
+                e.index,
+                self.last_index() + 1,
+                "log append is not contiguous"
+            );
             assert!(e.term >= self.last_term(), "log terms must not decrease");
             self.entries.push(e.clone());
         }
@@ -124,12 +131,16 @@ impl RaftLog {
 
     /// Removes the entries at and above `from` (a conflicting suffix).
     pub(crate) fn truncate(&mut self, from: Index) {
-        assert!(from > self.committed, "§5.3: a committed entry is never truncated");
+        assert!(
+            from > self.committed,
+            "§5.3: a committed entry is never truncated"
+        );
         assert!(from > self.snapshot.index);
         if from > self.last_index() {
             return;
         }
-        self.entries.truncate((from - self.snapshot.index - 1) as usize);
+        self.entries
+            .truncate((from - self.snapshot.index - 1) as usize);
         if from <= self.handed {
             // Storage holds (or will hold) entries we dropped: tell it.
             self.pending_truncate = Some(self.pending_truncate.map_or(from, |t| t.min(from)));
@@ -146,16 +157,26 @@ impl RaftLog {
         if index <= self.committed {
             return false;
         }
-        assert!(index <= self.last_index(), "commit beyond the end of the log");
+        assert!(
+            index <= self.last_index(),
+            "commit beyond the end of the log"
+        );
         self.committed = index;
         true
     }
 
     /// Drops the prefix up to `meta.index`, which the application has snapshotted.
     pub(crate) fn compact(&mut self, meta: SnapshotMeta) {
-        assert!(meta.index <= self.applied, "snapshot of entries not yet applied");
+        assert!(
+            meta.index <= self.applied,
+            "snapshot of entries not yet applied"
+        );
         assert!(meta.index > self.snapshot.index);
-        assert_eq!(self.term(meta.index), Some(meta.term), "snapshot term does not match log");
+        assert_eq!(
+            self.term(meta.index),
+            Some(meta.term),
+            "snapshot term does not match log"
+        );
         let drop = (meta.index - self.snapshot.index) as usize;
         self.entries.drain(..drop);
         // Applied entries were persisted before they were applied.

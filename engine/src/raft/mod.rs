@@ -110,7 +110,10 @@ impl Config {
             self.election_ticks_max > self.election_ticks_min,
             "election_ticks_max must exceed election_ticks_min"
         );
-        assert!(self.max_append_entries >= 1, "max_append_entries must be >= 1");
+        assert!(
+            self.max_append_entries >= 1,
+            "max_append_entries must be >= 1"
+        );
     }
 }
 
@@ -299,7 +302,8 @@ impl Raft {
             hs.term,
             log.last_term()
         );
-        let seed = config.seed ^ config.id.rotate_left(32) ^ shard.wrapping_mul(0xA24B_AED4_963E_E407);
+        let seed =
+            config.seed ^ config.id.rotate_left(32) ^ shard.wrapping_mul(0xA24B_AED4_963E_E407);
         let mut r = Raft {
             shard,
             id: config.id,
@@ -354,13 +358,9 @@ impl Raft {
 
     fn tick_election(&mut self) {
         self.election_elapsed = self.election_elapsed.saturating_add(1);
-        if self.election_elapsed < self.randomized_timeout {
-            return;
-        }
-        self.election_elapsed = 0;
         // §4.2.2: a server that is not a voter never starts an election
         // (a spare, or a server removed from the configuration).
-        if !self.promotable() {
+        if self.election_elapsed < self.randomized_timeout || !self.promotable() {
             return;
         }
         if self.cfg.pre_vote {
@@ -401,7 +401,9 @@ impl Raft {
                     .membership
                     .voters
                     .iter()
-                    .filter(|&&v| v == self.id || self.progress.get(&v).is_some_and(|p| p.recent_active))
+                    .filter(|&&v| {
+                        v == self.id || self.progress.get(&v).is_some_and(|p| p.recent_active)
+                    })
                     .count();
                 if active < self.membership.quorum() {
                     let term = self.term;
@@ -439,7 +441,13 @@ impl Raft {
                     // updates its term, so a removed or partitioned server
                     // cannot disrupt a healthy leader.
                     if let Message::PreVote { .. } = msg {
-                        self.send(from, Message::PreVoteResp { term: self.term, granted: false });
+                        self.send(
+                            from,
+                            Message::PreVoteResp {
+                                term: self.term,
+                                granted: false,
+                            },
+                        );
                     }
                     return;
                 }
@@ -447,9 +455,9 @@ impl Raft {
             match msg {
                 // §9.6: nobody changes term for a pre-vote or a granted pre-vote.
                 Message::PreVote { .. } | Message::PreVoteResp { granted: true, .. } => {}
-                Message::Append { .. } | Message::Heartbeat { .. } | Message::InstallSnapshot { .. } => {
-                    self.become_follower(mterm, Some(from))
-                }
+                Message::Append { .. }
+                | Message::Heartbeat { .. }
+                | Message::InstallSnapshot { .. } => self.become_follower(mterm, Some(from)),
                 // §5.1: a higher term makes any server a follower of that term.
                 _ => self.become_follower(mterm, None),
             }
@@ -470,7 +478,13 @@ impl Raft {
                     );
                 }
                 Message::PreVote { .. } => {
-                    self.send(from, Message::PreVoteResp { term: self.term, granted: false });
+                    self.send(
+                        from,
+                        Message::PreVoteResp {
+                            term: self.term,
+                            granted: false,
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -483,9 +497,13 @@ impl Raft {
                 last_index,
                 last_term,
             } => self.handle_pre_vote(from, term, last_index, last_term),
-            Message::PreVoteResp { term, granted } => self.handle_pre_vote_resp(from, term, granted),
+            Message::PreVoteResp { term, granted } => {
+                self.handle_pre_vote_resp(from, term, granted)
+            }
             Message::Vote {
-                last_index, last_term, ..
+                last_index,
+                last_term,
+                ..
             } => self.handle_vote(from, last_index, last_term),
             Message::VoteResp { granted, .. } => self.handle_vote_resp(from, granted),
             Message::Append {
@@ -495,7 +513,9 @@ impl Raft {
                 commit,
                 ..
             } => self.handle_append(from, prev_index, prev_term, entries, commit),
-            Message::AppendResp { success, index, .. } => self.handle_append_resp(from, success, index),
+            Message::AppendResp { success, index, .. } => {
+                self.handle_append_resp(from, success, index)
+            }
             Message::Heartbeat { commit, ctx, .. } => self.handle_heartbeat(from, commit, ctx),
             Message::HeartbeatResp { ctx, .. } => self.handle_heartbeat_resp(from, ctx),
             Message::TimeoutNow { .. } => self.handle_timeout_now(from),
@@ -504,7 +524,11 @@ impl Raft {
     }
 
     /// Appends a command (leader only). Returns its index.
-    pub fn propose(&mut self, request: Option<RequestId>, data: Vec<u8>) -> Result<Index, RaftError> {
+    pub fn propose(
+        &mut self,
+        request: Option<RequestId>,
+        data: Vec<u8>,
+    ) -> Result<Index, RaftError> {
         self.check_can_propose()?;
         Ok(self.append_as_leader(Payload::Command { request, data }))
     }
@@ -545,7 +569,9 @@ impl Raft {
     /// transfer completes or aborts after an election timeout.
     pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), RaftError> {
         if self.role != Role::Leader {
-            return Err(RaftError::NotLeader { leader: self.leader });
+            return Err(RaftError::NotLeader {
+                leader: self.leader,
+            });
         }
         if to == self.id {
             return Ok(());
@@ -576,7 +602,9 @@ impl Raft {
     /// `Ready::reads` (or `Ready::failed_reads` if leadership is lost).
     pub fn read_index(&mut self, ctx: u64) -> Result<(), RaftError> {
         if self.role != Role::Leader {
-            return Err(RaftError::NotLeader { leader: self.leader });
+            return Err(RaftError::NotLeader {
+                leader: self.leader,
+            });
         }
         if self.log.term(self.log.committed) != Some(self.term) {
             // §6.4 step 1: the leader's commit index is only known to be
@@ -610,7 +638,11 @@ impl Raft {
             self.log.applied
         );
         let expected = self.snapshot_meta(meta.index);
-        assert_eq!(Some(&meta), expected.as_ref(), "snapshot meta does not match the log");
+        assert_eq!(
+            Some(&meta),
+            expected.as_ref(),
+            "snapshot meta does not match the log"
+        );
         self.events.push(TraceEvent::Compact {
             index: meta.index,
             entry_term: meta.term,
@@ -825,7 +857,8 @@ impl Raft {
         self.role = Role::Follower;
         self.leader = leader;
         if changed {
-            self.events.push(TraceEvent::BecomeFollower { term, leader });
+            self.events
+                .push(TraceEvent::BecomeFollower { term, leader });
         }
     }
 
@@ -836,7 +869,8 @@ impl Raft {
         let term = self.term;
         self.reset(term);
         self.role = Role::PreCandidate;
-        self.events.push(TraceEvent::StartPreVote { term: term + 1 });
+        self.events
+            .push(TraceEvent::StartPreVote { term: term + 1 });
         self.votes.insert(self.id, true);
         if quorum::vote_result(&self.membership, &self.votes) == VoteResult::Won {
             self.become_candidate(false);
@@ -884,7 +918,11 @@ impl Raft {
     }
 
     fn become_leader(&mut self) {
-        assert_eq!(self.role, Role::Candidate, "only a candidate becomes leader");
+        assert_eq!(
+            self.role,
+            Role::Candidate,
+            "only a candidate becomes leader"
+        );
         assert_eq!(self.vote, Some(self.id));
         let term = self.term;
         self.reset(term);
@@ -917,10 +955,25 @@ impl Raft {
             || (self.leader.is_none() && (self.vote.is_none() || self.vote == Some(from)));
         let grant = can_vote && !self.in_lease() && self.log.is_up_to_date(last_index, last_term);
         if grant {
-            self.events.push(TraceEvent::PreVoteGranted { term, candidate: from });
-            self.send(from, Message::PreVoteResp { term, granted: true });
+            self.events.push(TraceEvent::PreVoteGranted {
+                term,
+                candidate: from,
+            });
+            self.send(
+                from,
+                Message::PreVoteResp {
+                    term,
+                    granted: true,
+                },
+            );
         } else {
-            self.send(from, Message::PreVoteResp { term: self.term, granted: false });
+            self.send(
+                from,
+                Message::PreVoteResp {
+                    term: self.term,
+                    granted: false,
+                },
+            );
         }
     }
 
@@ -928,7 +981,11 @@ impl Raft {
         if self.role != Role::PreCandidate {
             return;
         }
-        let ours = if granted { term == self.term + 1 } else { term == self.term };
+        let ours = if granted {
+            term == self.term + 1
+        } else {
+            term == self.term
+        };
         if !ours {
             return;
         }
@@ -956,9 +1013,21 @@ impl Raft {
                 candidate: from,
             });
             // Leaves only with the Ready that persists the vote.
-            self.send(from, Message::VoteResp { term: self.term, granted: true });
+            self.send(
+                from,
+                Message::VoteResp {
+                    term: self.term,
+                    granted: true,
+                },
+            );
         } else {
-            self.send(from, Message::VoteResp { term: self.term, granted: false });
+            self.send(
+                from,
+                Message::VoteResp {
+                    term: self.term,
+                    granted: false,
+                },
+            );
         }
     }
 
@@ -1020,8 +1089,15 @@ impl Raft {
     ) {
         self.accept_leader(from);
         for (i, e) in entries.iter().enumerate() {
-            assert_eq!(e.index, prev_index + 1 + i as u64, "Append entries are not contiguous");
-            assert!(e.term <= self.term && e.term >= prev_term, "Append entry of an impossible term");
+            assert_eq!(
+                e.index,
+                prev_index + 1 + i as u64,
+                "Append entries are not contiguous"
+            );
+            assert!(
+                e.term <= self.term && e.term >= prev_term,
+                "Append entry of an impossible term"
+            );
         }
         let last_new = prev_index + entries.len() as u64;
         let committed = self.log.committed;
@@ -1030,7 +1106,11 @@ impl Raft {
             // leader completeness): skip it, even where it is compacted.
             for e in entries.iter().filter(|e| e.index <= committed) {
                 if let Some(t) = self.log.term(e.index) {
-                    assert_eq!(t, e.term, "§5.4.3 leader completeness: committed entry {} differs", e.index);
+                    assert_eq!(
+                        t, e.term,
+                        "§5.4.3 leader completeness: committed entry {} differs",
+                        e.index
+                    );
                 }
             }
             if last_new <= committed {
@@ -1046,7 +1126,10 @@ impl Raft {
             }
             entries.drain(..(committed - prev_index) as usize);
             prev_index = committed;
-            prev_term = self.log.term(committed).expect("the commit index is never compacted away");
+            prev_term = self
+                .log
+                .term(committed)
+                .expect("the commit index is never compacted away");
         }
 
         // §5.3: refuse unless we hold the entry before the new ones.
@@ -1130,7 +1213,10 @@ impl Raft {
         let (mut j, bound) = if prev_index > last {
             (last, prev_term)
         } else {
-            let ours = self.log.term(prev_index).expect("prev_index is above the commit index");
+            let ours = self
+                .log
+                .term(prev_index)
+                .expect("prev_index is above the commit index");
             // The leader's terms up to prev_index are <= prev_term, and the
             // entry of term `ours` there did not match: skip that term too.
             (prev_index - 1, prev_term.min(ours.saturating_sub(1)))
@@ -1146,7 +1232,13 @@ impl Raft {
         self.accept_leader(from);
         // The leader never sends a commit index past what it knows we hold.
         self.commit_to(commit.min(self.log.last_index()));
-        self.send(from, Message::HeartbeatResp { term: self.term, ctx });
+        self.send(
+            from,
+            Message::HeartbeatResp {
+                term: self.term,
+                ctx,
+            },
+        );
     }
 
     fn handle_install_snapshot(&mut self, from: NodeId, meta: SnapshotMeta) {
@@ -1199,7 +1291,9 @@ impl Raft {
 
     fn check_can_propose(&self) -> Result<(), RaftError> {
         if self.role != Role::Leader {
-            return Err(RaftError::NotLeader { leader: self.leader });
+            return Err(RaftError::NotLeader {
+                leader: self.leader,
+            });
         }
         if self.transferee.is_some() {
             return Err(RaftError::TransferInProgress);
@@ -1239,7 +1333,9 @@ impl Raft {
         let voters = self.other_voters();
         self.progress.retain(|id, _| voters.contains(id));
         for v in voters {
-            self.progress.entry(v).or_insert_with(|| Progress::new(next));
+            self.progress
+                .entry(v)
+                .or_insert_with(|| Progress::new(next));
         }
         if let Some(t) = self.transferee {
             if !self.membership.contains(t) {
@@ -1335,8 +1431,17 @@ impl Raft {
             // The entries it needs are compacted: send the snapshot instead.
             let meta = self.log.snapshot().clone();
             assert!(meta.index > prev_index);
-            self.progress.get_mut(&to).expect("checked").become_snapshot(meta.index);
-            self.send(to, Message::InstallSnapshot { term: self.term, meta });
+            self.progress
+                .get_mut(&to)
+                .expect("checked")
+                .become_snapshot(meta.index);
+            self.send(
+                to,
+                Message::InstallSnapshot {
+                    term: self.term,
+                    meta,
+                },
+            );
             return false;
         };
         let last = self
@@ -1355,7 +1460,10 @@ impl Raft {
             entries,
             commit: self.log.committed,
         };
-        self.progress.get_mut(&to).expect("checked").sent(last, carried);
+        self.progress
+            .get_mut(&to)
+            .expect("checked")
+            .sent(last, carried);
         self.send(to, msg);
         carried && self.progress[&to].state == ProgressState::Replicate
     }
@@ -1370,7 +1478,10 @@ impl Raft {
         };
         pr.recent_active = true;
         if success {
-            assert!(index <= last, "n{from} acked index {index} beyond the leader's log ({last})");
+            assert!(
+                index <= last,
+                "n{from} acked index {index} beyond the leader's log ({last})"
+            );
             let news = pr.ack(index);
             match pr.state {
                 ProgressState::Probe => pr.become_replicate(),
@@ -1421,9 +1532,16 @@ impl Raft {
         if self.timeout_now_sent {
             return;
         }
-        if self.progress.get(&to).is_some_and(|p| p.matched == self.log.last_index()) {
+        if self
+            .progress
+            .get(&to)
+            .is_some_and(|p| p.matched == self.log.last_index())
+        {
             self.timeout_now_sent = true;
-            self.events.push(TraceEvent::TransferLeader { term: self.term, to });
+            self.events.push(TraceEvent::TransferLeader {
+                term: self.term,
+                to,
+            });
             self.send(to, Message::TimeoutNow { term: self.term });
         }
     }

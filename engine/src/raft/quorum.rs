@@ -47,7 +47,10 @@ pub(crate) fn vote_result(voters: &Membership, votes: &BTreeMap<NodeId, bool>) -
 }
 
 /// Whether the voters in `acks` form a majority.
-pub(crate) fn has_quorum<'a>(voters: &Membership, acks: impl IntoIterator<Item = &'a NodeId>) -> bool {
+pub(crate) fn has_quorum<'a>(
+    voters: &Membership,
+    acks: impl IntoIterator<Item = &'a NodeId>,
+) -> bool {
     let n = acks.into_iter().filter(|id| voters.contains(**id)).count();
     !voters.voters.is_empty() && n >= voters.quorum()
 }

@@ -201,6 +201,7 @@ struct FaultFlags {
     fail_writes: AtomicBool,
     fail_syncs: AtomicBool,
     no_space: AtomicBool,
+    torn_writes: AtomicBool,
 }
 
 impl DiskFaults {
@@ -216,8 +217,15 @@ impl DiskFaults {
     pub fn set_no_space(&self, on: bool) {
         self.0.no_space.store(on, Ordering::SeqCst);
     }
+    /// While set, a write reaches the disk only partly (its first half,
+    /// rounded down to whole 512-byte blocks) and then fails with an I/O
+    /// error, as a device that tore the write and reported it.
+    pub fn set_torn_writes(&self, on: bool) {
+        self.0.torn_writes.store(on, Ordering::SeqCst);
+    }
     /// Clears every fault.
     pub fn heal(&self) {
+        self.set_torn_writes(false);
         self.set_fail_writes(false);
         self.set_fail_syncs(false);
         self.set_no_space(false);
@@ -245,7 +253,8 @@ impl DiskFaults {
 }
 
 /// A [`Disk`] that forwards to another and injects the faults its
-/// [`DiskFaults`] switches on. A failed write or sync changes nothing.
+/// [`DiskFaults`] switches on. A failed write or sync changes nothing,
+/// except a torn write, which leaves part of its data behind.
 pub struct FaultyDisk<D> {
     inner: D,
     faults: DiskFaults,
@@ -292,6 +301,13 @@ impl DiskFile for FaultyFile {
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.faults.check_write()?;
+        if self.faults.0.torn_writes.load(Ordering::SeqCst) {
+            let keep = (buf.len() / 2) / 512 * 512;
+            if keep > 0 {
+                self.inner.write_all_at(&buf[..keep], offset)?;
+            }
+            return Err(io::Error::other("injected: torn write"));
+        }
         self.inner.write_all_at(buf, offset)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {

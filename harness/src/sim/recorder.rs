@@ -1,0 +1,105 @@
+//! The history of a run as it happens: client operations, nemesis events and
+//! the engine's trace, in one sequence, each stamped with simulated time.
+//!
+//! The simulation is single-threaded, so the order in which hosts and the
+//! nemesis record is deterministic, and so is the history.
+
+use serde_json::{Map, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tumult_engine::raft::{NodeId, ShardId, Term};
+use tumult_engine::trace::{TraceEvent, TraceSink};
+use tumult_models::history::{ClientOp, Entry, NemesisEvent, TraceEvent as TraceLine};
+
+/// The history so far and what the nemesis needs to know of the cluster.
+#[derive(Default)]
+pub struct Recorder {
+    /// Every entry, in order; `index` is the position.
+    pub entries: Vec<Entry>,
+    /// Per shard: the node that most recently became leader in the highest term.
+    pub leaders: BTreeMap<ShardId, (NodeId, Term)>,
+    /// Nodes that stopped themselves (e.g. after a disk failure), until restarted.
+    pub stopped: BTreeSet<NodeId>,
+}
+
+/// The recorder, shared by hosts, clients and the nemesis.
+pub type Shared = Arc<Mutex<Recorder>>;
+
+/// Simulated time inside a host, in nanoseconds.
+pub fn host_now() -> u64 {
+    nanos(turmoil::sim_elapsed().unwrap_or_default())
+}
+
+/// A duration in nanoseconds.
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Recorder {
+    fn next_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Appends a client operation (its index is assigned here).
+    pub fn client(&mut self, mut op: ClientOp) {
+        op.index = self.next_index();
+        self.entries.push(Entry::Client(op));
+    }
+
+    /// Appends a nemesis event.
+    pub fn nemesis(&mut self, f: &str, value: Option<Json>, error: Option<String>, time: u64) {
+        let mut extra = Map::new();
+        if let Some(e) = error {
+            extra.insert("error".into(), Json::String(e));
+        }
+        let index = self.next_index();
+        self.entries.push(Entry::Nemesis(NemesisEvent {
+            index,
+            f: f.to_string(),
+            value,
+            time,
+            extra,
+        }));
+    }
+
+    /// Appends an engine trace event.
+    pub fn trace(&mut self, node: NodeId, shard: ShardId, event: &TraceEvent, time: u64) {
+        if let TraceEvent::BecomeLeader { term } = event {
+            let newer = self.leaders.get(&shard).is_none_or(|(_, t)| *term >= *t);
+            if newer {
+                self.leaders.insert(shard, (node, *term));
+            }
+        }
+        if let TraceEvent::Stop { .. } = event {
+            self.stopped.insert(node);
+        }
+        let mut fields = match serde_json::to_value(event) {
+            Ok(Json::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let name = match fields.remove("event") {
+            Some(Json::String(s)) => s,
+            _ => "unknown".to_string(),
+        };
+        let index = self.next_index();
+        self.entries.push(Entry::Trace(TraceLine {
+            index,
+            node: format!("n{node}"),
+            shard: Some(shard),
+            event: name,
+            fields,
+            time,
+        }));
+    }
+}
+
+/// Feeds one node's trace into the recorder.
+pub struct Sink(pub Shared);
+
+impl TraceSink for Sink {
+    fn emit(&self, node: NodeId, shard: ShardId, event: &TraceEvent) {
+        let time = host_now();
+        self.0.lock().expect("recorder lock").trace(node, shard, event, time);
+    }
+}
