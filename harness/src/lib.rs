@@ -3,3 +3,8 @@
 
 pub mod cli;
 pub mod scenario;
+pub mod app;
+pub mod sim;
+pub mod conform;
+pub mod run;
+pub mod suite;

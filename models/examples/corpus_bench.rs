@@ -234,22 +234,53 @@ fn main() {
     let (mut best_direct, mut best_layer) = ([Duration::MAX; 2], [Duration::MAX; 2]);
     for round in 0..rounds {
         let t = Instant::now();
-        let d_etcd: Vec<bool> = etcd_direct.iter().map(|e| porcupine::check_events(e)).collect();
+        let d_etcd: Vec<bool> = etcd_direct
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if std::env::var_os("BENCH_TRACE").is_some() {
+                    eprintln!("direct etcd {i}: {} events", e.len());
+                }
+                porcupine::check_events(e)
+            })
+            .collect();
         let direct_etcd = t.elapsed();
         let t = Instant::now();
-        let d_kv: Vec<bool> = kv_direct.iter().map(|e| porcupine::check_events(e)).collect();
+        let d_kv: Vec<bool> = kv_direct
+            .iter()
+            .map(|e| {
+                let t = Instant::now();
+                let ok = porcupine::check_events(e);
+                if std::env::var_os("BENCH_TRACE").is_some() {
+                    eprintln!("direct kv: {} events, {ok}, {:?}", e.len(), t.elapsed());
+                }
+                ok
+            })
+            .collect();
         let direct_kv = t.elapsed();
 
         let t = Instant::now();
         let l_etcd: Vec<bool> = etcd
             .iter()
-            .map(|(_, text)| lin::check_text(text, Format::JepsenEtcd, &opts).unwrap().is_ok())
+            .map(|(path, text)| {
+                let r = lin::check_text(text, Format::JepsenEtcd, &opts).unwrap();
+                if std::env::var_os("BENCH_TRACE").is_some() {
+                    eprintln!("layer {}: {:?} {:.3}", path.display(), r.is_ok(), r.seconds);
+                }
+                r.is_ok()
+            })
             .collect();
         let layer_etcd = t.elapsed();
         let t = Instant::now();
         let l_kv: Vec<bool> = kv
             .iter()
-            .map(|(_, text)| lin::check_text(text, Format::PorcupineKv, &opts).unwrap().is_ok())
+            .map(|(path, text)| {
+                let r = lin::check_text(text, Format::PorcupineKv, &opts).unwrap();
+                if std::env::var_os("BENCH_TRACE").is_some() {
+                    eprintln!("layer {}: {:?} {:.3}", path.display(), r.is_ok(), r.seconds);
+                }
+                r.is_ok()
+            })
             .collect();
         let layer_kv = t.elapsed();
 

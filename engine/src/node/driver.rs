@@ -8,8 +8,8 @@ use super::{
     ClientError, Env, Input, NodeConfig, NodeError, RaftApp, ReadMode, Reply, ShardStatus,
 };
 use crate::raft::{
-    Config, Entry, Index, Membership, NodeId, Payload, Raft, RaftError, Ready, Recovered, ShardId,
-    SnapshotMeta, Term,
+    Config, Entry, Index, Membership, NodeId, Payload, Raft, RaftError, Ready, Recovered, Role,
+    ShardId, SnapshotMeta, Term,
 };
 use crate::storage::{ShardWrite, Store};
 use crate::trace::TraceEvent;
@@ -75,6 +75,7 @@ impl Driver {
         env: Env,
         mut app: Box<dyn RaftApp>,
         inputs: mpsc::UnboundedSender<Input>,
+        counters: Arc<super::metrics::Counters>,
     ) -> Result<Driver, NodeError> {
         let store = Store::open(Arc::clone(&env.disk), &config.data_dir)?;
         let mut ids: BTreeMap<ShardId, Membership> = BTreeMap::new();
@@ -97,6 +98,7 @@ impl Driver {
             config.peers.clone(),
             Arc::clone(&env.network),
             config.link,
+            counters,
         );
         Ok(Driver {
             config,
@@ -656,7 +658,13 @@ fn status_of(shard: ShardId, s: &Shard) -> ShardStatus {
     let st = s.raft.status();
     ShardStatus {
         shard,
-        role: format!("{:?}", st.role).to_lowercase(),
+        role: match st.role {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+        .to_string(),
         term: st.term,
         leader: st.leader,
         commit: st.commit,

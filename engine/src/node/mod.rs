@@ -34,10 +34,12 @@
 
 mod app;
 mod driver;
+mod metrics;
 mod peers;
 mod service;
 
 pub use app::RaftApp;
+pub use metrics::{NodeMetrics, PeerMetrics};
 
 use crate::raft::{Index, Membership, NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::storage::{Disk, StdDisk, StorageError};
@@ -285,6 +287,7 @@ pub struct Node {
     inputs: mpsc::UnboundedSender<Input>,
     stopped: watch::Receiver<Option<NodeError>>,
     shutdown: Arc<watch::Sender<bool>>,
+    counters: Arc<metrics::Counters>,
 }
 
 impl Node {
@@ -295,8 +298,14 @@ impl Node {
         let (stop_tx, stopped) = watch::channel(None);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let id = config.id;
-        let driver =
-            driver::Driver::open(config.clone(), env.clone(), Box::new(app), inputs.clone())?;
+        let counters = Arc::new(metrics::Counters::new(id, config.peers.keys().copied()));
+        let driver = driver::Driver::open(
+            config.clone(),
+            env.clone(),
+            Box::new(app),
+            inputs.clone(),
+            Arc::clone(&counters),
+        )?;
         let known = driver.known_shards();
         let listen = config
             .listen
@@ -317,6 +326,7 @@ impl Node {
             inputs.clone(),
             known,
             config.snapshot_chunk,
+            Arc::clone(&counters),
         );
         let mut server_shutdown = shutdown_rx.clone();
         let mut server_stopped = stopped.clone();
@@ -345,7 +355,21 @@ impl Node {
             inputs,
             stopped,
             shutdown: Arc::new(shutdown_tx),
+            counters,
         })
+    }
+
+    /// Traffic counters: `Deliver` calls and Raft messages per peer. Cheap,
+    /// synchronous, and readable from outside the node's runtime.
+    ///
+    /// ```no_run
+    /// # fn f(node: &tumult_engine::node::Node) {
+    /// let m = node.metrics();
+    /// println!("{} deliver calls carried {} messages", m.deliver_sent(), m.messages_sent());
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> NodeMetrics {
+        self.counters.snapshot()
     }
 
     /// This node's id.

@@ -2,6 +2,7 @@
 //! whatever messages are queued into one `Deliver` call, so that the
 //! heartbeats of every shard between two nodes travel as one message.
 
+use super::metrics::Counters;
 use crate::raft::NodeId;
 use crate::transport::pb::{tumult_client::TumultClient, Batch, RaftMessage};
 use crate::transport::{channel, LinkConfig, Network};
@@ -19,6 +20,7 @@ pub(crate) struct Peers {
     network: Arc<dyn Network>,
     link: LinkConfig,
     links: BTreeMap<NodeId, mpsc::UnboundedSender<Vec<RaftMessage>>>,
+    counters: Arc<Counters>,
 }
 
 impl Peers {
@@ -27,6 +29,7 @@ impl Peers {
         addresses: BTreeMap<NodeId, String>,
         network: Arc<dyn Network>,
         link: LinkConfig,
+        counters: Arc<Counters>,
     ) -> Peers {
         Peers {
             me,
@@ -34,6 +37,7 @@ impl Peers {
             network,
             link,
             links: BTreeMap::new(),
+            counters,
         }
     }
 
@@ -59,23 +63,29 @@ impl Peers {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(link_task(
                 self.me,
+                to,
                 addr,
                 Arc::clone(&self.network),
                 self.link,
                 rx,
+                Arc::clone(&self.counters),
             ));
             tx
         });
+        self.counters
+            .add(to, batch.len() as u64, |c| &c.messages_sent);
         let _ = tx.send(batch);
     }
 }
 
 async fn link_task(
     me: NodeId,
+    to: NodeId,
     addr: String,
     network: Arc<dyn Network>,
     link: LinkConfig,
     mut rx: mpsc::UnboundedReceiver<Vec<RaftMessage>>,
+    counters: Arc<Counters>,
 ) {
     let mut client = TumultClient::new(channel(&network, &addr, &link));
     while let Some(mut messages) = rx.recv().await {
@@ -87,7 +97,9 @@ async fn link_task(
             messages.drain(..drop);
         }
         let batch = Batch { from: me, messages };
+        counters.add(to, 1, |c| &c.deliver_sent);
         if let Err(status) = client.deliver(batch).await {
+            counters.add(to, 1, |c| &c.deliver_failed);
             tracing::debug!(node = me, peer = %addr, "deliver failed: {status}");
             // A timed-out request may sit on a stalled connection (turmoil's
             // TCP never retransmits): start over on a fresh one.

@@ -4,6 +4,7 @@
 //! error status for the caller, never a panic here.
 
 use super::driver::KnownShards;
+use super::metrics::Counters;
 use super::{ClientError, Input, ReadMode, Reply};
 use crate::raft::{NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::transport::pb::{self, tumult_client::TumultClient};
@@ -19,6 +20,7 @@ pub(crate) struct Service {
     inputs: mpsc::UnboundedSender<Input>,
     known: KnownShards,
     chunk: usize,
+    counters: Arc<Counters>,
 }
 
 impl Service {
@@ -28,6 +30,7 @@ impl Service {
         inputs: mpsc::UnboundedSender<Input>,
         known: KnownShards,
         chunk: usize,
+        counters: Arc<Counters>,
     ) -> Service {
         Service {
             id,
@@ -35,6 +38,7 @@ impl Service {
             inputs,
             known,
             chunk: chunk.max(1),
+            counters,
         }
     }
 
@@ -109,7 +113,8 @@ impl pb::tumult_server::Tumult for Service {
                 batch.from
             )));
         }
-        let mut messages = Vec::with_capacity(batch.messages.len());
+        // A malformed message rejects the whole batch: the sender is broken.
+        let mut decoded = Vec::with_capacity(batch.messages.len());
         for m in batch.messages {
             let (shard, to, msg) =
                 decode(m).map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -119,15 +124,38 @@ impl pb::tumult_server::Tumult for Service {
                     self.id
                 )));
             }
-            self.check_shard(shard)?;
-            messages.push((shard, msg));
+            decoded.push((shard, msg));
         }
-        self.inputs
-            .send(Input::Peer {
-                from: batch.from,
-                messages,
-            })
-            .map_err(|_| Status::unavailable("node stopped"))?;
+        // Messages for shards this node does not host are refused one by one:
+        // the rest of the batch (other shards' heartbeats) is still delivered,
+        // so a shard created on the sender first cannot starve every other.
+        let (messages, unknown): (Vec<_>, Vec<_>) = {
+            let known = self.known.read().expect("known shards lock");
+            decoded
+                .into_iter()
+                .partition(|(shard, _)| known.contains(shard))
+        };
+        let received = messages.len() as u64;
+        if !messages.is_empty() {
+            self.inputs
+                .send(Input::Peer {
+                    from: batch.from,
+                    messages,
+                })
+                .map_err(|_| Status::unavailable("node stopped"))?;
+        }
+        self.counters.add(batch.from, 1, |c| &c.deliver_received);
+        self.counters
+            .add(batch.from, received, |c| &c.messages_received);
+        if !unknown.is_empty() {
+            let shards: std::collections::BTreeSet<ShardId> =
+                unknown.iter().map(|(s, _)| *s).collect();
+            return Err(Status::not_found(format!(
+                "node {} does not host shard(s) {shards:?}; {} message(s) for them dropped, {received} delivered",
+                self.id,
+                unknown.len()
+            )));
+        }
         Ok(Response::new(pb::DeliverAck {}))
     }
 

@@ -261,6 +261,12 @@ pub struct FaultyDisk<D> {
 }
 
 impl<D: Disk> FaultyDisk<D> {
+    /// Wraps `inner` under existing switches (so that they outlive one
+    /// incarnation of a node, as a simulated disk does).
+    pub fn with_faults(inner: D, faults: DiskFaults) -> Self {
+        FaultyDisk { inner, faults }
+    }
+
     /// Wraps `inner`; the returned switches control its faults.
     pub fn new(inner: D) -> (Self, DiskFaults) {
         let faults = DiskFaults::default();

@@ -228,6 +228,7 @@ pub fn decode(m: pb::RaftMessage) -> Result<(u64, u64, Message), DecodeError> {
                 .into_iter()
                 .map(Entry::try_from)
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut floor = a.prev_term;
             for (i, e) in entries.iter().enumerate() {
                 if e.index != a.prev_index + 1 + i as u64 {
                     return Err(DecodeError {
@@ -235,6 +236,15 @@ pub fn decode(m: pb::RaftMessage) -> Result<(u64, u64, Message), DecodeError> {
                         why: "entries are not contiguous after prev_index",
                     });
                 }
+                // Terms never decrease along a log, and no entry is newer
+                // than the leader that sends it.
+                if e.term < floor || e.term > a.term {
+                    return Err(DecodeError {
+                        what: "Append.entries",
+                        why: "entry terms must not decrease and must not exceed the leader's term",
+                    });
+                }
+                floor = e.term;
             }
             Message::Append {
                 term: a.term,

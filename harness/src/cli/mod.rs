@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 pub mod check;
 pub mod model;
+pub mod run;
 
 /// What a command concluded, as the process exit code of SPEC.md §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios in the simulator and check every history.
+    Run(run::RunArgs),
+    /// Run every scenario of a directory.
+    Suite(run::SuiteArgs),
+    /// Re-run a recorded run and confirm its history is byte-identical.
+    Replay(run::ReplayArgs),
     /// Check a recorded history for linearizability.
     Check(check::CheckArgs),
     /// Exhaustively check the stateright model of the protocol.
@@ -56,6 +63,9 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Suite(args) => run::suite(args),
+        Command::Replay(args) => run::replay_cmd(args),
         Command::Check(args) => check::run(args),
         Command::Model(args) => model::run(args),
     };

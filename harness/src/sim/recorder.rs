@@ -21,6 +21,8 @@ pub struct Recorder {
     pub leaders: BTreeMap<ShardId, (NodeId, Term)>,
     /// Nodes that stopped themselves (e.g. after a disk failure), until restarted.
     pub stopped: BTreeSet<NodeId>,
+    /// (shard, node) pairs where the node currently acts as leader.
+    pub leading: BTreeSet<(ShardId, NodeId)>,
 }
 
 /// The recorder, shared by hosts, clients and the nemesis.
@@ -63,16 +65,36 @@ impl Recorder {
         }));
     }
 
+    /// A node went down: it leads nothing any more.
+    pub fn node_down(&mut self, node: NodeId) {
+        self.leading.retain(|(_, n)| *n != node);
+    }
+
+    /// Shards in `0..shards` that no live node leads.
+    pub fn leaderless(&self, shards: u64) -> Vec<ShardId> {
+        (0..shards)
+            .filter(|s| !self.leading.iter().any(|(shard, n)| shard == s && !self.stopped.contains(n)))
+            .collect()
+    }
+
     /// Appends an engine trace event.
     pub fn trace(&mut self, node: NodeId, shard: ShardId, event: &TraceEvent, time: u64) {
-        if let TraceEvent::BecomeLeader { term } = event {
-            let newer = self.leaders.get(&shard).is_none_or(|(_, t)| *term >= *t);
-            if newer {
-                self.leaders.insert(shard, (node, *term));
+        match event {
+            TraceEvent::BecomeLeader { term } => {
+                let newer = self.leaders.get(&shard).is_none_or(|(_, t)| *term >= *t);
+                if newer {
+                    self.leaders.insert(shard, (node, *term));
+                }
+                self.leading.insert((shard, node));
             }
-        }
-        if let TraceEvent::Stop { .. } = event {
-            self.stopped.insert(node);
+            TraceEvent::BecomeFollower { .. } | TraceEvent::BecomeCandidate { .. } => {
+                self.leading.remove(&(shard, node));
+            }
+            TraceEvent::Stop { .. } => {
+                self.stopped.insert(node);
+                self.node_down(node);
+            }
+            _ => {}
         }
         let mut fields = match serde_json::to_value(event) {
             Ok(Json::Object(m)) => m,

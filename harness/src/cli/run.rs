@@ -1,0 +1,254 @@
+//! `tumult run`, `tumult suite` and `tumult replay`.
+
+use super::Outcome;
+use crate::run::{replay, run_seed, RunOptions, RunResult};
+use crate::scenario::{parse_file, parse_seeds, Partition, Scenario};
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Arguments of `tumult run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Run this one seed.
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Run these seeds: `N`, `A..=B`, `A..B` or `1,5,9` (default: each file's `[run] seeds`).
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Where run directories go.
+    #[arg(long, default_value = "target/tumult")]
+    pub out: PathBuf,
+    /// Seeds run in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+/// Arguments of `tumult suite`.
+#[derive(Debug, clap::Args)]
+pub struct SuiteArgs {
+    /// Directory of scenario files (`*.toml`, searched recursively).
+    #[arg(default_value = "scenarios")]
+    pub dir: PathBuf,
+    /// Seeds for every scenario (default: each file's `[run] seeds`).
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Run only the K-th of N disjoint slices of the (scenario, seed) list.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Where run directories and the suite index go.
+    #[arg(long, default_value = "target/tumult")]
+    pub out: PathBuf,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Seeds run in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+/// Arguments of `tumult replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A run directory (`OUT/SCENARIO/seed-N`).
+    pub run_dir: PathBuf,
+}
+
+fn bad(msg: impl std::fmt::Display) -> Outcome {
+    eprintln!("tumult: {msg}");
+    Outcome::BadInput
+}
+
+/// Every `*.toml` under `dir`, sorted.
+fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: cannot read directory: {e}", d.display()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| format!("{}: {e}", d.display()))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenario, u64)>, String> {
+    let override_seeds = match seeds {
+        Some(s) => Some(parse_seeds(s).map_err(|e| format!("--seeds: {e}"))?),
+        None => None,
+    };
+    let mut runs = Vec::new();
+    let mut names = std::collections::BTreeMap::new();
+    for f in files {
+        let scenario = parse_file(f).map_err(|e| e.to_string())?;
+        if let Some(other) = names.insert(scenario.name.clone(), f.clone()) {
+            return Err(format!(
+                "{}: scenario name \"{}\" is also used by {}; run directories would collide",
+                f.display(),
+                scenario.name,
+                other.display()
+            ));
+        }
+        let seeds = override_seeds.clone().unwrap_or_else(|| scenario.run.seeds.clone());
+        for seed in seeds {
+            runs.push((scenario.clone(), seed));
+        }
+    }
+    Ok(runs)
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs every (scenario, seed) on `jobs` threads; results in input order.
+pub fn execute(runs: &[(Scenario, u64)], opts: &RunOptions, jobs: usize, label: &str) -> Vec<RunResult> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(runs.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(label.to_string());
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let queue: Mutex<VecDeque<usize>> = Mutex::new((0..runs.len()).collect());
+    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new((0..runs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(runs.len().max(1)) {
+            scope.spawn(|| loop {
+                let Some(i) = queue.lock().expect("queue").pop_front() else {
+                    return;
+                };
+                let (scenario, seed) = &runs[i];
+                bar.set_message(format!("{} seed {seed}", scenario.name));
+                let result = run_seed(scenario, *seed, opts);
+                bar.println(result.summary());
+                if bar.is_hidden() {
+                    println!("{}", result.summary());
+                }
+                bar.inc(1);
+                results.lock().expect("results")[i] = Some(result);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .map(|r| r.expect("every run finished"))
+        .collect()
+}
+
+/// Prints the suite's figures and decides the exit code.
+fn conclude(results: &[RunResult], wall: f64) -> Outcome {
+    let met = results.iter().filter(|r| r.met_expectation()).count();
+    let unknown = results.iter().filter(|r| r.verdict.verdict == "unknown").count();
+    let sim: f64 = results.iter().map(|r| r.verdict.sim_seconds).sum();
+    let ops: u64 = results
+        .iter()
+        .map(|r| r.verdict.counts.ok + r.verdict.counts.fail + r.verdict.counts.info)
+        .sum();
+    let peak = crate::run::peak_rss_kib();
+    println!(
+        "{met}/{} runs met their expectation; {:.0} simulated s in {:.1} wall s ({:.1}x real time), {:.0} client ops/wall s, peak memory {:.1} MiB",
+        results.len(),
+        sim,
+        wall,
+        sim / wall.max(1e-9),
+        ops as f64 / wall.max(1e-9),
+        peak as f64 / 1024.0
+    );
+    for r in results.iter().filter(|r| !r.met_expectation()) {
+        println!("  UNEXPECTED {}", r.summary());
+        println!("    reproduce: {}", r.verdict.reproduce);
+    }
+    if met == results.len() {
+        Outcome::Pass
+    } else if results
+        .iter()
+        .filter(|r| !r.met_expectation())
+        .all(|r| r.verdict.verdict == "unknown")
+        && unknown > 0
+    {
+        Outcome::Inconclusive
+    } else {
+        Outcome::Fail
+    }
+}
+
+/// `tumult run`.
+pub fn run(args: RunArgs) -> Outcome {
+    let seeds = args.seed.map(|s| s.to_string()).or(args.seeds);
+    let runs = match load(&args.files, seeds.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return bad(e),
+    };
+    let start = std::time::Instant::now();
+    let opts = RunOptions::writing_to(&args.out);
+    let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "run");
+    let outcome = conclude(&results, start.elapsed().as_secs_f64());
+    if let Err(e) = crate::suite::write_index(&args.out, &results, None) {
+        eprintln!("tumult: {e}");
+    }
+    outcome
+}
+
+/// `tumult suite`.
+pub fn suite(args: SuiteArgs) -> Outcome {
+    let files = match scenario_files(&args.dir) {
+        Ok(f) if f.is_empty() => return bad(format!("{}: no *.toml scenario files", args.dir.display())),
+        Ok(f) => f,
+        Err(e) => return bad(e),
+    };
+    let runs = match load(&files, args.seeds.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return bad(e),
+    };
+    let runs: Vec<(Scenario, u64)> = match &args.partition {
+        Some(p) => match p.parse::<Partition>() {
+            Ok(p) => p.select(&runs).into_iter().cloned().collect(),
+            Err(e) => return bad(format!("--partition: {e}")),
+        },
+        None => runs,
+    };
+    let start = std::time::Instant::now();
+    let opts = RunOptions::writing_to(&args.out);
+    let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "suite");
+    let outcome = conclude(&results, start.elapsed().as_secs_f64());
+    if let Err(e) = crate::suite::write_index(&args.out, &results, args.junit.as_deref()) {
+        eprintln!("tumult: {e}");
+        return Outcome::BadInput;
+    }
+    outcome
+}
+
+/// `tumult replay`.
+pub fn replay_cmd(args: ReplayArgs) -> Outcome {
+    match replay(&args.run_dir) {
+        Err(e) => bad(e),
+        Ok((recorded, new, result)) => {
+            println!("recorded history sha256 {recorded}");
+            println!("replayed history sha256 {new}");
+            if recorded == new {
+                println!("identical: {}", result.summary());
+                Outcome::Pass
+            } else {
+                println!("DIFFERENT: the run is not deterministic");
+                Outcome::Fail
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The simulated world of one run: N engine nodes with S shards each on
+//! turmoil's network and file system, the clients, the nemesis and the three
+//! phases of SPEC.md §2 (workload and faults; final heal and recovery; final
+//! reads).
+
+pub mod client;
+pub mod nemesis;
+pub mod recorder;
+
+use crate::app::KvApp;
+use crate::scenario::{DiskFaultKind, Scenario, SplitMix64, StepKind};
+use client::{ClientSpec, ClientState};
+use nemesis::{AdminRequest, Nemesis};
+use recorder::{nanos, Recorder, Shared, Sink};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tumult_engine::client::Client;
+use tumult_engine::node::{Env, Node, NodeConfig};
+use tumult_engine::raft::{Membership, NodeId};
+use tumult_engine::storage::{DiskFaults, FaultyDisk, TurmoilDisk};
+use tumult_engine::trace::TraceEvent;
+use tumult_engine::transport::TurmoilNetwork;
+use tumult_models::history::Entry;
+
+/// The phase of a run, shared with the clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Phase 1: clients issue operations and the nemesis acts.
+    Workload = 1,
+    /// Phase 2: after the final heal, until recovery or its deadline.
+    Recovery = 2,
+    /// Phase 3: every client reads every key once.
+    FinalReads = 3,
+}
+
+impl From<u8> for Phase {
+    fn from(v: u8) -> Phase {
+        match v {
+            0 | 1 => Phase::Workload,
+            2 => Phase::Recovery,
+            _ => Phase::FinalReads,
+        }
+    }
+}
+
+/// What the recovery check saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recovery {
+    /// Every shard had a leader and every client completed an operation in time.
+    pub passed: bool,
+    /// Simulated seconds from the final heal until recovery (or the deadline).
+    pub seconds: f64,
+    /// What was missing, if it failed.
+    pub detail: String,
+}
+
+/// Everything a simulated run produced.
+pub struct SimOutcome {
+    /// The history, in order.
+    pub entries: Vec<Entry>,
+    /// Simulated time of the final heal and of the start of the final reads (ns).
+    pub heal_at: u64,
+    /// Start of phase 3 (ns).
+    pub final_reads_at: u64,
+    /// The recovery check.
+    pub recovery: Recovery,
+    /// Panics and broken assertions inside the simulation.
+    pub panics: Vec<String>,
+    /// Simulated seconds the run took.
+    pub sim_seconds: f64,
+    /// Whether every client finished its final reads.
+    pub completed: bool,
+}
+
+/// The nodes' address book.
+pub fn addresses(nodes: u32) -> BTreeMap<NodeId, String> {
+    (1..=u64::from(nodes)).map(|i| (i, format!("n{i}:7000"))).collect()
+}
+
+fn uses_disk_fault(scenario: &Scenario, kind: DiskFaultKind) -> bool {
+    use crate::scenario::Action;
+    let hit = |a: &Action| matches!(a, Action::DiskFault { kind: k, .. } if *k == kind);
+    scenario.nemesis.iter().any(|s| match &s.kind {
+        StepKind::Fixed { action, .. } => hit(action),
+        StepKind::Random { actions, .. } => actions.iter().any(hit),
+    })
+}
+
+thread_local! {
+    static PANICS: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that, on a thread running a simulation,
+/// records the panic for that run instead of printing it.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let captured = PANICS.with(|p| {
+                if let Some(list) = p.borrow_mut().as_mut() {
+                    let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+                    let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                        (*s).to_string()
+                    } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                        s.clone()
+                    } else {
+                        "panic".to_string()
+                    };
+                    list.push(format!("{msg}{at}"));
+                    true
+                } else {
+                    false
+                }
+            });
+            if !captured {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs one scenario with one seed in the simulator.
+pub fn simulate(scenario: &Arc<Scenario>, seed: u64) -> SimOutcome {
+    install_panic_hook();
+    PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
+    let mut result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_world(scenario, seed, Arc::clone(&recorder))
+    }));
+    let mut panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let entries = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).entries);
+    match &mut result {
+        Ok(outcome) => {
+            outcome.entries = entries;
+            outcome.panics.append(&mut panics);
+            result.unwrap_or_else(|_| unreachable!())
+        }
+        Err(_) => SimOutcome {
+            entries,
+            heal_at: 0,
+            final_reads_at: 0,
+            recovery: Recovery {
+                passed: false,
+                seconds: 0.0,
+                detail: "the simulation panicked".into(),
+            },
+            panics,
+            sim_seconds: 0.0,
+            completed: false,
+        },
+    }
+}
+
+fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcome {
+    let c = &scenario.cluster;
+    let w = &scenario.workload;
+    let recovery_time = scenario.expect.recovery;
+    // Generous: phase 3 ends as soon as every client has read every key.
+    let final_reads_budget = Duration::from_secs(30) + w.timeout * (w.keys + 2);
+    let limit = w.duration + recovery_time + final_reads_budget;
+
+    let mut builder = turmoil::Builder::new();
+    builder
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .rng_seed(seed)
+        .simulation_duration(limit + Duration::from_secs(5))
+        .min_message_latency(scenario.network.latency.min)
+        .max_message_latency(scenario.network.latency.max.max(scenario.network.latency.min));
+    if uses_disk_fault(scenario, DiskFaultKind::TornWrites) {
+        // Unsynced writes may reach the disk partly when a node crashes.
+        builder.fs().block_size(512);
+    }
+    let mut sim = builder.build();
+
+    let addrs = addresses(c.nodes);
+    let voters = Membership::new(c.voters.iter().map(|v| u64::from(*v)));
+    let mut disks: BTreeMap<NodeId, DiskFaults> = BTreeMap::new();
+    for i in 1..=u64::from(c.nodes) {
+        let faults = DiskFaults::default();
+        disks.insert(i, faults.clone());
+        let recorder = Arc::clone(&recorder);
+        let addrs = addrs.clone();
+        let voters = voters.clone();
+        let shards = c.shards;
+        let snapshot_every = c.snapshot_every;
+        let fsync = c.fsync;
+        let rng = Arc::new(Mutex::new(SplitMix64::new(seed ^ (0xD15C_0000 + i))));
+        sim.host(format!("n{i}"), move || {
+            let recorder = Arc::clone(&recorder);
+            let faults = faults.clone();
+            let rng = Arc::clone(&rng);
+            let mut config = NodeConfig::new(i, addrs.clone(), "/data/tumult".into());
+            config.listen = Some("0.0.0.0:7000".into());
+            config.seed = seed;
+            let membership = if voters.contains(i) { voters.clone() } else { Membership::default() };
+            config.shards = (0..u64::from(shards)).map(|s| (s, membership.clone())).collect();
+            async move {
+                let env = Env {
+                    network: Arc::new(TurmoilNetwork),
+                    disk: Arc::new(FaultyDisk::with_faults(TurmoilDisk, faults)),
+                    sync_latency: Arc::new(move || rng.lock().expect("fsync rng").duration(fsync)),
+                    trace: Arc::new(Sink(Arc::clone(&recorder))),
+                };
+                match Node::start(config, env, KvApp::new(snapshot_every)).await {
+                    Ok(node) => {
+                        let why = node.stopped().await;
+                        tracing::warn!(node = i, "node stopped: {why}");
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = i, "node failed to start: {e}");
+                        let now = recorder::host_now();
+                        let stop = TraceEvent::Stop { reason: e.to_string() };
+                        let mut r = recorder.lock().expect("recorder");
+                        for s in 0..u64::from(shards) {
+                            r.trace(i, s, &stop, now);
+                        }
+                    }
+                }
+                // A stopped node stays down (it counts as crashed) until restarted.
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+    }
+
+    let phase = Arc::new(AtomicU8::new(Phase::Workload as u8));
+    let states = Arc::new(Mutex::new(vec![ClientState::default(); w.clients as usize]));
+    for id in 0..w.clients {
+        let spec = ClientSpec {
+            id,
+            seed,
+            scenario: Arc::clone(scenario),
+            nodes: addrs.clone(),
+            recorder: Arc::clone(&recorder),
+            phase: Arc::clone(&phase),
+            state: Arc::clone(&states),
+        };
+        sim.client(format!("c{}", id + 1), client::run(spec));
+    }
+
+    // Membership changes and transfers run through the engine's client API
+    // from their own host, and are recorded when they complete.
+    let (admin_tx, admin_rx) = tokio::sync::mpsc::unbounded_channel::<AdminRequest>();
+    let admin_rx = Arc::new(Mutex::new(Some(admin_rx)));
+    {
+        let recorder = Arc::clone(&recorder);
+        let addrs = addrs.clone();
+        sim.host("nemesis", move || {
+            let recorder = Arc::clone(&recorder);
+            let addrs = addrs.clone();
+            // The admin host is never crashed, so it runs once and keeps the receiver.
+            let rx = admin_rx.lock().expect("admin receiver").take();
+            async move {
+                let Some(mut rx) = rx else {
+                    return Ok(());
+                };
+                let mut client = Client::new(Arc::new(TurmoilNetwork), addrs, 0);
+                client.deadline = Duration::from_secs(5);
+                while let Some(req) = rx.recv().await {
+                    let (f, value, result) = match req {
+                        AdminRequest::Membership { shard, node, add } => {
+                            let r = client.change_membership(shard, node, add).await;
+                            let f = if add { "add-member" } else { "remove-member" };
+                            (f, json!({"node": format!("n{node}"), "shard": shard}), r)
+                        }
+                        AdminRequest::Transfer { shard, to } => {
+                            let r = client.transfer_leader(shard, to).await;
+                            let to = to.map(|n| format!("n{n}"));
+                            ("transfer-leader", json!({"shard": shard, "to": to}), r)
+                        }
+                    };
+                    let error = result.err().map(|e| e.to_string());
+                    recorder.lock().expect("recorder").nemesis(f, Some(value), error, recorder::host_now());
+                }
+                Ok(())
+            }
+        });
+    }
+
+    let mut nemesis = Nemesis::new(
+        c.nodes,
+        seed,
+        Arc::clone(&recorder),
+        scenario.network.flaky,
+        disks,
+        admin_tx,
+    );
+    let schedule = crate::scenario::expand_schedule(scenario, seed);
+    let mut next_step = 0;
+    let flaky_period = Duration::from_millis(100);
+    let mut next_flaky = flaky_period;
+    let mut heal_at = None;
+    let mut final_reads_at = None;
+    let mut recovery = None;
+    let mut completed = false;
+    loop {
+        let now = sim.elapsed();
+        let current = Phase::from(phase.load(Ordering::SeqCst));
+        if current == Phase::Workload {
+            while next_step < schedule.len() && schedule[next_step].at <= now {
+                nemesis.apply(&mut sim, &schedule[next_step].action);
+                next_step += 1;
+            }
+            if now >= next_flaky {
+                nemesis.flaky_tick(&mut sim, flaky_period);
+                next_flaky += flaky_period;
+            }
+            if now >= w.duration {
+                nemesis.final_heal(&mut sim);
+                heal_at = Some(now);
+                phase.store(Phase::Recovery as u8, Ordering::SeqCst);
+            }
+        } else if current == Phase::Recovery {
+            let since = now - heal_at.unwrap_or(now);
+            let leaderless = recorder.lock().expect("recorder").leaderless(u64::from(c.shards));
+            let waiting: Vec<usize> = states
+                .lock()
+                .expect("client state")
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.recovered)
+                .map(|(i, _)| i + 1)
+                .collect();
+            let passed = leaderless.is_empty() && waiting.is_empty();
+            if passed || since >= recovery_time {
+                let detail = if passed {
+                    String::new()
+                } else {
+                    let mut parts = Vec::new();
+                    if !leaderless.is_empty() {
+                        parts.push(format!("shards without a leader: {leaderless:?}"));
+                    }
+                    if !waiting.is_empty() {
+                        let names: Vec<String> = waiting.iter().map(|c| format!("c{c}")).collect();
+                        parts.push(format!("clients with no ok operation: {}", names.join(", ")));
+                    }
+                    format!("after {:?}: {}", recovery_time, parts.join("; "))
+                };
+                recovery = Some(Recovery {
+                    passed,
+                    seconds: since.as_secs_f64(),
+                    detail,
+                });
+                final_reads_at = Some(now);
+                phase.store(Phase::FinalReads as u8, Ordering::SeqCst);
+            }
+        }
+        if now >= limit {
+            break;
+        }
+        match sim.step() {
+            Ok(true) => {
+                completed = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                PANICS.with(|p| {
+                    if let Some(list) = p.borrow_mut().as_mut() {
+                        list.push(format!("simulation error: {e}"));
+                    }
+                });
+                break;
+            }
+        }
+    }
+    let end = sim.elapsed();
+    let recovery = recovery.unwrap_or(Recovery {
+        passed: false,
+        seconds: 0.0,
+        detail: "the run ended before the recovery phase completed".into(),
+    });
+    SimOutcome {
+        entries: Vec::new(),
+        heal_at: nanos(heal_at.unwrap_or(end)),
+        final_reads_at: nanos(final_reads_at.unwrap_or(end)),
+        recovery,
+        panics: Vec::new(),
+        sim_seconds: end.as_secs_f64(),
+        completed,
+    }
+}

@@ -1,0 +1,480 @@
+//! The nemesis: resolves selectors against the live cluster and applies
+//! faults to turmoil's network, hosts and the nodes' simulated disks. Every
+//! action is recorded as a `nemesis` event in the history.
+
+use super::recorder::{nanos, Shared};
+use crate::scenario::{Action, DiskFaultKind, Selector, SplitMix64};
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tumult_engine::raft::NodeId;
+use tumult_engine::storage::DiskFaults;
+
+/// A membership or transfer request, run by the admin client host.
+#[derive(Debug, Clone)]
+pub enum AdminRequest {
+    /// add-member / remove-member.
+    Membership { shard: u64, node: NodeId, add: bool },
+    /// transfer-leader.
+    Transfer { shard: u64, to: Option<NodeId> },
+}
+
+/// The nemesis' view of the cluster and the faults in force.
+pub struct Nemesis {
+    nodes: u32,
+    recorder: Shared,
+    rng: SplitMix64,
+    /// Nodes the nemesis crashed (and has not restarted).
+    pub crashed: BTreeSet<NodeId>,
+    /// Directed links cut by partitions.
+    cut: BTreeSet<(NodeId, NodeId)>,
+    /// Directed links cut by the flaky network, until a time (ns).
+    flaky_cut: BTreeMap<(NodeId, NodeId), u64>,
+    /// Directed links currently cut in turmoil.
+    applied_cut: BTreeSet<(NodeId, NodeId)>,
+    /// Unordered pairs currently held.
+    held: BTreeSet<(NodeId, NodeId)>,
+    /// Chance per link per second of a short failure.
+    pub flaky: f64,
+    disks: BTreeMap<NodeId, DiskFaults>,
+    admin: mpsc::UnboundedSender<AdminRequest>,
+}
+
+fn host(n: NodeId) -> String {
+    format!("n{n}")
+}
+
+fn names(nodes: &BTreeSet<NodeId>) -> Json {
+    Json::Array(nodes.iter().map(|n| Json::String(host(*n))).collect())
+}
+
+impl Nemesis {
+    pub fn new(
+        nodes: u32,
+        seed: u64,
+        recorder: Shared,
+        flaky: f64,
+        disks: BTreeMap<NodeId, DiskFaults>,
+        admin: mpsc::UnboundedSender<AdminRequest>,
+    ) -> Nemesis {
+        Nemesis {
+            nodes,
+            recorder,
+            rng: SplitMix64::new(seed ^ 0x4E45_4D45_5349_5300),
+            crashed: BTreeSet::new(),
+            cut: BTreeSet::new(),
+            flaky_cut: BTreeMap::new(),
+            applied_cut: BTreeSet::new(),
+            held: BTreeSet::new(),
+            flaky,
+            disks,
+            admin,
+        }
+    }
+
+    fn all(&self) -> BTreeSet<NodeId> {
+        (1..=u64::from(self.nodes)).collect()
+    }
+
+    /// Nodes that are down: crashed by the nemesis or stopped by themselves.
+    pub fn down(&self) -> BTreeSet<NodeId> {
+        let stopped = self.recorder.lock().expect("recorder").stopped.clone();
+        self.crashed.union(&stopped).copied().collect()
+    }
+
+    fn leader(&self, shard: u32) -> Option<NodeId> {
+        let r = self.recorder.lock().expect("recorder");
+        r.leaders.get(&u64::from(shard)).map(|(n, _)| *n)
+    }
+
+    fn sample(&mut self, from: &BTreeSet<NodeId>, count: usize) -> BTreeSet<NodeId> {
+        let mut pool: Vec<NodeId> = from.iter().copied().collect();
+        let mut out = BTreeSet::new();
+        while out.len() < count && !pool.is_empty() {
+            let i = self.rng.below(pool.len() as u64) as usize;
+            out.insert(pool.swap_remove(i));
+        }
+        out
+    }
+
+    /// Resolves one selector (`rest` is resolved by the caller).
+    fn resolve(&mut self, s: &Selector) -> BTreeSet<NodeId> {
+        let all = self.all();
+        let n = all.len();
+        match s {
+            Selector::Node(i) => [u64::from(*i)].into(),
+            Selector::Leader(shard) => self.leader(*shard).into_iter().collect(),
+            Selector::Followers(shard) => {
+                let leader = self.leader(*shard);
+                all.into_iter().filter(|x| Some(*x) != leader).collect()
+            }
+            Selector::Random => self.sample(&all, 1),
+            Selector::RandomMinority => self.sample(&all, (n - 1) / 2),
+            Selector::RandomMajority => self.sample(&all, n / 2 + 1),
+            Selector::All => all,
+            Selector::Crashed => self.down(),
+            Selector::Rest => BTreeSet::new(),
+        }
+    }
+
+    fn resolve_list(&mut self, list: &[Selector]) -> BTreeSet<NodeId> {
+        let mut out = BTreeSet::new();
+        for s in list {
+            out.extend(self.resolve(s));
+        }
+        out
+    }
+
+    fn resolve_groups(&mut self, groups: &[Vec<Selector>]) -> Vec<BTreeSet<NodeId>> {
+        let mut resolved: Vec<BTreeSet<NodeId>> = groups.iter().map(|g| self.resolve_list(g)).collect();
+        let named: BTreeSet<NodeId> = resolved.iter().flatten().copied().collect();
+        let rest: BTreeSet<NodeId> = self.all().difference(&named).copied().collect();
+        for (g, sel) in resolved.iter_mut().zip(groups) {
+            if sel.contains(&Selector::Rest) {
+                g.extend(rest.iter().copied());
+            }
+        }
+        resolved
+    }
+
+    fn record(&self, f: &str, value: Option<Json>, error: Option<String>, time: u64) {
+        self.recorder.lock().expect("recorder").nemesis(f, value, error, time);
+    }
+
+    /// Applies the cut set to turmoil: partitions and flaky failures combined.
+    fn sync_links(&mut self, sim: &mut turmoil::Sim<'_>) {
+        let mut want: BTreeSet<(NodeId, NodeId)> = self.cut.clone();
+        want.extend(self.flaky_cut.keys().copied());
+        for (a, b) in want.difference(&self.applied_cut).copied().collect::<Vec<_>>() {
+            sim.partition_oneway(host(a), host(b));
+        }
+        for (a, b) in self.applied_cut.difference(&want).copied().collect::<Vec<_>>() {
+            sim.repair_oneway(host(a), host(b));
+        }
+        self.applied_cut = want;
+    }
+
+    fn cut_between(&mut self, a: &BTreeSet<NodeId>, b: &BTreeSet<NodeId>) {
+        for x in a {
+            for y in b {
+                if x != y {
+                    self.cut.insert((*x, *y));
+                    self.cut.insert((*y, *x));
+                }
+            }
+        }
+    }
+
+    fn cut_groups(&mut self, groups: &[BTreeSet<NodeId>]) {
+        for i in 0..groups.len() {
+            for j in i + 1..groups.len() {
+                let (a, b) = (groups[i].clone(), groups[j].clone());
+                self.cut_between(&a, &b);
+            }
+        }
+    }
+
+    fn crash(&mut self, sim: &mut turmoil::Sim<'_>, n: NodeId) {
+        if !self.crashed.contains(&n) {
+            sim.crash(host(n));
+            self.crashed.insert(n);
+            self.recorder.lock().expect("recorder").node_down(n);
+        }
+    }
+
+    fn restart(&mut self, sim: &mut turmoil::Sim<'_>, n: NodeId) {
+        let stopped = self.recorder.lock().expect("recorder").stopped.contains(&n);
+        if stopped && !self.crashed.contains(&n) {
+            // A node that stopped itself is restarted from what its disk holds.
+            sim.crash(host(n));
+        }
+        if self.crashed.contains(&n) || stopped {
+            sim.bounce(host(n));
+            self.crashed.remove(&n);
+            let mut r = self.recorder.lock().expect("recorder");
+            r.stopped.remove(&n);
+            r.node_down(n);
+        }
+    }
+
+    /// Removes every partition, hold, flaky failure and disk fault.
+    fn heal(&mut self, sim: &mut turmoil::Sim<'_>) {
+        self.cut.clear();
+        self.flaky_cut.clear();
+        self.sync_links(sim);
+        for (a, b) in std::mem::take(&mut self.held) {
+            sim.release(host(a), host(b));
+        }
+        for d in self.disks.values() {
+            d.heal();
+        }
+    }
+
+    /// The final heal of phase 2: also stops the flaky network and restarts every node that is down.
+    pub fn final_heal(&mut self, sim: &mut turmoil::Sim<'_>) {
+        let now = nanos(sim.elapsed());
+        self.flaky = 0.0;
+        self.heal(sim);
+        for n in self.down() {
+            self.restart(sim, n);
+        }
+        self.record("heal", Some(json!("final")), None, now);
+    }
+
+    /// Advances the flaky network: links fail for a short while at the configured rate.
+    pub fn flaky_tick(&mut self, sim: &mut turmoil::Sim<'_>, period: Duration) {
+        let now = nanos(sim.elapsed());
+        let before = self.flaky_cut.len();
+        self.flaky_cut.retain(|_, until| *until > now);
+        let mut changed = before != self.flaky_cut.len();
+        if self.flaky > 0.0 {
+            let p = (self.flaky * period.as_secs_f64()).min(1.0);
+            let threshold = (p * (1u64 << 53) as f64) as u64;
+            for a in 1..=u64::from(self.nodes) {
+                for b in a + 1..=u64::from(self.nodes) {
+                    if (self.rng.next_u64() >> 11) < threshold {
+                        let len = self.rng.between(100_000_000, 1_000_000_000);
+                        self.flaky_cut.insert((a, b), now + len);
+                        self.flaky_cut.insert((b, a), now + len);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if changed {
+            self.sync_links(sim);
+        }
+    }
+
+    /// Runs one nemesis action now.
+    pub fn apply(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
+        let now = nanos(sim.elapsed());
+        let f = action.name();
+        let skipped = |this: &Self| this.record(f, None, Some("selector matched nothing; skipped".into()), now);
+        match action {
+            Action::Crash { nodes } => {
+                let set = self.resolve_list(nodes);
+                let set: BTreeSet<NodeId> = set.difference(&self.crashed).copied().collect();
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.crash(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::CrashMinority => {
+                let all = self.all();
+                let set = self.sample(&all, (all.len() - 1) / 2);
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.crash(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::CrashLeader { shard } => {
+                let set: BTreeSet<NodeId> = self.leader(*shard).into_iter().collect();
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.crash(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::Restart { nodes } => {
+                let set = self.resolve_list(nodes);
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.restart(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::RestartAll => {
+                let set = self.down();
+                for n in &set {
+                    self.restart(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::Bounce { nodes } => {
+                let set = self.resolve_list(nodes);
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.crash(sim, *n);
+                    self.restart(sim, *n);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::Partition { groups } => {
+                let groups = self.resolve_groups(groups);
+                self.cut_groups(&groups);
+                self.sync_links(sim);
+                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+            }
+            Action::PartitionOneway { from, to } => {
+                let from_set = self.resolve_groups(std::slice::from_ref(from)).remove(0);
+                let to_groups = self.resolve_groups(&[from.clone(), to.clone()]);
+                let to_set = to_groups[1].clone();
+                if from_set.is_empty() || to_set.is_empty() {
+                    return skipped(self);
+                }
+                for x in &from_set {
+                    for y in &to_set {
+                        if x != y {
+                            self.cut.insert((*x, *y));
+                        }
+                    }
+                }
+                self.sync_links(sim);
+                self.record(f, Some(json!([names(&from_set), names(&to_set)])), None, now);
+            }
+            Action::PartitionHalves => {
+                let all = self.all();
+                let half = self.sample(&all, all.len() / 2);
+                let other: BTreeSet<NodeId> = all.difference(&half).copied().collect();
+                self.cut_groups(&[half.clone(), other.clone()]);
+                self.sync_links(sim);
+                self.record(f, Some(json!([names(&half), names(&other)])), None, now);
+            }
+            Action::PartitionMajoritiesRing => {
+                // Nodes on a ring in a seed-drawn order; each keeps links to its
+                // nearest neighbours only, so each sees a majority, no two the same.
+                let all = self.all();
+                let ring: Vec<NodeId> = {
+                    let mut pool: Vec<NodeId> = all.iter().copied().collect();
+                    let mut out = Vec::new();
+                    while !pool.is_empty() {
+                        let i = self.rng.below(pool.len() as u64) as usize;
+                        out.push(pool.remove(i));
+                    }
+                    out
+                };
+                let n = ring.len();
+                let majority = n / 2 + 1;
+                let reach = (majority - 1).div_ceil(2);
+                for i in 0..n {
+                    for j in i + 1..n {
+                        let d = (j - i).min(n - (j - i));
+                        if d > reach {
+                            self.cut.insert((ring[i], ring[j]));
+                            self.cut.insert((ring[j], ring[i]));
+                        }
+                    }
+                }
+                self.sync_links(sim);
+                let ring_names: Vec<String> = ring.iter().map(|n| host(*n)).collect();
+                self.record(f, Some(json!(ring_names)), None, now);
+            }
+            Action::Isolate { nodes } => {
+                let set = self.resolve_list(nodes);
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                let rest: BTreeSet<NodeId> = self.all().difference(&set).copied().collect();
+                // Each isolated node is cut from every other node, the other isolated ones included.
+                for n in &set {
+                    let others: BTreeSet<NodeId> = self.all().into_iter().filter(|x| x != n).collect();
+                    self.cut_between(&[*n].into(), &others);
+                }
+                self.sync_links(sim);
+                self.record(f, Some(json!([names(&set), names(&rest)])), None, now);
+            }
+            Action::Heal => {
+                self.heal(sim);
+                self.record(f, None, None, now);
+            }
+            Action::Hold { groups } => {
+                let groups = self.resolve_groups(groups);
+                for i in 0..groups.len() {
+                    for j in i + 1..groups.len() {
+                        for a in &groups[i] {
+                            for b in &groups[j] {
+                                let pair = ((*a).min(*b), (*a).max(*b));
+                                if a != b && self.held.insert(pair) {
+                                    sim.hold(host(pair.0), host(pair.1));
+                                }
+                            }
+                        }
+                    }
+                }
+                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+            }
+            Action::Release { groups } => {
+                let groups = self.resolve_groups(groups);
+                for i in 0..groups.len() {
+                    for j in i + 1..groups.len() {
+                        for a in &groups[i] {
+                            for b in &groups[j] {
+                                let pair = ((*a).min(*b), (*a).max(*b));
+                                if self.held.remove(&pair) {
+                                    sim.release(host(pair.0), host(pair.1));
+                                }
+                            }
+                        }
+                    }
+                }
+                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+            }
+            Action::Slow { latency } => {
+                sim.set_max_message_latency(latency.max);
+                let value = json!([format!("{:?}", latency.min), format!("{:?}", latency.max)]);
+                self.record(f, Some(value), None, now);
+            }
+            Action::Flaky { rate } => {
+                self.flaky = *rate;
+                self.record(f, Some(json!(rate)), None, now);
+            }
+            Action::AddMember { node, shard } | Action::RemoveMember { node, shard } => {
+                let add = matches!(action, Action::AddMember { .. });
+                let Some(target) = self.resolve(node).into_iter().next() else {
+                    return skipped(self);
+                };
+                let _ = self.admin.send(AdminRequest::Membership {
+                    shard: u64::from(*shard),
+                    node: target,
+                    add,
+                });
+            }
+            Action::TransferLeader { shard, to } => {
+                let to = match to {
+                    Some(sel) => match self.resolve(sel).into_iter().next() {
+                        Some(n) => Some(n),
+                        None => return skipped(self),
+                    },
+                    None => None,
+                };
+                let _ = self.admin.send(AdminRequest::Transfer {
+                    shard: u64::from(*shard),
+                    to,
+                });
+            }
+            Action::DiskFault { nodes, kind } => {
+                let set = self.resolve_list(nodes);
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    if let Some(d) = self.disks.get(n) {
+                        match kind {
+                            DiskFaultKind::IoErrors => {
+                                d.set_fail_writes(true);
+                                d.set_fail_syncs(true);
+                            }
+                            DiskFaultKind::Full => d.set_no_space(true),
+                            DiskFaultKind::TornWrites => d.set_torn_writes(true),
+                        }
+                    }
+                }
+                self.record(f, Some(json!({"nodes": names(&set), "kind": kind.name()})), None, now);
+            }
+        }
+    }
+}
