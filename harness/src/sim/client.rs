@@ -285,6 +285,10 @@ impl Worker {
                     return match serde_json::from_slice::<Reply>(&bytes) {
                         Ok(Reply::Done) => Outcome::Ok(Value::Null),
                         Ok(Reply::Mismatch) => Outcome::Fail("mismatch".into()),
+                        // A list-append read of a never-appended key is the empty list.
+                        Ok(Reply::Value(None)) if scenario.workload.kind == WorkloadKind::ListAppend => {
+                            Outcome::Ok(Value::List(Vec::new()))
+                        }
                         Ok(Reply::Value(v)) => Outcome::Ok(v.map_or(Value::Null, Value::Int)),
                         Ok(Reply::List(l)) => Outcome::Ok(Value::List(l)),
                         Ok(Reply::Malformed(why)) => Outcome::Fail(format!("malformed: {why}")),

@@ -40,41 +40,103 @@ pub(crate) struct Outcome {
     pub per_key: Vec<KeyReport>,
 }
 
+/// First time slice a key gets; each later round gives the keys still
+/// undecided `SLICE_GROWTH` times more.
+const FIRST_SLICE: Duration = Duration::from_millis(200000);
+const SLICE_GROWTH: u32 = 4;
+
 /// Checks every key; on a violation, shrinks and draws the first violating
 /// key (in key order).
+///
+/// porcupine-rs cannot be stopped from outside except by its timeout, so
+/// keys are checked in rounds of growing time slices (20 ms, 80 ms, ...):
+/// a key that runs out of its slice waits for the next round, and once a
+/// violation is found no new round starts. A hard key then delays a
+/// violation in another key by at most one slice, and costs at most a
+/// third more than one uninterrupted check.
 pub(crate) fn check_keys<M: Spec>(keys: &[KeyOps<M>], opts: &CheckOptions, start: Instant) -> Outcome {
     let deadline = deadline_after(start, opts.timeout);
     let n = keys.len();
-    // Biggest keys first, so one slow key does not start last.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(keys[i].ops.len()));
-    let results: Vec<Mutex<Option<(KeyResult, f64)>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let found = AtomicBool::new(false);
-    let work = || loop {
-        let slot = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&i) = order.get(slot) else { break };
-        let t0 = Instant::now();
-        let result = if found.load(Ordering::Relaxed) {
-            KeyResult::Skipped
-        } else {
-            match check_until(&keys[i].ops, deadline) {
-                CheckResult::Ok => KeyResult::Ok,
-                CheckResult::Illegal => {
-                    found.store(true, Ordering::Relaxed);
-                    KeyResult::Violation
-                }
-                CheckResult::Unknown => KeyResult::Unknown,
-            }
-        };
-        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((result, t0.elapsed().as_secs_f64()));
-    };
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         opts.threads
     };
-    let workers = threads.min(n).max(1);
+    let mut results: Vec<(KeyResult, f64)> = vec![(KeyResult::Unknown, 0.0); n];
+    // Biggest keys first, so one slow key does not start last.
+    let mut pending: Vec<usize> = (0..n).collect();
+    pending.sort_by_key(|&i| std::cmp::Reverse(keys[i].ops.len()));
+    let mut slice = FIRST_SLICE;
+    while !pending.is_empty() && Instant::now() < deadline {
+        let round = check_round(keys, &pending, slice, deadline, threads);
+        let mut undecided = Vec::new();
+        for (&i, (result, seconds)) in pending.iter().zip(round) {
+            results[i].1 += seconds;
+            match result {
+                CheckResult::Ok => results[i].0 = KeyResult::Ok,
+                CheckResult::Illegal => results[i].0 = KeyResult::Violation,
+                CheckResult::Unknown => undecided.push(i),
+            }
+        }
+        pending = undecided;
+        if results.iter().any(|r| r.0 == KeyResult::Violation) {
+            for &i in &pending {
+                results[i].0 = KeyResult::Skipped;
+            }
+            break;
+        }
+        slice = slice.saturating_mul(SLICE_GROWTH);
+    }
+
+    let per_key: Vec<KeyReport> = keys
+        .iter()
+        .zip(results)
+        .map(|(k, (result, seconds))| KeyReport {
+            key: k.key.clone(),
+            result,
+            operations: k.ops.len(),
+            seconds,
+        })
+        .collect();
+
+    let violating = per_key.iter().position(|r| r.result == KeyResult::Violation);
+    let verdict = match violating {
+        Some(i) => violation(&keys[i], per_key[i].seconds, opts, deadline),
+        None if per_key.iter().any(|r| r.result == KeyResult::Unknown) => Verdict::Unknown,
+        None => Verdict::Ok,
+    };
+    Outcome { verdict, per_key }
+}
+
+/// Checks the keys `which` for at most `slice` each, on `threads` workers;
+/// returns each key's result and seconds, in the order of `which`. Stops
+/// handing out keys once one is found not linearizable (the rest get
+/// `Unknown` and no time).
+fn check_round<M: Spec>(
+    keys: &[KeyOps<M>],
+    which: &[usize],
+    slice: Duration,
+    deadline: Instant,
+    threads: usize,
+) -> Vec<(CheckResult, f64)> {
+    let results: Vec<Mutex<(CheckResult, f64)>> =
+        which.iter().map(|_| Mutex::new((CheckResult::Unknown, 0.0))).collect();
+    let next = AtomicUsize::new(0);
+    let found = AtomicBool::new(false);
+    let work = || loop {
+        let slot = next.fetch_add(1, Ordering::Relaxed);
+        if slot >= which.len() || found.load(Ordering::Relaxed) {
+            break;
+        }
+        let t0 = Instant::now();
+        let until = deadline_after(t0, slice).min(deadline);
+        let result = check_until(&keys[which[slot]].ops, until);
+        if result == CheckResult::Illegal {
+            found.store(true, Ordering::Relaxed);
+        }
+        *results[slot].lock().unwrap_or_else(|e| e.into_inner()) = (result, t0.elapsed().as_secs_f64());
+    };
+    let workers = threads.min(which.len()).max(1);
     if workers == 1 {
         work();
     } else {
@@ -84,41 +146,17 @@ pub(crate) fn check_keys<M: Spec>(keys: &[KeyOps<M>], opts: &CheckOptions, start
             }
         });
     }
-
-    let per_key: Vec<KeyReport> = keys
-        .iter()
-        .zip(results)
-        .map(|(k, r)| {
-            let (result, seconds) = r
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or((KeyResult::Skipped, 0.0));
-            KeyReport {
-                key: k.key.clone(),
-                result,
-                operations: k.ops.len(),
-                seconds,
-            }
-        })
-        .collect();
-
-    let violating = per_key.iter().position(|r| r.result == KeyResult::Violation);
-    let verdict = match violating {
-        Some(i) => violation(&keys[i], opts, deadline),
-        None if per_key.iter().any(|r| r.result == KeyResult::Unknown) => Verdict::Unknown,
-        None => Verdict::Ok,
-    };
-    Outcome { verdict, per_key }
+    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect()
 }
 
-fn violation<M: Spec>(key: &KeyOps<M>, opts: &CheckOptions, deadline: Instant) -> Verdict {
+fn violation<M: Spec>(key: &KeyOps<M>, found_in: f64, opts: &CheckOptions, deadline: Instant) -> Verdict {
     let t0 = Instant::now();
     let shrink_deadline = match opts.shrink {
         Some(budget) => deadline_after(t0, budget).min(deadline),
         None => t0,
     };
     let (kept, minimal) = if opts.shrink.is_some() {
-        shrink(&key.ops, shrink_deadline)
+        shrink(&key.ops, shrink_deadline, Duration::from_secs_f64(found_in))
     } else {
         ((0..key.ops.len()).collect(), false)
     };
@@ -180,12 +218,15 @@ fn draw<M: Spec>(ops: &[Operation<M>], path: &Path) -> std::io::Result<()> {
 /// Greedily drops operations (chunks first, then single ones) while the rest
 /// stays not linearizable, using only drops that keep the rest a proof
 /// against the whole history (see [`Role`]). Returns the kept indices and
-/// whether shrinking finished before the deadline.
-pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> (Vec<usize>, bool) {
+/// whether shrinking finished (before the deadline, and without skipping a
+/// candidate that took too long).
+pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant, found_in: Duration) -> (Vec<usize>, bool) {
+    // A candidate that takes much longer than the whole key did is skipped.
+    let per_try = found_in.saturating_mul(4).max(Duration::from_millis(100));
     let roles: Vec<Role> = ops.iter().map(|o| M::role(&o.op)).collect();
     let mut cur: Vec<usize> = (0..ops.len()).collect();
     let mut dropping = vec![false; ops.len()];
-    let mut out_of_time = false;
+    let mut gave_up = false;
     // Phase 0 drops only state-preserving operations; phase 1 also drops
     // state changers. Repeat both until nothing moves.
     'rounds: loop {
@@ -223,7 +264,7 @@ pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> (Vec<u
                         continue;
                     }
                     let sub: Vec<Operation<M>> = rest.iter().map(|&j| ops[j].clone()).collect();
-                    match check_until(&sub, deadline) {
+                    match check_until(&sub, deadline_after(Instant::now(), per_try).min(deadline)) {
                         CheckResult::Illegal => {
                             cur = rest;
                             changed = true;
@@ -231,8 +272,11 @@ pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> (Vec<u
                         }
                         CheckResult::Ok => i += chunk,
                         CheckResult::Unknown => {
-                            out_of_time = true;
-                            break 'rounds;
+                            gave_up = true;
+                            if Instant::now() >= deadline {
+                                break 'rounds;
+                            }
+                            i += chunk;
                         }
                     }
                 }
@@ -249,7 +293,7 @@ pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> (Vec<u
             break;
         }
     }
-    (cur, !out_of_time)
+    (cur, !gave_up)
 }
 
 /// Whether dropping `drop` from `cur` keeps the rest a proof (see [`Role`]).

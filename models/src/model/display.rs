@@ -41,34 +41,9 @@ impl fmt::Display for Body {
                 "RequestVote(term {term}, last {last_index}@t{last_term})"
             ),
             Body::VoteGranted { term } => write!(f, "VoteGranted(term {term})"),
-            Body::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-            } => {
-                let es: Vec<String> = entries
-                    .iter()
-                    .enumerate()
-                    .map(|(k, e)| format!("{}:{}", prev_index + 1 + k as u64, entry(e)))
-                    .collect();
-                write!(
-                    f,
-                    "AppendEntries(term {term}, prev {prev_index}@t{prev_term}, [{}], commit {commit})",
-                    es.join(", ")
-                )
-            }
             Body::AppendOk { term, match_index } => {
                 write!(f, "AppendOk(term {term}, match {match_index})")
             }
-            Body::InstallSnapshot { term, snapshot } => write!(
-                f,
-                "InstallSnapshot(term {term}, up to {}@t{}, voters {})",
-                snapshot.index,
-                snapshot.term,
-                voters(&snapshot.voters)
-            ),
             Body::TimeoutNow { term } => write!(f, "TimeoutNow(term {term})"),
         }
     }
@@ -89,21 +64,33 @@ impl fmt::Display for Action {
             Action::ChangeMembership(id, v) => {
                 write!(f, "n{id} proposes the configuration {}", voters(v))
             }
-            Action::Replicate {
+            Action::Append {
                 leader,
+                term,
                 to,
                 prev,
                 end,
+                commit,
             } => {
-                if end == prev {
-                    write!(f, "n{leader} sends a heartbeat after {prev} to n{to}")
+                let what = if end == prev {
+                    "no entries".to_string()
                 } else {
-                    write!(f, "n{leader} sends entries {}..={end} to n{to}", prev + 1)
-                }
+                    format!("entries {}..={end}", prev + 1)
+                };
+                write!(
+                    f,
+                    "deliver n{leader} -> n{to}: AppendEntries(term {term}, after {prev}, {what}, commit {commit})"
+                )
             }
-            Action::SendSnapshot { leader, to } => {
-                write!(f, "n{leader} sends its snapshot to n{to}")
-            }
+            Action::InstallSnapshot {
+                leader,
+                term,
+                to,
+                index,
+            } => write!(
+                f,
+                "deliver n{leader} -> n{to}: InstallSnapshot(term {term}, up to {index})"
+            ),
             Action::TransferLeader { leader, to } => {
                 write!(f, "n{leader} hands leadership to n{to} (TimeoutNow)")
             }

@@ -222,18 +222,8 @@ pub enum Body {
     },
     /// I voted for you in `term`.
     VoteGranted { term: Term },
-    /// Entries after (`prev_index`, `prev_term`); the leader's commit, capped at the last one sent.
-    Append {
-        term: Term,
-        prev_index: Index,
-        prev_term: Term,
-        entries: Vec<LogEntry>,
-        commit: Index,
-    },
-    /// My log matches yours up to `match_index`.
+    /// My log matches yours up to `match_index` (the reply to AppendEntries and InstallSnapshot).
     AppendOk { term: Term, match_index: Index },
-    /// Replace your log prefix with my snapshot.
-    InstallSnapshot { term: Term, snapshot: Snapshot },
     /// Campaign now, in `term + 1`, without pre-vote.
     TimeoutNow { term: Term },
 }
@@ -246,9 +236,7 @@ impl Body {
             | Body::PreVoteGranted { term }
             | Body::Vote { term, .. }
             | Body::VoteGranted { term }
-            | Body::Append { term, .. }
             | Body::AppendOk { term, .. }
-            | Body::InstallSnapshot { term, .. }
             | Body::TimeoutNow { term } => term,
         }
     }
@@ -276,6 +264,69 @@ pub struct Volatile {
     pub matched: BTreeMap<NodeId, Index>,
 }
 
+/// Everything a leader held during its term, from which any AppendEntries or
+/// InstallSnapshot it could have sent can be rebuilt.
+///
+/// In a term a leader's log only grows and its commit and snapshot indexes
+/// only rise, so every message it sent earlier is a message it could build
+/// from this record: a suffix starting at or after `base` and a commit index
+/// no higher than `commit`. Delivering such a message at any time, any
+/// number of times, models delay, reordering and duplication; never
+/// delivering it models loss. The record replaces a set of messages that
+/// would grow with every send.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeaderLog {
+    /// The leader's snapshot when it was elected (nothing before it can be sent).
+    pub base: Snapshot,
+    /// The leader's entries after `base.index`, compacted ones included.
+    pub entries: Vec<LogEntry>,
+    /// The highest commit index the leader reached in the term.
+    pub commit: Index,
+    /// The highest snapshot index the leader reached in the term.
+    pub snapshot: Index,
+}
+
+impl LeaderLog {
+    /// The last index the leader held.
+    pub fn last_index(&self) -> Index {
+        self.base.index + self.entries.len() as Index
+    }
+
+    /// The term at `index` (`base.index ..= last_index()`).
+    pub fn term_at(&self, index: Index) -> Term {
+        if index == self.base.index {
+            self.base.term
+        } else {
+            self.entries[(index - self.base.index - 1) as usize].term
+        }
+    }
+
+    /// The entries `from ..= to`.
+    pub fn slice(&self, from: Index, to: Index) -> &[LogEntry] {
+        let lo = (from - self.base.index - 1) as usize;
+        let hi = (to - self.base.index) as usize;
+        &self.entries[lo..hi.max(lo)]
+    }
+
+    /// The snapshot of the leader's log up to `index` (`base.index ..= last_index()`).
+    pub fn snapshot_at(&self, index: Index) -> Snapshot {
+        let upto = (index - self.base.index) as usize;
+        let voters = self.entries[..upto]
+            .iter()
+            .rev()
+            .find_map(|e| match &e.payload {
+                Payload::Config(v) => Some(v.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.base.voters.clone());
+        Snapshot {
+            index,
+            term: self.term_at(index),
+            voters,
+        }
+    }
+}
+
 /// One state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RaftState {
@@ -283,8 +334,12 @@ pub struct RaftState {
     pub cluster: ClusterState,
     /// What only the model needs of each server's volatile state.
     pub volatile: BTreeMap<NodeId, Volatile>,
-    /// Every message sent and still able to matter.
+    /// Every message sent and still able to matter (not AppendEntries nor
+    /// InstallSnapshot: those are drawn from [`RaftState::sent`]).
     pub network: BTreeSet<Message>,
+    /// What each leader, by (term, id), could have sent in AppendEntries and
+    /// InstallSnapshot during its term.
+    pub sent: BTreeMap<(Term, NodeId), LeaderLog>,
     /// The first step invariant a transition broke (sticky).
     pub broken: Option<Violation>,
 }
@@ -300,15 +355,24 @@ pub enum Action {
     Propose(NodeId),
     /// The leader appends a configuration entry with this voter set.
     ChangeMembership(NodeId, Vec<NodeId>),
-    /// The leader sends entries `prev + 1 ..= end` to a peer.
-    Replicate {
+    /// A server receives AppendEntries from the leader of `term`: entries
+    /// `prev + 1 ..= end` of that leader's log and the commit index `commit`.
+    Append {
         leader: NodeId,
+        term: Term,
         to: NodeId,
         prev: Index,
         end: Index,
+        commit: Index,
     },
-    /// The leader sends its snapshot to a peer.
-    SendSnapshot { leader: NodeId, to: NodeId },
+    /// A server receives InstallSnapshot from the leader of `term`: the
+    /// leader's log up to `index`.
+    InstallSnapshot {
+        leader: NodeId,
+        term: Term,
+        to: NodeId,
+        index: Index,
+    },
     /// The leader hands leadership to an up-to-date peer.
     TransferLeader { leader: NodeId, to: NodeId },
     /// The server replaces its log up to its commit index with a snapshot.
@@ -370,6 +434,7 @@ impl RaftModel {
             cluster: ClusterState::new(self.ids(), &voters),
             volatile: self.ids().map(|id| (id, Volatile::default())).collect(),
             network: BTreeSet::new(),
+            sent: BTreeMap::new(),
             broken: None,
         }
     }

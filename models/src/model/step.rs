@@ -3,7 +3,7 @@
 //! One function per message kind, as in etcd/raft's `step`; the paper's rules
 //! are named where they are enforced.
 
-use super::{Action, Body, Bug, Message, RaftModel, RaftState, Volatile};
+use super::{Action, Body, Bug, LeaderLog, Message, RaftModel, RaftState, Volatile};
 use crate::invariants::{
     check_transition, check_truncate, Index, LogEntry, NodeId, Payload, Role, ServerState,
     Snapshot, Term, Violation,
@@ -60,23 +60,7 @@ impl RaftModel {
                     }
                 }
                 for &peer in voters.iter().filter(|&&p| p != id) {
-                    for prev in s.snapshot.index..=last {
-                        for end in prev..=last {
-                            actions.push(Action::Replicate {
-                                leader: id,
-                                to: peer,
-                                prev,
-                                end,
-                            });
-                        }
-                    }
                     let matched = vol.matched.get(&peer).copied().unwrap_or(0);
-                    if cfg.compaction && s.snapshot.index > 0 && matched < s.snapshot.index {
-                        actions.push(Action::SendSnapshot {
-                            leader: id,
-                            to: peer,
-                        });
-                    }
                     if cfg.transfer && s.term < cfg.max_term && matched == last {
                         actions.push(Action::TransferLeader {
                             leader: id,
@@ -100,6 +84,47 @@ impl RaftModel {
         for m in &state.network {
             actions.push(Action::Deliver(m.clone()));
         }
+        for (&(term, leader), rec) in &state.sent {
+            for (&to, f) in &state.cluster.servers {
+                if to == leader || f.term > term {
+                    continue;
+                }
+                let last = rec.last_index();
+                for prev in rec.base.index..=last {
+                    for end in prev..=last {
+                        let top = rec.commit.min(end);
+                        actions.push(Action::Append {
+                            leader,
+                            term,
+                            to,
+                            prev,
+                            end,
+                            commit: 0,
+                        });
+                        for commit in (f.commit + 1).max(1)..=top {
+                            actions.push(Action::Append {
+                                leader,
+                                term,
+                                to,
+                                prev,
+                                end,
+                                commit,
+                            });
+                        }
+                    }
+                }
+                if cfg.compaction {
+                    for index in (f.commit + 1).max(rec.base.index).max(1)..=rec.snapshot {
+                        actions.push(Action::InstallSnapshot {
+                            leader,
+                            term,
+                            to,
+                            index,
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// The successor of `last` under `action`, before canonicalization, with
@@ -114,32 +139,27 @@ impl RaftModel {
             Action::ChangeMembership(id, voters) => {
                 self.append_as_leader(&mut st, *id, Payload::Config(voters.clone()))
             }
-            Action::Replicate {
+            Action::Append {
                 leader,
+                term,
                 to,
                 prev,
                 end,
+                commit,
             } => {
-                let s = &st.cluster.servers[leader];
-                let entries = (prev + 1..=*end)
-                    .map(|i| s.entry(i).expect("leader holds what it sends").clone())
-                    .collect();
-                let body = Body::Append {
-                    term: s.term,
-                    prev_index: *prev,
-                    prev_term: s.term_at(*prev).expect("prev is in the leader's log"),
-                    entries,
-                    commit: s.commit.min(*end),
-                };
-                send(&mut st, *leader, *to, body);
+                let rec = &st.sent[&(*term, *leader)];
+                let prev_term = rec.term_at(*prev);
+                let entries = rec.slice(prev + 1, *end).to_vec();
+                self.append_entries(&mut st, *leader, *to, *term, *prev, prev_term, &entries, *commit);
             }
-            Action::SendSnapshot { leader, to } => {
-                let s = &st.cluster.servers[leader];
-                let body = Body::InstallSnapshot {
-                    term: s.term,
-                    snapshot: s.snapshot.clone(),
-                };
-                send(&mut st, *leader, *to, body);
+            Action::InstallSnapshot {
+                leader,
+                term,
+                to,
+                index,
+            } => {
+                let snapshot = st.sent[&(*term, *leader)].snapshot_at(*index);
+                self.install_snapshot(&mut st, *leader, *to, *term, snapshot);
             }
             Action::TransferLeader { leader, to } => {
                 let term = st.cluster.servers[leader].term;
@@ -165,7 +185,8 @@ impl RaftModel {
                 restarted = Some(*id);
             }
         }
-        collect_garbage(&mut st);
+        record_leaders(&mut st);
+        collect_garbage(&mut st, self.bug(Bug::DoubleVote));
         if st == *last {
             return None;
         }
@@ -348,13 +369,6 @@ impl RaftModel {
                     }
                 }
             }
-            Body::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-            } => self.append_entries(st, from, to, *term, *prev_index, *prev_term, entries, *commit),
             Body::AppendOk { term, match_index } => {
                 self.observe_term(st, to, *term);
                 let s = &st.cluster.servers[&to];
@@ -364,28 +378,6 @@ impl RaftModel {
                     *m = (*m).max(*match_index);
                     self.advance_commit(st, to);
                 }
-            }
-            Body::InstallSnapshot { term, snapshot } => {
-                if !self.accept_leader(st, to, *term) {
-                    return;
-                }
-                let s = st.cluster.servers.get_mut(&to).unwrap();
-                if snapshot.index > s.commit {
-                    // §7: keep the log after the snapshot if it holds the snapshot's last entry.
-                    if s.term_at(snapshot.index) == Some(snapshot.term) {
-                        s.log.drain(..(snapshot.index - s.snapshot.index) as usize);
-                    } else {
-                        s.log.clear();
-                    }
-                    s.snapshot = snapshot.clone();
-                    s.commit = snapshot.index;
-                    s.applied = snapshot.index;
-                }
-                let body = Body::AppendOk {
-                    term: *term,
-                    match_index: snapshot.index,
-                };
-                send(st, to, from, body);
             }
             Body::TimeoutNow { term } => {
                 self.observe_term(st, to, *term);
@@ -424,6 +416,37 @@ impl RaftModel {
         vol.lease = true;
         vol.granted.clear();
         true
+    }
+
+    /// §7: a snapshot from the leader of `term` replaces the log prefix it covers.
+    fn install_snapshot(
+        &self,
+        st: &mut RaftState,
+        from: NodeId,
+        to: NodeId,
+        term: Term,
+        snapshot: Snapshot,
+    ) {
+        if !self.accept_leader(st, to, term) {
+            return;
+        }
+        let s = st.cluster.servers.get_mut(&to).unwrap();
+        if snapshot.index > s.commit {
+            // Keep the log after the snapshot if it holds the snapshot's last entry.
+            if s.term_at(snapshot.index) == Some(snapshot.term) {
+                s.log.drain(..(snapshot.index - s.snapshot.index) as usize);
+            } else {
+                s.log.clear();
+            }
+            s.commit = snapshot.index;
+            s.applied = snapshot.index;
+            s.snapshot = snapshot.clone();
+        }
+        let body = Body::AppendOk {
+            term,
+            match_index: snapshot.index,
+        };
+        send(st, to, from, body);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -524,17 +547,55 @@ fn send(st: &mut RaftState, from: NodeId, to: NodeId, body: Body) {
     st.network.insert(Message { from, to, body });
 }
 
-/// Drops messages that can no longer change their receiver: terms only grow,
-/// and every handler ignores a message older than the receiver's term (a
-/// pre-vote request or grant is for `term + 1`, so it is dead once the
-/// receiver reached its term).
-fn collect_garbage(st: &mut RaftState) {
+/// Keeps the record of what every current leader could send up to date.
+fn record_leaders(st: &mut RaftState) {
+    for (&id, s) in &st.cluster.servers {
+        if s.role != Role::Leader {
+            continue;
+        }
+        let rec = st.sent.entry((s.term, id)).or_insert_with(|| LeaderLog {
+            base: s.snapshot.clone(),
+            ..LeaderLog::default()
+        });
+        let have = rec.last_index();
+        for i in have + 1..=s.last_index() {
+            rec.entries
+                .push(s.entry(i).expect("a leader's log only grows in its term").clone());
+        }
+        rec.commit = rec.commit.max(s.commit);
+        rec.snapshot = rec.snapshot.max(s.snapshot.index);
+    }
+}
+
+/// Drops what can no longer change its receiver. Terms only grow and every
+/// handler ignores a message older than the receiver's term (a pre-vote
+/// request or grant is for `term + 1`, so it is dead once the receiver
+/// reached that term); a server is a candidate or a leader of a term at most
+/// once, so a vote grant to a server that no longer campaigns in that term,
+/// or an acknowledgement to one that no longer leads it, is dead; a vote
+/// request to a server that voted in its term is dead unless votes can be
+/// cast twice; an acknowledgement below what the leader knows is dead.
+fn collect_garbage(st: &mut RaftState, double_vote: bool) {
     let servers = &st.cluster.servers;
+    let volatile = &st.volatile;
     st.network.retain(|m| {
-        let current = servers[&m.to].term;
+        let r = &servers[&m.to];
         match m.body {
-            Body::PreVote { term, .. } | Body::PreVoteGranted { term } => term > current,
-            ref b => b.term() >= current,
+            Body::PreVote { term, .. } | Body::PreVoteGranted { term } => term > r.term,
+            Body::Vote { term, .. } => {
+                term > r.term || (term == r.term && (r.vote.is_none() || double_vote))
+            }
+            Body::VoteGranted { term } => {
+                term > r.term || (term == r.term && r.role == Role::Candidate)
+            }
+            Body::AppendOk { term, match_index } => {
+                term == r.term
+                    && r.role == Role::Leader
+                    && volatile[&m.to].matched.get(&m.from).copied().unwrap_or(0) < match_index
+            }
+            Body::TimeoutNow { term } => term >= r.term,
         }
     });
+    st.sent
+        .retain(|&(term, leader), _| servers.iter().any(|(&id, s)| id != leader && s.term <= term));
 }

@@ -4,7 +4,7 @@
 //! name-free signature; only servers with equal signatures are permuted, so
 //! the search is small and the representative is canonical.
 
-use super::{Action, Body, Message, RaftModel, RaftState, Volatile};
+use super::{Action, LeaderLog, Message, RaftModel, RaftState, Volatile};
 use crate::invariants::{
     ClusterState, Committed, Ghost, LogEntry, NodeId, Payload, Role, ServerState, Snapshot,
     Violation,
@@ -148,27 +148,13 @@ impl Rename for Volatile {
     }
 }
 
-impl Rename for Body {
+impl Rename for LeaderLog {
     fn rename(&self, r: &Renaming) -> Self {
-        match self {
-            Body::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-            } => Body::Append {
-                term: *term,
-                prev_index: *prev_index,
-                prev_term: *prev_term,
-                entries: entries.iter().map(|e| e.rename(r)).collect(),
-                commit: *commit,
-            },
-            Body::InstallSnapshot { term, snapshot } => Body::InstallSnapshot {
-                term: *term,
-                snapshot: snapshot.rename(r),
-            },
-            b => b.clone(),
+        LeaderLog {
+            base: self.base.rename(r),
+            entries: self.entries.iter().map(|e| e.rename(r)).collect(),
+            commit: self.commit,
+            snapshot: self.snapshot,
         }
     }
 }
@@ -178,7 +164,7 @@ impl Rename for Message {
         Message {
             from: r.apply(self.from),
             to: r.apply(self.to),
-            body: self.body.rename(r),
+            body: self.body.clone(),
         }
     }
 }
@@ -203,6 +189,11 @@ impl Rename for RaftState {
                 .map(|(&id, v)| (r.apply(id), v.rename(r)))
                 .collect(),
             network: self.network.iter().map(|m| m.rename(r)).collect(),
+            sent: self
+                .sent
+                .iter()
+                .map(|(&(t, l), log)| ((t, r.apply(l)), log.rename(r)))
+                .collect(),
             broken: self.broken.as_ref().map(|v| v.rename(r)),
         }
     }
@@ -217,20 +208,31 @@ impl Rename for Action {
             Action::ChangeMembership(id, v) => {
                 Action::ChangeMembership(r.apply(*id), rename_set(v, r))
             }
-            Action::Replicate {
+            Action::Append {
                 leader,
+                term,
                 to,
                 prev,
                 end,
-            } => Action::Replicate {
+                commit,
+            } => Action::Append {
                 leader: r.apply(*leader),
+                term: *term,
                 to: r.apply(*to),
                 prev: *prev,
                 end: *end,
+                commit: *commit,
             },
-            Action::SendSnapshot { leader, to } => Action::SendSnapshot {
+            Action::InstallSnapshot {
+                leader,
+                term,
+                to,
+                index,
+            } => Action::InstallSnapshot {
                 leader: r.apply(*leader),
+                term: *term,
                 to: r.apply(*to),
+                index: *index,
             },
             Action::TransferLeader { leader, to } => Action::TransferLeader {
                 leader: r.apply(*leader),
@@ -249,7 +251,7 @@ type Signature = (
     (u64, u64, usize),
     (u64, u64),
     (usize, Vec<u64>),
-    (usize, usize),
+    (usize, usize, Vec<u64>),
 );
 
 fn payload_tag(p: &Payload) -> u8 {
@@ -273,6 +275,12 @@ fn signature(state: &RaftState, id: NodeId) -> Signature {
     matched.sort_unstable();
     let sent = state.network.iter().filter(|m| m.from == id).count();
     let received = state.network.iter().filter(|m| m.to == id).count();
+    let led: Vec<u64> = state
+        .sent
+        .keys()
+        .filter(|&&(_, l)| l == id)
+        .map(|&(t, _)| t)
+        .collect();
     (
         (s.term, s.role, vote, v.lease, s.voters().contains(&id)),
         s.log
@@ -282,7 +290,7 @@ fn signature(state: &RaftState, id: NodeId) -> Signature {
         (s.snapshot.index, s.snapshot.term, s.snapshot.voters.len()),
         (s.commit, s.applied),
         (v.granted.len(), matched),
-        (sent, received),
+        (sent, received, led),
     )
 }
 
