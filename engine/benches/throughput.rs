@@ -31,7 +31,12 @@ impl RaftApp for Count {
         Vec::new()
     }
     fn read(&mut self, shard: ShardId, _: &[u8]) -> Vec<u8> {
-        self.0.get(&shard).copied().unwrap_or(0).to_be_bytes().to_vec()
+        self.0
+            .get(&shard)
+            .copied()
+            .unwrap_or(0)
+            .to_be_bytes()
+            .to_vec()
     }
     fn snapshot(&mut self, shard: ShardId) -> Vec<u8> {
         self.read(shard, &[])
@@ -136,7 +141,9 @@ async fn cluster_run(base: &Path, shards: u64, secs: f64) -> Figures {
     let mut warm = Client::new(Arc::new(TcpNetwork), peers.clone(), 1_000_000);
     warm.deadline = Duration::from_secs(30);
     for s in 0..shards {
-        warm.write(s, vec![0; WRITE_BYTES]).await.expect("warm-up write");
+        warm.write(s, vec![0; WRITE_BYTES])
+            .await
+            .expect("warm-up write");
     }
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();

@@ -151,8 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let peers: BTreeMap<NodeId, String> = (1..=3u64)

@@ -8,8 +8,30 @@
 //! [`trace`] describes what happened.
 
 pub mod client;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod node;
 pub mod raft;
 pub mod storage;
 pub mod trace;
 pub mod transport;
+
+/// `mutant!(Name)`: whether the deliberate bug `Name` of
+/// [`mutants::Mutant`](crate::mutants) is active on this thread. Without the
+/// feature `mutants` it is the constant `false`, so the hook costs nothing.
+#[cfg(feature = "mutants")]
+#[macro_export]
+macro_rules! mutant {
+    ($name:ident) => {
+        $crate::mutants::is_active($crate::mutants::Mutant::$name)
+    };
+}
+
+/// `mutant!(Name)`: always `false` without the feature `mutants`.
+#[cfg(not(feature = "mutants"))]
+#[macro_export]
+macro_rules! mutant {
+    ($name:ident) => {
+        false
+    };
+}

@@ -68,6 +68,9 @@ pub enum TraceEvent {
     ReadIndex { term: Term, index: Index },
     /// The node stopped itself (for example after a storage error).
     Stop { reason: String },
+    /// The node (re)started this shard from its disk: volatile state (commit
+    /// index, role) starts over; `term` and `snapshot` are what it recovered.
+    Start { term: Term, snapshot: Index },
 }
 
 /// Where a node's trace events go, besides `tracing`.

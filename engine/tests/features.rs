@@ -21,7 +21,9 @@ fn write_all(sim: &mut turmoil::Sim<'_>, name: &str, n: u64, id: u64, values: Ve
     let out = task(sim, name, async move {
         let mut c = client(n, id);
         for v in values {
-            c.write(0, v.into_bytes()).await.expect("write acknowledged");
+            c.write(0, v.into_bytes())
+                .await
+                .expect("write acknowledged");
         }
     });
     assert!(
@@ -43,9 +45,10 @@ fn transfer_through_the_client_makes_the_named_node_leader() {
         c.transfer_leader(0, Some(target)).await?;
         // Wait for the handover, then check the target's own view.
         for _ in 0..50 {
-            let st = c.status(target, 0).await.map_err(|s| {
-                tumult_engine::node::ClientError::Refused(s.message().to_string())
-            })?;
+            let st = c
+                .status(target, 0)
+                .await
+                .map_err(|s| tumult_engine::node::ClientError::Refused(s.message().to_string()))?;
             if st.role == "leader" {
                 return Ok(st);
             }
@@ -82,11 +85,23 @@ fn follower_down_during_compaction_catches_up_through_a_snapshot() {
     let mut spec = Spec::new(3, 1);
     spec.snapshot_every = Some(10);
     let cluster = spec.start(&mut sim);
-    write_all(&mut sim, "w1", 3, 1, (0..5).map(|k| format!("a{k}")).collect());
+    write_all(
+        &mut sim,
+        "w1",
+        3,
+        1,
+        (0..5).map(|k| format!("a{k}")).collect(),
+    );
     let (leader, _) = cluster.trace.leader(0).unwrap();
     let lagger = (1..=3).find(|i| *i != leader).unwrap();
     sim.crash(format!("n{lagger}"));
-    write_all(&mut sim, "w2", 3, 2, (0..45).map(|k| format!("b{k}")).collect());
+    write_all(
+        &mut sim,
+        "w2",
+        3,
+        2,
+        (0..45).map(|k| format!("b{k}")).collect(),
+    );
     let compacted = cluster
         .trace
         .of(leader, 0, Duration::ZERO)
@@ -171,7 +186,9 @@ fn stale_reads(seed: u64, check_quorum: bool) {
             linearizable_on_new: c.read_once(new, 0, vec![], ReadMode::Linearizable).await,
         }
     });
-    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(&out)));
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &out
+    )));
     let reads = take(&out);
     assert_eq!(
         reads.linearizable_on_new,
@@ -200,7 +217,9 @@ fn stale_reads(seed: u64, check_quorum: bool) {
         let mut c = client(3, 3);
         c.read(0, vec![], ReadMode::Linearizable).await
     });
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(&after)));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &after
+    )));
     assert_eq!(take(&after).map(|v| count_of(&v)), Ok(2));
     assert!(run_for(&mut sim, Duration::from_secs(10), |_| cluster
         .state(old, 0)
@@ -228,10 +247,7 @@ fn write_retried_after_the_leader_crashed_mid_request_is_applied_once() {
     let (old, _) = cluster.trace.leader(0).unwrap();
     run_for(&mut sim, Duration::from_secs(1), |_| false);
     let sent = sim.elapsed();
-    let rid = RequestId {
-        client: 77,
-        seq: 1,
-    };
+    let rid = RequestId { client: 77, seq: 1 };
     let out = task(&mut sim, "retrier", async move {
         let mut c = client(3, 77);
         let first = c.write_once(old, 0, rid, b"once".to_vec()).await;
@@ -263,7 +279,9 @@ fn write_retried_after_the_leader_crashed_mid_request_is_applied_once() {
         &cluster
     )));
     sim.crash(format!("n{old}"));
-    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(&out)));
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &out
+    )));
     let (first, reply, again, attempts) = take(&out);
     assert!(
         matches!(first, Attempt::Unknown(_)),
@@ -275,7 +293,11 @@ fn write_retried_after_the_leader_crashed_mid_request_is_applied_once() {
         2,
         "the retry answers with the reply of the one application"
     );
-    assert_eq!(again, Attempt::Ok(reply.clone()), "a duplicate gets the same reply");
+    assert_eq!(
+        again,
+        Attempt::Ok(reply.clone()),
+        "a duplicate gets the same reply"
+    );
     let once = |i: NodeId| {
         cluster
             .state(i, 0)
@@ -288,7 +310,10 @@ fn write_retried_after_the_leader_crashed_mid_request_is_applied_once() {
         .all(|i| cluster.state(i, 0).len() == 2)));
     for i in 1..=3 {
         assert_eq!(once(i), 1, "n{i} applied the retried write exactly once");
-        assert_eq!(cluster.state(i, 0), vec![b"warm".to_vec(), b"once".to_vec()]);
+        assert_eq!(
+            cluster.state(i, 0),
+            vec![b"warm".to_vec(), b"once".to_vec()]
+        );
     }
 }
 
@@ -304,12 +329,14 @@ fn check_quorum_leader_cut_off_from_the_majority_steps_down_within_an_election_t
     }
     let stepped_down = || {
         cluster.trace.events().into_iter().find_map(|(t, n, s, e)| {
-            let down = matches!(e, TraceEvent::BecomeFollower { term: tm, leader: None } if tm == term);
+            let down =
+                matches!(e, TraceEvent::BecomeFollower { term: tm, leader: None } if tm == term);
             (n == old && s == 0 && t >= cut && down).then_some(t)
         })
     };
-    assert!(run_for(&mut sim, Duration::from_secs(5), |_| stepped_down()
-        .is_some()));
+    assert!(run_for(&mut sim, Duration::from_secs(5), |_| stepped_down(
+    )
+    .is_some()));
     // Defaults: 50 ms ticks, election timeout 10..20 ticks (at most 1 s).
     let took = stepped_down().unwrap() - cut;
     assert!(

@@ -69,16 +69,22 @@ fn spare_is_added_then_a_follower_removed_under_writes() {
     let cluster = spec.start(&mut sim);
     let stop = Arc::new(AtomicBool::new(false));
     let (acked, done) = writer(&mut sim, 4, &stop);
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(&acked) >= 20));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(
+        &acked
+    ) >= 20));
     assert!(cluster.state(4, 0).is_empty(), "a spare applies nothing");
 
     let add = task(&mut sim, "admin-add", async move {
         client(4, 2).change_membership(0, 4, true).await
     });
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(&add)));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &add
+    )));
     take(&add).expect("n4 added");
     let at = count(&acked);
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(&acked) >= at + 20));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(
+        &acked
+    ) >= at + 20));
     assert!(
         run_for(&mut sim, Duration::from_secs(10), |_| all_applied(
             &cluster,
@@ -95,12 +101,18 @@ fn spare_is_added_then_a_follower_removed_under_writes() {
     let remove = task(&mut sim, "admin-remove", async move {
         client(4, 3).change_membership(0, gone, false).await
     });
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(&remove)));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &remove
+    )));
     take(&remove).expect("follower removed");
     let at = count(&acked);
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(&acked) >= at + 20));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(
+        &acked
+    ) >= at + 20));
     stop.store(true, Ordering::SeqCst);
-    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(&done)));
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &done
+    )));
     let rest: Vec<NodeId> = (1..=4).filter(|i| *i != gone).collect();
     let expected: Vec<NodeId> = rest.clone();
     for i in &rest {
@@ -122,21 +134,28 @@ fn removed_leader_steps_down_and_the_remaining_voters_carry_on() {
     let cluster = Spec::new(3, 1).start(&mut sim);
     let stop = Arc::new(AtomicBool::new(false));
     let (acked, done) = writer(&mut sim, 3, &stop);
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(&acked) >= 20));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(
+        &acked
+    ) >= 20));
     let (old, old_term) = cluster.trace.leader(0).unwrap();
     let removed_at = sim.elapsed();
     let remove = task(&mut sim, "admin", async move {
         client(3, 2).change_membership(0, old, false).await
     });
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(&remove)));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &remove
+    )));
     take(&remove).expect("leader removed");
     let at = count(&acked);
     assert!(
-        run_for(&mut sim, Duration::from_secs(30), |_| count(&acked) >= at + 30),
+        run_for(&mut sim, Duration::from_secs(30), |_| count(&acked)
+            >= at + 30),
         "writes continue after the leader's removal"
     );
     stop.store(true, Ordering::SeqCst);
-    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(&done)));
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &done
+    )));
 
     // The old leader stepped down in its term and never led again.
     assert!(
@@ -169,7 +188,9 @@ fn removed_node_cannot_disrupt(seed: u64, pre_vote: bool) {
     let cluster = spec.start(&mut sim);
     let stop = Arc::new(AtomicBool::new(false));
     let (acked, done) = writer(&mut sim, 3, &stop);
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(&acked) >= 10));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| count(
+        &acked
+    ) >= 10));
     let (leader, _) = cluster.trace.leader(0).unwrap();
     let x = (1..=3).find(|i| *i != leader).unwrap();
     let others: Vec<NodeId> = (1..=3).filter(|i| *i != x).collect();
@@ -179,7 +200,9 @@ fn removed_node_cannot_disrupt(seed: u64, pre_vote: bool) {
     let remove = task(&mut sim, "admin", async move {
         client(3, 2).change_membership(0, x, false).await
     });
-    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(&remove)));
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &remove
+    )));
     take(&remove).expect("x removed while partitioned");
     // x campaigns in vain for a while.
     run_for(&mut sim, Duration::from_secs(5), |_| false);
@@ -201,19 +224,26 @@ fn removed_node_cannot_disrupt(seed: u64, pre_vote: bool) {
     }
     let at = count(&acked);
     assert!(
-        run_for(&mut sim, Duration::from_secs(10), |_| count(&acked) >= at + 20),
+        run_for(&mut sim, Duration::from_secs(10), |_| count(&acked)
+            >= at + 20),
         "writes continue after the heal"
     );
     run_for(&mut sim, Duration::from_secs(5), |_| false);
     stop.store(true, Ordering::SeqCst);
-    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(&done)));
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &done
+    )));
     let after: Vec<u64> = others.iter().map(|o| cluster.trace.term(*o, 0)).collect();
     assert_eq!(after, terms, "the remaining voters' terms did not rise");
     assert!(
         cluster.trace.elections(0, healed_at).is_empty(),
         "no election after the heal"
     );
-    assert_eq!(cluster.trace.leader(0).unwrap().0, leader, "leader unchanged");
+    assert_eq!(
+        cluster.trace.leader(0).unwrap().0,
+        leader,
+        "leader unchanged"
+    );
     if !pre_vote {
         assert!(
             cluster.trace.term(x, 0) > terms[0],

@@ -28,10 +28,7 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tumult-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("tumult-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -90,7 +87,9 @@ async fn three_nodes_on_real_tcp_elect_a_leader_and_replicate_writes() {
         .collect();
     let f = Fixture {
         peers: peers.clone(),
-        dirs: (1..=3).map(|i| (i, TempDir::new(&format!("tcp-n{i}")))).collect(),
+        dirs: (1..=3)
+            .map(|i| (i, TempDir::new(&format!("tcp-n{i}"))))
+            .collect(),
         states: States::default(),
         trace: Arc::new(Collect::default()),
     };
@@ -101,10 +100,16 @@ async fn three_nodes_on_real_tcp_elect_a_leader_and_replicate_writes() {
     let mut client = Client::new(Arc::new(TcpNetwork), peers.clone(), 1);
     let values: Vec<Vec<u8>> = (0..20).map(|k| format!("v{k}").into_bytes()).collect();
     for (k, v) in values.iter().enumerate() {
-        let reply = client.write(0, v.clone()).await.expect("write acknowledged");
+        let reply = client
+            .write(0, v.clone())
+            .await
+            .expect("write acknowledged");
         assert_eq!(reply, ((k + 1) as u64).to_be_bytes().to_vec());
     }
-    client.write(1, b"other".to_vec()).await.expect("shard 1 too");
+    client
+        .write(1, b"other".to_vec())
+        .await
+        .expect("shard 1 too");
     let (leader, term) = f.trace.leader(0).expect("a leader was elected");
     assert!(term >= 1 && (1..=3).contains(&leader));
     f.wait_for("every node applies every write", |f| {
@@ -131,8 +136,7 @@ async fn three_nodes_on_real_tcp_elect_a_leader_and_replicate_writes() {
     let mut restarted = None;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut config =
-            NodeConfig::new(follower, f.peers.clone(), f.dirs[&follower].0.clone());
+        let mut config = NodeConfig::new(follower, f.peers.clone(), f.dirs[&follower].0.clone());
         config.tick = Duration::from_millis(10);
         let env = Env {
             trace: Arc::clone(&f.trace) as _,
@@ -157,4 +161,57 @@ async fn three_nodes_on_real_tcp_elect_a_leader_and_replicate_writes() {
         n.shutdown();
         n.stopped().await;
     }
+}
+
+/// An application that breaks on one command.
+struct Fragile;
+
+impl tumult_engine::node::RaftApp for Fragile {
+    fn apply(&mut self, _: u64, _: u64, command: &[u8]) -> Vec<u8> {
+        assert!(command != b"boom", "the application broke an invariant");
+        Vec::new()
+    }
+    fn read(&mut self, _: u64, _: &[u8]) -> Vec<u8> {
+        Vec::new()
+    }
+    fn snapshot(&mut self, _: u64) -> Vec<u8> {
+        Vec::new()
+    }
+    fn restore(&mut self, _: u64, _: &[u8]) {}
+}
+
+#[tokio::test]
+async fn a_panic_in_the_driver_stops_the_node_visibly() {
+    let dir = TempDir::new("crash");
+    let peers: BTreeMap<NodeId, String> = [(1, format!("127.0.0.1:{}", free_port()))].into();
+    let mut config = NodeConfig::new(1, peers, dir.0.clone());
+    config.tick = Duration::from_millis(10);
+    config.shards = vec![(0, Membership::new([1]))];
+    let node = Node::start(config, Env::production(), Fragile)
+        .await
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        if node.write(0, None, b"fine".to_vec()).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "the single node elects itself and applies");
+    let boom = node.write(0, None, b"boom".to_vec()).await;
+    assert!(
+        boom.is_err(),
+        "the write that broke the node is not acknowledged"
+    );
+    let why = tokio::time::timeout(Duration::from_secs(5), node.stopped())
+        .await
+        .expect("the node reports its stop");
+    match why {
+        tumult_engine::node::NodeError::Crashed(msg) => {
+            assert!(msg.contains("broke an invariant"), "{msg}")
+        }
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    assert!(node.write(0, None, b"later".to_vec()).await.is_err());
 }

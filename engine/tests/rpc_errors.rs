@@ -145,7 +145,11 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let r = n1.deliver(batch(9, vec![heartbeat(0, 1)])).await;
         got.push(("unknown sender", code(r), Code::PermissionDenied));
         let r = n1.deliver(batch(1, vec![heartbeat(0, 1)])).await;
-        got.push(("sender claims to be the receiver", code(r), Code::PermissionDenied));
+        got.push((
+            "sender claims to be the receiver",
+            code(r),
+            Code::PermissionDenied,
+        ));
         let r = n1
             .deliver(batch(2, vec![append(0, 1, 0, vec![(1, 1), (3, 1)])]))
             .await;
@@ -153,12 +157,18 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let r = n1
             .deliver(batch(2, vec![append(0, 1, 0, vec![(1, 5)])]))
             .await;
-        got.push(("entry newer than its leader", code(r), Code::InvalidArgument));
+        got.push((
+            "entry newer than its leader",
+            code(r),
+            Code::InvalidArgument,
+        ));
         let r = n1
             .deliver(batch(2, vec![append(0, 3, 0, vec![(1, 3), (2, 2)])]))
             .await;
         got.push(("entry terms decreasing", code(r), Code::InvalidArgument));
-        let r = n1.deliver(batch(2, vec![append(0, 1, 0, vec![(0, 1)])])).await;
+        let r = n1
+            .deliver(batch(2, vec![append(0, 1, 0, vec![(0, 1)])]))
+            .await;
         got.push(("entry at index 0", code(r), Code::InvalidArgument));
         let mut no_payload = append(0, 1, 0, vec![(1, 1)]);
         if let Some(pb::raft_message::Body::Append(a)) = &mut no_payload.body {
@@ -170,11 +180,18 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
             shard: 0,
             to: 1,
             body: Some(pb::raft_message::Body::InstallSnapshot(
-                pb::InstallSnapshot { term: 1, meta: None },
+                pb::InstallSnapshot {
+                    term: 1,
+                    meta: None,
+                },
             )),
         };
         let r = n1.deliver(batch(2, vec![no_meta])).await;
-        got.push(("install-snapshot without meta", code(r), Code::InvalidArgument));
+        got.push((
+            "install-snapshot without meta",
+            code(r),
+            Code::InvalidArgument,
+        ));
 
         // Client calls naming what does not exist.
         let r = n1
@@ -208,7 +225,11 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
                 add: true,
             })
             .await;
-        got.push(("membership change naming an unknown node", code(r), Code::InvalidArgument));
+        got.push((
+            "membership change naming an unknown node",
+            code(r),
+            Code::InvalidArgument,
+        ));
         let r = n1
             .transfer_leader(pb::TransferRequest { shard: 99, to: 2 })
             .await;
@@ -216,7 +237,10 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let r = n1.status(pb::StatusRequest { shard: 99 }).await;
         got.push(("status of an unknown shard", code(r), Code::NotFound));
         let r = n1
-            .fetch_snapshot(pb::SnapshotRequest { shard: 99, index: 1 })
+            .fetch_snapshot(pb::SnapshotRequest {
+                shard: 99,
+                index: 1,
+            })
             .await;
         got.push(("snapshot of an unknown shard", code(r), Code::NotFound));
         let r = n1
@@ -229,14 +253,19 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let other_shard = cl.write(1, b"other".to_vec()).await;
         (first, got, after, other_shard)
     });
-    assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(&out)));
+    assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(
+        &out
+    )));
     let (first, got, after, other_shard) = take(&out);
     assert!(first.is_ok(), "the first write succeeded: {first:?}");
     for (what, code, want) in &got {
         assert_eq!(*code, Some(*want), "{what}: expected status {want:?}");
     }
     assert!(after.is_ok(), "a later write succeeds: {after:?}");
-    assert!(other_shard.is_ok(), "the other shard works: {other_shard:?}");
+    assert!(
+        other_shard.is_ok(),
+        "the other shard works: {other_shard:?}"
+    );
     assert!(run_for(&mut sim, Duration::from_secs(10), |_| {
         (1..=3).all(|i| cluster.state(i, 0) == vec![b"before".to_vec(), b"after".to_vec()])
     }));
@@ -247,4 +276,57 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
             cluster.stopped(i)
         );
     }
+}
+
+#[test]
+fn a_message_for_an_unknown_shard_does_not_cost_the_rest_of_its_batch() {
+    // A shard created on the sender before the receiver (or removed on the
+    // receiver) must not make every other shard's messages in the same
+    // batch disappear.
+    let mut sim = sim(22, Duration::from_secs(60));
+    let cluster = Spec::new(3, 2).start(&mut sim);
+    let warm = task(&mut sim, "warm", async move {
+        let mut cl = client(3, 1);
+        cl.write(1, b"x".to_vec()).await
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &warm
+    )));
+    take(&warm).expect("shard 1 works");
+    let sent = sim.elapsed();
+    let out = task(&mut sim, "mixed", async move {
+        let net: Arc<dyn Network> = Arc::new(TurmoilNetwork);
+        let mut n1 = TumultClient::new(channel(&net, &addr(1), &LinkConfig::default()));
+        // TimeoutNow in a far-ahead term: n1 campaigns in shard 1 at once,
+        // which shows in its trace.
+        let timeout_now = pb::RaftMessage {
+            shard: 1,
+            to: 1,
+            body: Some(pb::raft_message::Body::TimeoutNow(pb::TimeoutNow {
+                term: 50,
+            })),
+        };
+        n1.deliver(pb::Batch {
+            from: 2,
+            messages: vec![heartbeat(99, 1), timeout_now],
+        })
+        .await
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(5), |_| finished(
+        &out
+    )));
+    let status = take(&out).expect_err("the unknown shard is reported");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().contains("99"), "{}", status.message());
+    assert!(
+        run_for(&mut sim, Duration::from_secs(2), |_| cluster
+            .trace
+            .of(1, 1, sent)
+            .iter()
+            .any(|e| matches!(
+                e,
+                tumult_engine::trace::TraceEvent::BecomeCandidate { term: 51 }
+            ))),
+        "the shard-1 message of the same batch was delivered"
+    );
 }

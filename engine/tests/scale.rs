@@ -25,7 +25,9 @@ fn two_hundred_shards_on_three_nodes_all_elect_leaders_and_accept_writes() {
         }
         failed
     });
-    assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(&out)));
+    assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(
+        &out
+    )));
     let failed = take(&out);
     assert!(failed.is_empty(), "writes failed: {failed:?}");
     let mut leaders = std::collections::BTreeMap::new();
@@ -74,7 +76,9 @@ fn heartbeats_of_a_thousand_shards_travel_as_one_deliver_per_interval() {
         let (b, a) = (&before[0].peers[&to], &after[0].peers[&to]);
         let delivers = a.deliver_sent - b.deliver_sent;
         let messages = a.messages_sent - b.messages_sent;
-        eprintln!("n1 -> n{to}: {delivers} Deliver calls carried {messages} messages in {K} intervals");
+        eprintln!(
+            "n1 -> n{to}: {delivers} Deliver calls carried {messages} messages in {K} intervals"
+        );
         assert!(
             (K - 2..=K + 2).contains(&delivers),
             "n1 -> n{to}: {delivers} Deliver calls in {K} heartbeat intervals"

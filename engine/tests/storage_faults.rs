@@ -62,14 +62,20 @@ fn leader_disk_fails(seed: u64, break_disk: impl Fn(&DiskFaults)) {
     assert_ne!(new, old);
     assert!(new_term > old_term);
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 100, "writes continued: {} acked", acked.len());
+    assert!(
+        acked.len() >= 100,
+        "writes continued: {} acked",
+        acked.len()
+    );
     // Nothing acknowledged is missing from a survivor, and nothing applied twice.
     let survivors: Vec<u64> = (1..=3).filter(|i| *i != old).collect();
     assert!(
-        run_for(&mut sim, Duration::from_secs(10), |_| survivors.iter().all(|i| {
-            let have: BTreeSet<Vec<u8>> = cluster.state(*i, 0).into_iter().collect();
-            acked.iter().all(|v| have.contains(v))
-        })),
+        run_for(&mut sim, Duration::from_secs(10), |_| survivors.iter().all(
+            |i| {
+                let have: BTreeSet<Vec<u8>> = cluster.state(*i, 0).into_iter().collect();
+                acked.iter().all(|v| have.contains(v))
+            }
+        )),
         "every acknowledged write is on n{survivors:?}"
     );
     for i in &survivors {

@@ -7,4 +7,6 @@ pub mod app;
 pub mod sim;
 pub mod conform;
 pub mod run;
+pub mod mutants;
+pub mod shrink;
 pub mod suite;

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub check_timeout: Duration,
     /// The engine's log level in `log.txt`.
     pub log_level: tracing::Level,
+    /// A deliberate engine bug to run with (feature `mutants`; see `crate::mutants`).
+    pub mutant: Option<String>,
 }
 
 impl RunOptions {
@@ -53,6 +55,7 @@ impl RunOptions {
             out: None,
             check_timeout: Duration::from_secs(120),
             log_level: tracing::Level::INFO,
+            mutant: None,
         }
     }
 
@@ -148,6 +151,9 @@ pub struct RunVerdict {
     pub history_sha256: String,
     /// The command that reproduces the run.
     pub reproduce: String,
+    /// The deliberate engine bug the run had (`tumult run --mutant`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<String>,
 }
 
 /// A finished run.
@@ -176,8 +182,16 @@ impl RunResult {
             .collect();
         let mark = if v.met { "ok" } else { "UNEXPECTED" };
         let mut s = format!(
-            "{} seed {}: {} (expected {}) [{mark}] {:.1}s sim in {:.1}s wall",
-            v.scenario, v.seed, v.verdict, v.expected, v.sim_seconds, v.wall_seconds
+            "{} seed {}: {} (expected {}) [{mark}] {:.1}s sim in {:.1}s wall ({:.1}x, {:.0} ops/s, {:.0} MiB peak)",
+            v.scenario,
+            v.seed,
+            v.verdict,
+            v.expected,
+            v.sim_seconds,
+            v.wall_seconds,
+            v.speed,
+            v.ops_per_wall_second,
+            v.peak_rss_kib as f64 / 1024.0
         );
         if !failed.is_empty() {
             s.push_str(" — ");
@@ -248,7 +262,9 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         .without_time()
         .with_max_level(opts.log_level)
         .finish();
-    let outcome = tracing::subscriber::with_default(subscriber, || sim::simulate(&scenario, seed));
+    let outcome = tracing::subscriber::with_default(subscriber, || {
+        crate::mutants::scope(opts.mutant.as_deref(), || sim::simulate(&scenario, seed))
+    });
     let history = history_bytes(&outcome.entries);
     let dir = opts.out.as_ref().map(|out| run_dir(out, &scenario.name, seed));
     if let Some(dir) = &dir {
@@ -258,7 +274,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
     }
     let checks = run_checks(&scenario, &outcome, opts, dir.as_deref());
     let wall = started.elapsed().as_secs_f64();
-    let verdict = make_verdict(&scenario, seed, &outcome, checks, &history, wall);
+    let mut verdict = make_verdict(&scenario, seed, &outcome, checks, &history, wall);
+    if let Some(m) = &opts.mutant {
+        verdict.reproduce.push_str(&format!(" --mutant {m}"));
+        verdict.mutant = Some(m.clone());
+    }
     if let Some(dir) = &dir {
         let write = |name: &str, bytes: &[u8]| {
             if let Err(e) = std::fs::write(dir.join(name), bytes) {
@@ -436,6 +456,7 @@ fn make_verdict(
         history_entries: outcome.entries.len(),
         history_sha256: sha256_hex(history),
         reproduce: format!("tumult run {} --seed {seed}", scenario.file),
+        mutant: None,
     }
 }
 
@@ -458,7 +479,12 @@ pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
     let scenario = crate::scenario::parse_str(&file, &source).map_err(|e| e.to_string())?;
     let history_path = dir.join("history.jsonl");
     let recorded = std::fs::read(&history_path).map_err(|e| format!("{}: cannot read: {e}", history_path.display()))?;
-    let result = run_seed(&scenario, seed, &RunOptions::in_memory());
+    let opts = RunOptions {
+        mutant: v.get("mutant").and_then(Json::as_str).map(str::to_string),
+        ..RunOptions::in_memory()
+    };
+    crate::mutants::validate(opts.mutant.as_deref())?;
+    let result = run_seed(&scenario, seed, &opts);
     Ok((sha256_hex(&recorded), sha256_hex(&result.history), result))
 }
 

@@ -442,48 +442,57 @@ pub fn election_safety(state: &ClusterState) -> Result<(), Violation> {
 /// (a snapshot's last entry counts), they agree on every entry both hold up
 /// to that index.
 pub fn log_matching(state: &ClusterState) -> Result<(), Violation> {
-    let servers: Vec<(&NodeId, &ServerState)> = state.servers.iter().collect();
-    for (i, (&a, sa)) in servers.iter().enumerate() {
-        for (&b, sb) in &servers[i + 1..] {
-            let top = sa.last_index().min(sb.last_index());
-            let mut anchored: Option<Index> = None;
-            for index in (1..=top).rev() {
-                let (ta, tb) = (sa.term_at(index), sb.term_at(index));
-                let (Some(ta), Some(tb)) = (ta, tb) else {
-                    continue;
+    let ids: Vec<NodeId> = state.servers.keys().copied().collect();
+    for (i, &a) in ids.iter().enumerate() {
+        for &b in &ids[i + 1..] {
+            log_matching_between(state, a, b)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`log_matching`] for the logs of servers `a` and `b` only.
+pub fn log_matching_between(state: &ClusterState, a: NodeId, b: NodeId) -> Result<(), Violation> {
+    let (Some(sa), Some(sb)) = (state.servers.get(&a), state.servers.get(&b)) else {
+        return Ok(());
+    };
+    let top = sa.last_index().min(sb.last_index());
+    let bottom = sa.snapshot.index.min(sb.snapshot.index).max(1);
+    let mut anchored: Option<Index> = None;
+    for index in (bottom..=top).rev() {
+        let (Some(ta), Some(tb)) = (sa.term_at(index), sb.term_at(index)) else {
+            continue;
+        };
+        match anchored {
+            None if ta == tb => {
+                anchored = Some(index);
+                if let (Some(ea), Some(eb)) = (sa.entry(index), sb.entry(index)) {
+                    if !ea.same_as(eb) {
+                        return Err(Violation::new(
+                            Rule::LogMatching,
+                            None,
+                            format!(
+                                "n{a} and n{b} hold different entries at index {index} of term {ta}: {ea:?} and {eb:?}"
+                            ),
+                        ));
+                    }
+                }
+            }
+            None => {}
+            Some(at) => {
+                let same = match (sa.entry(index), sb.entry(index)) {
+                    (Some(ea), Some(eb)) => ea.same_as(eb),
+                    _ => ta == tb,
                 };
-                match anchored {
-                    None if ta == tb => {
-                        anchored = Some(index);
-                        if let (Some(ea), Some(eb)) = (sa.entry(index), sb.entry(index)) {
-                            if !ea.same_as(eb) {
-                                return Err(Violation::new(
-                                    Rule::LogMatching,
-                                    None,
-                                    format!(
-                                        "n{a} and n{b} hold different entries at index {index} of term {ta}: {ea:?} and {eb:?}"
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    None => {}
-                    Some(at) => {
-                        let same = match (sa.entry(index), sb.entry(index)) {
-                            (Some(ea), Some(eb)) => ea.same_as(eb),
-                            _ => ta == tb,
-                        };
-                        if !same {
-                            return Err(Violation::new(
-                                Rule::LogMatching,
-                                None,
-                                format!(
-                                    "n{a} and n{b} agree at index {at} (term {}) but differ at index {index} (terms {ta} and {tb})",
-                                    sa.term_at(at).unwrap_or_default()
-                                ),
-                            ));
-                        }
-                    }
+                if !same {
+                    return Err(Violation::new(
+                        Rule::LogMatching,
+                        None,
+                        format!(
+                            "n{a} and n{b} agree at index {at} (term {}) but differ at index {index} (terms {ta} and {tb})",
+                            sa.term_at(at).unwrap_or_default()
+                        ),
+                    ));
                 }
             }
         }
@@ -494,31 +503,40 @@ pub fn log_matching(state: &ClusterState) -> Result<(), Violation> {
 /// Leader completeness: every entry committed in term `t` is in the log (or
 /// under the snapshot) of every server that leads a term later than `t`.
 pub fn leader_completeness(state: &ClusterState) -> Result<(), Violation> {
-    for (&id, s) in &state.servers {
-        if s.role != Role::Leader {
+    for &id in state.servers.keys() {
+        leader_complete(state, id)?;
+    }
+    Ok(())
+}
+
+/// [`leader_completeness`] for server `id` only (nothing to check unless it leads).
+pub fn leader_complete(state: &ClusterState, id: NodeId) -> Result<(), Violation> {
+    let Some(s) = state.servers.get(&id) else {
+        return Ok(());
+    };
+    if s.role != Role::Leader {
+        return Ok(());
+    }
+    for (&index, c) in state.ghost.committed.range(1..) {
+        if c.term >= s.term {
             continue;
         }
-        for (&index, c) in state.ghost.committed.range(1..) {
-            if c.term >= s.term {
-                continue;
-            }
-            let holds = if index < s.snapshot.index {
-                true
-            } else if index == s.snapshot.index {
-                s.snapshot.term == c.entry.term
-            } else {
-                s.entry(index).is_some_and(|e| e.same_as(&c.entry))
-            };
-            if !holds {
-                return Err(Violation::new(
-                    Rule::LeaderCompleteness,
-                    Some(id),
-                    format!(
-                        "n{id} leads term {} without the entry {:?} at index {index} committed in term {}",
-                        s.term, c.entry, c.term
-                    ),
-                ));
-            }
+        let holds = if index < s.snapshot.index {
+            true
+        } else if index == s.snapshot.index {
+            s.snapshot.term == c.entry.term
+        } else {
+            s.entry(index).is_some_and(|e| e.same_as(&c.entry))
+        };
+        if !holds {
+            return Err(Violation::new(
+                Rule::LeaderCompleteness,
+                Some(id),
+                format!(
+                    "n{id} leads term {} without the entry {:?} at index {index} committed in term {}",
+                    s.term, c.entry, c.term
+                ),
+            ));
         }
     }
     Ok(())
@@ -527,26 +545,8 @@ pub fn leader_completeness(state: &ClusterState) -> Result<(), Violation> {
 /// State machine safety: what every server applied (its log up to `applied`)
 /// equals what was applied at the same index anywhere, and what was committed there.
 pub fn state_machine_safety(state: &ClusterState) -> Result<(), Violation> {
-    for (&id, s) in &state.servers {
-        for index in s.snapshot.index + 1..=s.applied.min(s.last_index()) {
-            let Some(e) = s.entry(index) else { continue };
-            let other = state
-                .ghost
-                .applied
-                .get(&index)
-                .or_else(|| state.ghost.committed.get(&index).map(|c| &c.entry));
-            if let Some(other) = other {
-                if !other.same_as(e) {
-                    return Err(Violation::new(
-                        Rule::StateMachineSafety,
-                        Some(id),
-                        format!(
-                            "n{id} applied {e:?} at index {index}, where {other:?} was applied or committed"
-                        ),
-                    ));
-                }
-            }
-        }
+    for &id in state.servers.keys() {
+        applied_safely(state, id)?;
     }
     for (&index, applied) in &state.ghost.applied {
         if let Some(c) = state.ghost.committed.get(&index) {
@@ -557,6 +557,33 @@ pub fn state_machine_safety(state: &ClusterState) -> Result<(), Violation> {
                     format!(
                         "{applied:?} was applied at index {index}, where {:?} was committed",
                         c.entry
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`state_machine_safety`] for what server `id` applied (from its log) only.
+pub fn applied_safely(state: &ClusterState, id: NodeId) -> Result<(), Violation> {
+    let Some(s) = state.servers.get(&id) else {
+        return Ok(());
+    };
+    for index in s.snapshot.index + 1..=s.applied.min(s.last_index()) {
+        let Some(e) = s.entry(index) else { continue };
+        let other = state
+            .ghost
+            .applied
+            .get(&index)
+            .or_else(|| state.ghost.committed.get(&index).map(|c| &c.entry));
+        if let Some(other) = other {
+            if !other.same_as(e) {
+                return Err(Violation::new(
+                    Rule::StateMachineSafety,
+                    Some(id),
+                    format!(
+                        "n{id} applied {e:?} at index {index}, where {other:?} was applied or committed"
                     ),
                 ));
             }
@@ -584,48 +611,60 @@ pub fn check_transition(
     restarted: &[NodeId],
 ) -> Result<(), Violation> {
     for (&id, p) in &prev.servers {
-        let Some(n) = next.servers.get(&id) else {
-            continue;
-        };
-        if n.term < p.term {
-            return Err(Violation::new(
-                Rule::TermMonotonic,
-                Some(id),
-                format!("n{id}'s term went from {} back to {}", p.term, n.term),
-            ));
+        if let Some(n) = next.servers.get(&id) {
+            check_server_transition(id, p, n, restarted.contains(&id))?;
         }
-        if n.term == p.term {
-            if let (Some(a), Some(b)) = (p.vote, n.vote) {
-                if a != b {
-                    return Err(Violation::new(
-                        Rule::OneVotePerTerm,
-                        Some(id),
-                        format!("n{id} voted for n{a} and then for n{b} in term {}", n.term),
-                    ));
-                }
-            } else if p.vote.is_some() && n.vote.is_none() {
+    }
+    Ok(())
+}
+
+/// [`check_transition`] for one server: `p` before, `n` after (only the
+/// ballot, commit and applied indexes are read, so callers may pass copies
+/// without the log).
+pub fn check_server_transition(
+    id: NodeId,
+    p: &ServerState,
+    n: &ServerState,
+    restarted: bool,
+) -> Result<(), Violation> {
+    if n.term < p.term {
+        return Err(Violation::new(
+            Rule::TermMonotonic,
+            Some(id),
+            format!("n{id}'s term went from {} back to {}", p.term, n.term),
+        ));
+    }
+    if n.term == p.term {
+        if let (Some(a), Some(b)) = (p.vote, n.vote) {
+            if a != b {
                 return Err(Violation::new(
                     Rule::OneVotePerTerm,
                     Some(id),
-                    format!("n{id} forgot its vote in term {}", n.term),
+                    format!("n{id} voted for n{a} and then for n{b} in term {}", n.term),
                 ));
             }
+        } else if p.vote.is_some() && n.vote.is_none() {
+            return Err(Violation::new(
+                Rule::OneVotePerTerm,
+                Some(id),
+                format!("n{id} forgot its vote in term {}", n.term),
+            ));
         }
-        if !restarted.contains(&id) {
-            if n.commit < p.commit {
-                return Err(Violation::new(
-                    Rule::CommitMonotonic,
-                    Some(id),
-                    format!("n{id}'s commit index went from {} back to {}", p.commit, n.commit),
-                ));
-            }
-            if n.applied < p.applied {
-                return Err(Violation::new(
-                    Rule::AppliedCommitted,
-                    Some(id),
-                    format!("n{id}'s applied index went from {} back to {}", p.applied, n.applied),
-                ));
-            }
+    }
+    if !restarted {
+        if n.commit < p.commit {
+            return Err(Violation::new(
+                Rule::CommitMonotonic,
+                Some(id),
+                format!("n{id}'s commit index went from {} back to {}", p.commit, n.commit),
+            ));
+        }
+        if n.applied < p.applied {
+            return Err(Violation::new(
+                Rule::AppliedCommitted,
+                Some(id),
+                format!("n{id}'s applied index went from {} back to {}", p.applied, n.applied),
+            ));
         }
     }
     Ok(())

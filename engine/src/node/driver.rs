@@ -89,6 +89,11 @@ impl Driver {
         for (shard, initial) in ids {
             let recovered = store.load(shard)?;
             let snapshot = store.load_snapshot(shard)?;
+            let start = TraceEvent::Start {
+                term: recovered.hard_state.term,
+                snapshot: snapshot.as_ref().map_or(0, |(m, _)| m.index),
+            };
+            env.trace.emit(config.id, shard, &start);
             let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;
             shards.insert(shard, s);
         }
@@ -473,7 +478,8 @@ impl Driver {
             if readies.is_empty() {
                 return Ok(());
             }
-            if !writes.is_empty() {
+            let unsynced = !writes.is_empty() && crate::mutant!(AckBeforeSync);
+            if !writes.is_empty() && !unsynced {
                 // One transaction for every shard's writes; nothing below runs
                 // until it is durable.
                 self.store.write(&writes)?;
@@ -489,6 +495,11 @@ impl Driver {
             }
             for (to, batch) in outgoing {
                 self.peers.send(to, batch);
+            }
+            if unsynced {
+                self.store.write(&writes)?; // mutant AckBeforeSync: made durable after sending
+                tokio::time::sleep((self.env.sync_latency)()).await;
+                self.store.sync()?;
             }
         }
         Ok(())
@@ -544,11 +555,14 @@ impl Driver {
         }
         if s.applied > s.snapshot_index && self.app.should_snapshot(id, s.applied, s.snapshot_index)
         {
-            let meta = s.raft.snapshot_meta(s.applied).unwrap_or_else(|| SnapshotMeta {
-                index: s.applied,
-                term: s.applied_term,
-                membership: s.applied_membership.clone(),
-            });
+            let meta = s
+                .raft
+                .snapshot_meta(s.applied)
+                .unwrap_or_else(|| SnapshotMeta {
+                    index: s.applied,
+                    term: s.applied_term,
+                    membership: s.applied_membership.clone(),
+                });
             debug_assert_eq!((meta.index, meta.term), (s.applied, s.applied_term));
             let blob = s.sessions.encode_with(&self.app.snapshot(id));
             s.snapshot_index = meta.index;
@@ -609,7 +623,7 @@ fn apply(
     let reply = match &entry.payload {
         Payload::Noop => Vec::new(),
         Payload::Command { request, data } => match request {
-            Some(r) => match s.sessions.check(*r) {
+            Some(r) if !crate::mutant!(RetryAppliedTwice) => match s.sessions.check(*r) {
                 Dedup::Apply => {
                     let reply = app.apply(shard, entry.index, data);
                     s.sessions.record(*r, reply.clone());
@@ -618,7 +632,7 @@ fn apply(
                 Dedup::Duplicate(reply) => reply,
                 Dedup::Stale => Vec::new(),
             },
-            None => app.apply(shard, entry.index, data),
+            _ => app.apply(shard, entry.index, data),
         },
         Payload::Config(m) => {
             s.applied_membership = m.clone();

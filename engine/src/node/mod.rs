@@ -216,6 +216,10 @@ pub enum NodeError {
     /// Asked to stop.
     #[error("shut down")]
     Shutdown,
+    /// The driver broke an invariant and panicked; the node stopped rather
+    /// than run on in a state it cannot vouch for.
+    #[error("node crashed: {0}")]
+    Crashed(String),
 }
 
 impl From<StorageError> for NodeError {
@@ -349,7 +353,33 @@ impl Node {
                 tracing::warn!(node = id, "server ended: {e}");
             }
         });
-        tokio::spawn(driver.run(inputs_rx, shutdown_rx, stop_tx));
+        // A panic in the driver (a broken invariant) must stop the node
+        // visibly: the supervisor records it, which also shuts the server.
+        let supervisor_tx = stop_tx.clone();
+        let driver_task = tokio::spawn(driver.run(inputs_rx, shutdown_rx, stop_tx));
+        tokio::spawn(async move {
+            if let Err(e) = driver_task.await {
+                let why = if e.is_panic() {
+                    let payload = e.into_panic();
+                    payload
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".to_string())
+                } else {
+                    "driver task cancelled".to_string()
+                };
+                tracing::error!(node = id, "driver stopped: {why}");
+                supervisor_tx.send_if_modified(|s| {
+                    if s.is_none() {
+                        *s = Some(NodeError::Crashed(why));
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
+        });
         Ok(Node {
             id,
             inputs,
@@ -452,7 +482,8 @@ impl Node {
         .map(drop)
     }
 
-    /// Hands leadership of `shard` to `to` (or the most up-to-date follower).
+    /// Hands leadership of `shard` to `to` (or, with `None`, to the first other
+    /// voter; the leader brings the target's log up to date before handing over).
     pub async fn transfer_leader(
         &self,
         shard: ShardId,

@@ -428,7 +428,9 @@ impl Raft {
             return;
         }
         let mterm = msg.term();
-        if mterm > self.term {
+        if mterm > self.term
+            && !(self.role == Role::Leader && crate::mutant!(LeaderIgnoresHigherTerm))
+        {
             if let Message::PreVote { .. } | Message::Vote { .. } = msg {
                 let transfer = matches!(msg, Message::Vote { transfer: true, .. });
                 let sticky = match msg {
@@ -539,11 +541,13 @@ impl Raft {
         self.check_can_propose()?;
         // Dissertation §4.1 (and the 2015 single-server bug): a leader may
         // change the membership only after committing an entry of its term.
-        if self.log.term(self.log.committed) != Some(self.term) {
+        if self.log.term(self.log.committed) != Some(self.term)
+            && !crate::mutant!(MembershipBeforeTermCommit)
+        {
             return Err(RaftError::NotCommittedInTerm);
         }
         // §4.1: at most one uncommitted configuration at a time.
-        if self.membership_index > self.log.committed {
+        if self.membership_index > self.log.committed && !crate::mutant!(TwoMembershipChanges) {
             return Err(RaftError::ChangeInProgress);
         }
         if voters.voters.is_empty() {
@@ -812,6 +816,7 @@ impl Raft {
 
     fn promotable(&self) -> bool {
         self.membership.contains(self.id)
+            || (crate::mutant!(RemovedNotFenced) && self.membership_index > 0)
     }
 
     /// Heard from a leader within the minimum election timeout.
@@ -1149,7 +1154,11 @@ impl Raft {
         // §5.3: delete only from the first entry that conflicts (same index,
         // different term); entries we already hold stay, and so does what
         // follows them, so a stale or reordered Append never truncates.
-        let mut first_new = entries.len();
+        let mut first_new = if crate::mutant!(StaleAppendTruncates) {
+            0
+        } else {
+            entries.len()
+        };
         for (i, e) in entries.iter().enumerate() {
             if self.log.term(e.index) != Some(e.term) {
                 first_new = i;
@@ -1159,6 +1168,7 @@ impl Raft {
         if first_new < entries.len() {
             let from_index = entries[first_new].index;
             let mut membership_touched = false;
+            let mut kept = Vec::new(); // mutant ConflictKeepsSuffix
             if from_index <= self.log.last_index() {
                 assert!(
                     from_index > self.log.committed,
@@ -1169,6 +1179,9 @@ impl Raft {
                     .entries()
                     .iter()
                     .any(|e| e.index >= from_index && matches!(e.payload, Payload::Config(_)));
+                if crate::mutant!(ConflictKeepsSuffix) {
+                    kept = self.log.slice(last_new + 1, self.log.last_index());
+                }
                 self.log.truncate(from_index);
                 self.events.push(TraceEvent::Truncate {
                     term: self.term,
@@ -1178,6 +1191,7 @@ impl Raft {
             let new = &entries[first_new..];
             membership_touched |= new.iter().any(|e| matches!(e.payload, Payload::Config(_)));
             self.log.append(new);
+            self.log.append(&kept);
             self.events.push(TraceEvent::Append {
                 term: self.term,
                 from: from_index,
@@ -1193,6 +1207,11 @@ impl Raft {
 
         // §5.3: commit = min(leaderCommit, index of last new entry): never
         // past what this Append proved we hold from this leader.
+        let last_new = if crate::mutant!(FollowerCommitPastAppend) {
+            self.log.last_index()
+        } else {
+            last_new
+        };
         self.commit_to(leader_commit.min(last_new));
         self.send(
             from,
@@ -1256,7 +1275,9 @@ impl Raft {
             );
             return;
         }
-        if self.log.term(meta.index) == Some(meta.term) {
+        if self.log.term(meta.index) == Some(meta.term)
+            || (crate::mutant!(SnapshotKeepsSuffix) && meta.index <= self.log.last_index())
+        {
             // We hold the snapshot's last entry: by log matching we hold the
             // whole prefix, so just commit it.
             self.commit_to(meta.index);
@@ -1298,7 +1319,7 @@ impl Raft {
         if self.transferee.is_some() {
             return Err(RaftError::TransferInProgress);
         }
-        if !self.membership.contains(self.id) {
+        if !self.membership.contains(self.id) && !crate::mutant!(RemovedNotFenced) {
             return Err(RaftError::Removed);
         }
         Ok(())
@@ -1359,7 +1380,9 @@ impl Raft {
                 progress.get(&v).map_or(0, |p| p.matched)
             }
         });
-        if index <= self.log.committed || self.log.term(index) != Some(self.term) {
+        if index <= self.log.committed
+            || (self.log.term(index) != Some(self.term) && !crate::mutant!(CommitOldTerm))
+        {
             return false;
         }
         self.commit_to(index);
@@ -1369,7 +1392,10 @@ impl Raft {
             self.register_read(ctx);
         }
         // §4.2.2: a leader that is not in the committed configuration steps down.
-        if !self.membership.contains(self.id) && self.membership_index <= self.log.committed {
+        if !self.membership.contains(self.id)
+            && self.membership_index <= self.log.committed
+            && !crate::mutant!(RemovedNotFenced)
+        {
             self.flush();
             let term = self.term;
             self.become_follower(term, None);
@@ -1547,6 +1573,12 @@ impl Raft {
     }
 
     fn register_read(&mut self, ctx: u64) {
+        if crate::mutant!(ReadWithoutQuorum) {
+            return self.reads.push(ReadState {
+                ctx,
+                index: self.log.committed,
+            });
+        }
         let me = self.membership.contains(self.id).then_some(self.id);
         self.read_only.add(ctx, self.log.committed, me);
         self.release_reads();

@@ -462,6 +462,10 @@ impl Tables<'_> {
         let shard = w.shard;
         let ctx = || Self::ctx(shard);
         if let Some(hs) = &w.hard_state {
+            let hs = &HardState {
+                vote: hs.vote.filter(|_| !crate::mutant!(VoteNotPersisted)),
+                ..*hs
+            };
             self.hard_state
                 .insert(shard, codec::encode_hard_state(hs).as_slice())
                 .ctx(ctx())?;
@@ -556,10 +560,14 @@ fn load_in(txn: &redb::ReadTransaction, shard: ShardId) -> Result<Recovered, Sto
     let mut entries = Vec::new();
     let first = snapshot.as_ref().map_or(1, |s| s.index + 1);
     let range = table.range((shard, 0)..=(shard, u64::MAX)).ctx(ctx())?;
+    let mut prev_term = snapshot.as_ref().map_or(0, |s| s.term); // mutant WrongEntryTerm
     for (expect, kv) in (first..).zip(range) {
         let (k, v) = kv.ctx(ctx())?;
         let index = k.value().1;
-        let e = codec::decode_entry(v.value()).map_err(|e| corrupt("log entry", shard, e))?;
+        let mut e = codec::decode_entry(v.value()).map_err(|e| corrupt("log entry", shard, e))?;
+        if crate::mutant!(WrongEntryTerm) {
+            e.term = std::mem::replace(&mut prev_term, e.term);
+        }
         if e.index != index || index != expect {
             return Err(corrupt(
                 "log",

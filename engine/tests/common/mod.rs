@@ -130,7 +130,18 @@ pub fn peers(n: u64) -> BTreeMap<NodeId, String> {
     (1..=n).map(|i| (i, addr(i))).collect()
 }
 
+/// `TUMULT_TEST_SEED`, or 0.
+pub fn extra_seed() -> u64 {
+    std::env::var("TUMULT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A simulation with fixed epoch and latencies. `TUMULT_TEST_SEED=<n>` mixes
+/// `n` into every test's seed, to try a test under other schedules.
 pub fn sim<'a>(seed: u64, duration: Duration) -> turmoil::Sim<'a> {
+    let seed = seed ^ extra_seed().wrapping_mul(0x9E37_79B9_7F4A_7C15);
     turmoil::Builder::new()
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .simulation_duration(duration)
@@ -153,7 +164,9 @@ pub fn start_cluster(
     spec.trace = Arc::clone(trace);
     let cluster = spec.start(sim);
     // These clusters are expected to run without a node stopping.
-    cluster.fail_on_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    cluster
+        .fail_on_stop
+        .store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Tweaks the configuration of node `id` before it starts.
@@ -243,7 +256,7 @@ impl Spec {
             sim.host(addr(i).split(':').next().unwrap(), move || {
                 let mut config = NodeConfig::new(i, peers(n), "/data/tumult".into());
                 config.listen = Some("0.0.0.0:7000".into());
-                config.seed = 7;
+                config.seed = 7 ^ extra_seed();
                 config.shards = (0..shards).map(|s| (s, membership.clone())).collect();
                 if let Some(f) = &configure {
                     f(i, &mut config);

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 pub mod check;
 pub mod model;
+pub mod mutants;
 pub mod run;
+pub mod shrink;
 
 /// What a command concluded, as the process exit code of SPEC.md §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +52,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Exhaustively check the stateright model of the protocol.
     Model(model::ModelArgs),
+    /// Run the suite against each deliberate engine bug and show which check catches it.
+    Mutants(mutants::MutantsArgs),
+    /// Shrink a failing run to a minimal scenario that still fails the same check.
+    Shrink(shrink::ShrinkArgs),
 }
 
 /// Parses the command line and runs the subcommand; usage errors exit 2.
@@ -68,6 +74,8 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => run::replay_cmd(args),
         Command::Check(args) => check::run(args),
         Command::Model(args) => model::run(args),
+        Command::Mutants(args) => mutants::run(args),
+        Command::Shrink(args) => shrink::run(args),
     };
     outcome.into()
 }

@@ -31,6 +31,9 @@ pub struct ModelArgs {
     /// Check a deliberately broken variant: commit-old-term, double-vote or early-membership-change.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
+    /// Leave out client commands (leaders append only no-ops and configurations).
+    #[arg(long)]
+    pub no_client_requests: bool,
     /// Leave out pre-vote.
     #[arg(long)]
     pub no_pre_vote: bool,
@@ -68,6 +71,7 @@ impl ModelArgs {
             voters: self.voters.unwrap_or(self.servers),
             max_term: self.max_term,
             max_log: self.max_log,
+            client_requests: !self.no_client_requests,
             pre_vote: !self.no_pre_vote,
             crashes: !self.no_crashes,
             compaction: !self.no_compaction,
@@ -145,6 +149,17 @@ pub fn run(args: ModelArgs) -> Outcome {
             println!("also violated: \"{name}\"");
         }
         return Outcome::Fail;
+    }
+    if let Some(bug) = config.bug {
+        let d = bug.demo_config();
+        println!(
+            "hint: {bug} shows with --servers {} --voters {} --max-term {} --max-log {}{}",
+            d.servers,
+            d.voters,
+            d.max_term,
+            d.max_log,
+            " --no-client-requests --no-pre-vote --no-crashes --no-compaction --no-transfer"
+        );
     }
     for name in &report.unreached {
         println!("warning: \"{name}\" was never reached within these bounds");

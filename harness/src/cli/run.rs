@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Seeds run in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
+    #[arg(long)]
+    pub mutant: Option<String>,
 }
 
 /// Arguments of `tumult suite`.
@@ -49,6 +52,9 @@ pub struct SuiteArgs {
     /// Seeds run in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
+    #[arg(long)]
+    pub mutant: Option<String>,
 }
 
 /// Arguments of `tumult replay`.
@@ -58,13 +64,13 @@ pub struct ReplayArgs {
     pub run_dir: PathBuf,
 }
 
-fn bad(msg: impl std::fmt::Display) -> Outcome {
+pub(crate) fn bad(msg: impl std::fmt::Display) -> Outcome {
     eprintln!("tumult: {msg}");
     Outcome::BadInput
 }
 
 /// Every `*.toml` under `dir`, sorted.
-fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -82,7 +88,7 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenario, u64)>, String> {
+pub(crate) fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenario, u64)>, String> {
     let override_seeds = match seeds {
         Some(s) => Some(parse_seeds(s).map_err(|e| format!("--seeds: {e}"))?),
         None => None,
@@ -107,7 +113,7 @@ fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenario, u64)>, 
     Ok(runs)
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -196,8 +202,11 @@ pub fn run(args: RunArgs) -> Outcome {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
+    if let Err(e) = crate::mutants::validate(args.mutant.as_deref()) {
+        return bad(e);
+    }
     let start = std::time::Instant::now();
-    let opts = RunOptions::writing_to(&args.out);
+    let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
     let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "run");
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
     if let Err(e) = crate::suite::write_index(&args.out, &results, None) {
@@ -224,8 +233,11 @@ pub fn suite(args: SuiteArgs) -> Outcome {
         },
         None => runs,
     };
+    if let Err(e) = crate::mutants::validate(args.mutant.as_deref()) {
+        return bad(e);
+    }
     let start = std::time::Instant::now();
-    let opts = RunOptions::writing_to(&args.out);
+    let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
     let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "suite");
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
     if let Err(e) = crate::suite::write_index(&args.out, &results, args.junit.as_deref()) {

@@ -54,12 +54,16 @@ impl fmt::Display for OpMeta {
 /// smaller set still proves the whole history is not linearizable.
 ///
 /// Dropping an operation that leaves the state alone (a read, a cas that
-/// found another value) is always sound. Dropping one that changes the
-/// state is sound when no remaining operation refers to a value it set and
-/// no remaining operation is a [`Role::Blocker`]: then every remaining
-/// observation sees the same state in the old linearization minus the
-/// dropped operations (an indeterminate cas that had no effect is moved to
-/// the end, where it may land since it is open).
+/// found another value) is always sound. Dropping state changers `R` is
+/// sound when no remaining operation refers to a value set by `R`, and no
+/// remaining [`Role::Blocker`] expects a value that a remaining operation
+/// may set. Proof sketch: take a linearization of the whole history and
+/// remove `R`. Every remaining read or cas that succeeded saw a value set
+/// by the last effective changer before it, which is not in `R` (else the
+/// reader refers to a value of `R`), so it sees the same value; an
+/// indeterminate cas that had no effect is moved to the end, where it may
+/// land since it is open; and a cas mismatch sees some value set by a
+/// remaining operation (or the initial one), never its expected value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Leaves the state alone; `refs` are the values it saw.
@@ -67,9 +71,12 @@ pub enum Role {
         /// Values it saw.
         refs: Vec<i64>,
     },
-    /// Leaves the state alone but observed "not that value", which a dropped
-    /// write could turn true (a cas mismatch).
-    Blocker,
+    /// Leaves the state alone but observed "not `expected`" (a cas
+    /// mismatch), which dropping a write could make false.
+    Blocker {
+        /// The value the state did not hold.
+        expected: i64,
+    },
     /// May change the state.
     Changer {
         /// Values it may set.
@@ -202,9 +209,10 @@ impl Spec for RegisterSpec {
                 refs: vec![],
             },
             RegisterOp::Cas {
+                expected,
                 outcome: CasOutcome::Mismatch,
                 ..
-            } => Role::Blocker,
+            } => Role::Blocker { expected },
             RegisterOp::Cas { expected, new, .. } => Role::Changer {
                 sets: vec![new],
                 refs: vec![expected],

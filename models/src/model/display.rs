@@ -23,15 +23,6 @@ fn entry(e: &LogEntry) -> String {
 impl fmt::Display for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Body::PreVote {
-                term,
-                last_index,
-                last_term,
-            } => write!(
-                f,
-                "PreVote(term {term}, last {last_index}@t{last_term})"
-            ),
-            Body::PreVoteGranted { term } => write!(f, "PreVoteGranted(term {term})"),
             Body::Vote {
                 term,
                 last_index,
@@ -59,6 +50,9 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::Timeout(id) => write!(f, "n{id} times out"),
+            Action::PreVote { voter, candidate } => {
+                write!(f, "n{voter} grants a pre-vote to n{candidate}")
+            }
             Action::Deliver(m) => write!(f, "deliver {m}"),
             Action::Propose(id) => write!(f, "n{id} appends a client command"),
             Action::ChangeMembership(id, v) => {

@@ -16,6 +16,9 @@
 //! committed an entry of its term, a removed leader steps down once the
 //! change commits).
 //!
+//! Pre-vote is modelled as one step per grant ([`Action::PreVote`]): the
+//! voter's conditions are evaluated when the grant counts.
+//!
 //! The network is a set of messages that are never removed once sent:
 //! delivering a message again is duplication, never delivering it is loss,
 //! delivering in any order is reordering. Messages that can no longer change
@@ -98,6 +101,7 @@ impl Bug {
     /// The smallest configuration known to expose the bug quickly.
     pub fn demo_config(self) -> ModelConfig {
         let quiet = ModelConfig {
+            client_requests: false,
             pre_vote: false,
             crashes: false,
             compaction: false,
@@ -149,6 +153,8 @@ pub struct ModelConfig {
     pub max_term: Term,
     /// No log grows beyond this index.
     pub max_log: Index,
+    /// Leaders append client commands (besides their no-ops and configurations).
+    pub client_requests: bool,
     /// Elections start with a pre-vote round.
     pub pre_vote: bool,
     /// Servers crash and restart.
@@ -171,6 +177,7 @@ impl Default for ModelConfig {
             voters: 3,
             max_term: 2,
             max_log: 2,
+            client_requests: true,
             pre_vote: true,
             crashes: true,
             compaction: true,
@@ -206,14 +213,6 @@ impl ModelConfig {
 /// What one message says.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Body {
-    /// Would you vote for me in `term` (my term + 1)? My log ends at (`last_index`, `last_term`).
-    PreVote {
-        term: Term,
-        last_index: Index,
-        last_term: Term,
-    },
-    /// I would vote for you in `term`.
-    PreVoteGranted { term: Term },
     /// Vote for me in `term`; my log ends at (`last_index`, `last_term`).
     Vote {
         term: Term,
@@ -232,9 +231,7 @@ impl Body {
     /// The term the message carries.
     pub fn term(&self) -> Term {
         match *self {
-            Body::PreVote { term, .. }
-            | Body::PreVoteGranted { term }
-            | Body::Vote { term, .. }
+            Body::Vote { term, .. }
             | Body::VoteGranted { term }
             | Body::AppendOk { term, .. }
             | Body::TimeoutNow { term } => term,
@@ -349,6 +346,10 @@ pub struct RaftState {
 pub enum Action {
     /// The server's election timer fires: it starts a pre-vote (or an election).
     Timeout(NodeId),
+    /// A voter answers a pre-candidate's pre-vote request and the answer
+    /// arrives: request, grant and its delivery in one step (pre-vote
+    /// changes no durable state, so only the instant the grant counts matters).
+    PreVote { voter: NodeId, candidate: NodeId },
     /// The message is delivered (again, possibly).
     Deliver(Message),
     /// The leader appends a client command.

@@ -35,10 +35,30 @@ impl RaftModel {
             if s.role != Role::Leader && s.term < cfg.max_term && voters.contains(&id) {
                 actions.push(Action::Timeout(id));
             }
+            if s.role == Role::PreCandidate {
+                for &voter in voters {
+                    let v = &state.cluster.servers[&voter];
+                    // §9.6: a voter grants a pre-vote for a term above its own to
+                    // an up-to-date log, unless it hears from a leader.
+                    if !vol.granted.contains(&voter)
+                        && s.term + 1 > v.term
+                        && v.role != Role::Leader
+                        && !state.volatile[&voter].lease
+                        && v.is_up_to_date(s.last_index(), s.last_term())
+                    {
+                        actions.push(Action::PreVote {
+                            voter,
+                            candidate: id,
+                        });
+                    }
+                }
+            }
             if s.role == Role::Leader {
                 let last = s.last_index();
                 if last < cfg.max_log {
-                    actions.push(Action::Propose(id));
+                    if cfg.client_requests {
+                        actions.push(Action::Propose(id));
+                    }
                     if cfg.membership
                         && s.config_index() <= s.commit
                         && (self.bug(Bug::EarlyMembershipChange)
@@ -134,6 +154,16 @@ impl RaftModel {
         let mut restarted = None;
         match action {
             Action::Timeout(id) => self.timeout(&mut st, *id),
+            Action::PreVote { voter, candidate } => {
+                let s = &st.cluster.servers[candidate];
+                let voters = s.voters().to_vec();
+                let vol = st.volatile.get_mut(candidate).unwrap();
+                vol.granted.insert(*voter);
+                let got = vol.granted.iter().filter(|v| voters.contains(v)).count();
+                if got >= quorum(&voters) {
+                    self.campaign(&mut st, *candidate);
+                }
+            }
             Action::Deliver(m) => self.deliver(&mut st, m),
             Action::Propose(id) => self.append_as_leader(&mut st, *id, Payload::Command(1)),
             Action::ChangeMembership(id, voters) => {
@@ -205,22 +235,13 @@ impl RaftModel {
         }
         let s = st.cluster.servers.get_mut(&id).unwrap();
         s.role = Role::PreCandidate;
-        let (term, last_index, last_term) = (s.term + 1, s.last_index(), s.last_term());
         let voters = s.voters().to_vec();
         let vol = st.volatile.get_mut(&id).unwrap();
         vol.lease = false;
         vol.granted = [id].into();
         vol.matched.clear();
         if vol.granted.len() >= quorum(&voters) {
-            return self.campaign(st, id);
-        }
-        for &peer in voters.iter().filter(|&&p| p != id) {
-            let body = Body::PreVote {
-                term,
-                last_index,
-                last_term,
-            };
-            send(st, id, peer, body);
+            self.campaign(st, id);
         }
     }
 
@@ -313,33 +334,6 @@ impl RaftModel {
     fn deliver(&self, st: &mut RaftState, m: &Message) {
         let (from, to) = (m.from, m.to);
         match &m.body {
-            Body::PreVote {
-                term,
-                last_index,
-                last_term,
-            } => {
-                // §9.6: grant if the candidate's log is up to date and no leader is heard from.
-                let s = &st.cluster.servers[&to];
-                if *term > s.term
-                    && s.role != Role::Leader
-                    && !st.volatile[&to].lease
-                    && s.is_up_to_date(*last_index, *last_term)
-                {
-                    send(st, to, from, Body::PreVoteGranted { term: *term });
-                }
-            }
-            Body::PreVoteGranted { term } => {
-                let s = &st.cluster.servers[&to];
-                if s.role == Role::PreCandidate && *term == s.term + 1 {
-                    let voters = s.voters().to_vec();
-                    let vol = st.volatile.get_mut(&to).unwrap();
-                    vol.granted.insert(from);
-                    let got = vol.granted.iter().filter(|v| voters.contains(v)).count();
-                    if got >= quorum(&voters) {
-                        self.campaign(st, to);
-                    }
-                }
-            }
             Body::Vote {
                 term,
                 last_index,
@@ -568,9 +562,7 @@ fn record_leaders(st: &mut RaftState) {
 }
 
 /// Drops what can no longer change its receiver. Terms only grow and every
-/// handler ignores a message older than the receiver's term (a pre-vote
-/// request or grant is for `term + 1`, so it is dead once the receiver
-/// reached that term); a server is a candidate or a leader of a term at most
+/// handler ignores a message older than the receiver's term; a server is a candidate or a leader of a term at most
 /// once, so a vote grant to a server that no longer campaigns in that term,
 /// or an acknowledgement to one that no longer leads it, is dead; a vote
 /// request to a server that voted in its term is dead unless votes can be
@@ -581,7 +573,6 @@ fn collect_garbage(st: &mut RaftState, double_vote: bool) {
     st.network.retain(|m| {
         let r = &servers[&m.to];
         match m.body {
-            Body::PreVote { term, .. } | Body::PreVoteGranted { term } => term > r.term,
             Body::Vote { term, .. } => {
                 term > r.term || (term == r.term && (r.vote.is_none() || double_vote))
             }

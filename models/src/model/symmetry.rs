@@ -203,6 +203,10 @@ impl Rename for Action {
     fn rename(&self, r: &Renaming) -> Self {
         match self {
             Action::Timeout(id) => Action::Timeout(r.apply(*id)),
+            Action::PreVote { voter, candidate } => Action::PreVote {
+                voter: r.apply(*voter),
+                candidate: r.apply(*candidate),
+            },
             Action::Deliver(m) => Action::Deliver(m.rename(r)),
             Action::Propose(id) => Action::Propose(r.apply(*id)),
             Action::ChangeMembership(id, v) => {

@@ -1,0 +1,93 @@
+//! `tumult mutants`: runs the suite against each deliberate engine bug and
+//! prints which check caught it, with the first scenario and seed that did.
+
+use super::run::{bad, default_jobs, load, scenario_files};
+use super::Outcome;
+use crate::mutants::{catalogue, names, order_runs, table, Finding};
+use crate::run::RunOptions;
+use std::path::PathBuf;
+
+/// Arguments of `tumult mutants`.
+#[derive(Debug, clap::Args)]
+pub struct MutantsArgs {
+    /// Directory of scenario files (`*.toml`, searched recursively).
+    #[arg(long, default_value = "scenarios")]
+    pub suite: PathBuf,
+    /// Seeds for every scenario (default: each file's `[run] seeds`).
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Only these mutants (repeatable; default: all).
+    #[arg(long = "mutant")]
+    pub mutants: Vec<String>,
+    /// Mutants hunted in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Also write the findings as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// `tumult mutants`.
+pub fn run(args: MutantsArgs) -> Outcome {
+    if !crate::mutants::available() {
+        return bad("this tumult was built without mutants; rebuild with `cargo build --release -p tumult-harness --features mutants`");
+    }
+    let mutants: Vec<String> = if args.mutants.is_empty() {
+        names().into_iter().map(str::to_string).collect()
+    } else {
+        args.mutants.clone()
+    };
+    for m in &mutants {
+        if let Err(e) = crate::mutants::validate(Some(m)) {
+            return bad(e);
+        }
+    }
+    let files = match scenario_files(&args.suite) {
+        Ok(f) if f.is_empty() => return bad(format!("{}: no *.toml scenario files", args.suite.display())),
+        Ok(f) => f,
+        Err(e) => return bad(e),
+    };
+    let runs = match load(&files, args.seeds.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return bad(e),
+    };
+    let runs = order_runs(runs);
+    let started = std::time::Instant::now();
+    let done = |f: &Finding| {
+        let what = match (&f.check, &f.scenario, f.seed) {
+            (Some(c), Some(s), Some(seed)) => format!("caught by {c} in {s} seed {seed}: {}", f.detail),
+            _ => "ESCAPED every run".to_string(),
+        };
+        let mut detail = what;
+        if detail.len() > 200 {
+            let mut cut = 200;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+            detail.push('…');
+        }
+        eprintln!("{}: {detail} ({} runs, {:.1}s wall)", f.mutant, f.runs, f.wall_seconds);
+    };
+    let opts = RunOptions::in_memory();
+    let findings = catalogue(&mutants, &runs, &opts, args.jobs.unwrap_or_else(default_jobs), &done);
+    print!("{}", table(&findings));
+    let caught = findings.iter().filter(|f| f.caught()).count();
+    println!(
+        "{caught}/{} mutants caught over {} (scenario, seed) runs available; {:.1} wall s",
+        findings.len(),
+        runs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&findings).expect("findings serialize");
+        if let Err(e) = std::fs::write(path, json) {
+            eprintln!("tumult: {}: {e}", path.display());
+        }
+    }
+    if caught == findings.len() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    }
+}

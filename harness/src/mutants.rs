@@ -1,0 +1,301 @@
+//! The mutant catalogue: the engine's deliberate Raft bugs (feature
+//! `mutants`, see `tumult_engine::mutants`) run against the suite, to prove
+//! that the testbed catches each of them (`tumult mutants`).
+//!
+//! A run *catches* a mutant when its verdict differs from its scenario's
+//! expectation: an expected-pass run fails a counted check (`assertion`
+//! included: a broken engine assertion counts). For each mutant the runs go
+//! cheapest first and stop at the first catch.
+//!
+//! Without the feature every function here still exists, but only "no
+//! mutant" is valid.
+//!
+//! ```no_run
+//! # #[cfg(feature = "mutants")] {
+//! use tumult_harness::mutants::{hunt, order_runs};
+//! use tumult_harness::run::RunOptions;
+//! use tumult_harness::scenario::parse_file;
+//!
+//! let s = parse_file("scenarios/leader-isolation.toml").unwrap();
+//! let runs = order_runs(s.run.seeds.iter().map(|&seed| (s.clone(), seed)).collect());
+//! let finding = hunt("leader-ignores-higher-term", &runs, &RunOptions::in_memory());
+//! assert!(finding.caught());
+//! # }
+//! ```
+
+use crate::run::{run_seed, RunOptions, RunResult};
+use crate::scenario::{Scenario, StepKind};
+use std::time::Instant;
+
+/// Whether this build has the mutants compiled in.
+pub fn available() -> bool {
+    cfg!(feature = "mutants")
+}
+
+/// The names of every mutant of this build (none without the feature).
+pub fn names() -> Vec<&'static str> {
+    #[cfg(feature = "mutants")]
+    {
+        tumult_engine::mutants::Mutant::ALL.iter().map(|m| m.name()).collect()
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        Vec::new()
+    }
+}
+
+/// The one-line description of a mutant.
+pub fn description(name: &str) -> &'static str {
+    #[cfg(feature = "mutants")]
+    {
+        tumult_engine::mutants::Mutant::from_name(name).map_or("", |m| m.description())
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        let _ = name;
+        ""
+    }
+}
+
+/// Checks that `name` (if any) is a mutant of this build.
+pub fn validate(name: Option<&str>) -> Result<(), String> {
+    let Some(name) = name else { return Ok(()) };
+    if !available() {
+        return Err(format!(
+            "--mutant {name}: this tumult was built without mutants; rebuild with `--features mutants`"
+        ));
+    }
+    if names().contains(&name) {
+        Ok(())
+    } else {
+        Err(format!("--mutant {name}: no such mutant; known: {}", names().join(", ")))
+    }
+}
+
+/// Runs `f` with the mutant `name` active on this thread (the simulation of
+/// one run executes on the calling thread).
+///
+/// # Panics
+///
+/// If `name` is not a mutant of this build (see [`validate`]).
+pub fn scope<R>(name: Option<&str>, f: impl FnOnce() -> R) -> R {
+    if let Err(e) = validate(name) {
+        panic!("{e}");
+    }
+    #[cfg(feature = "mutants")]
+    {
+        let m = name.and_then(tumult_engine::mutants::Mutant::from_name);
+        tumult_engine::mutants::with(m, f)
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        f()
+    }
+}
+
+/// A rough cost of one run of `s`, to run cheap scenarios first: simulated
+/// seconds times the work per simulated second (nodes, shards, operations).
+pub fn cost(s: &Scenario) -> f64 {
+    let secs = s.workload.duration.as_secs_f64() + 2.0;
+    let nodes = f64::from(s.cluster.nodes);
+    let shards = f64::from(s.cluster.shards);
+    let steps = s
+        .nemesis
+        .iter()
+        .map(|n| match &n.kind {
+            StepKind::Fixed { .. } => 1.0,
+            StepKind::Random { .. } => 4.0,
+        })
+        .sum::<f64>();
+    secs * (nodes * (1.0 + shards / 4.0) + s.workload.rate / 40.0) * (1.0 + steps / 20.0)
+}
+
+/// Orders runs cheapest first (stable: equal costs keep their order), and
+/// the first seed of every scenario before the other seeds.
+pub fn order_runs(mut runs: Vec<(Scenario, u64)>) -> Vec<(Scenario, u64)> {
+    let mut rank: std::collections::BTreeMap<String, usize> = Default::default();
+    let ranked: Vec<usize> = runs
+        .iter()
+        .map(|(s, _)| {
+            let n = rank.entry(s.name.clone()).or_insert(0);
+            *n += 1;
+            *n - 1
+        })
+        .collect();
+    let mut keyed: Vec<(usize, usize)> = ranked.into_iter().zip(0..).collect();
+    keyed.sort_by(|a, b| {
+        let ca = cost(&runs[a.1].0);
+        let cb = cost(&runs[b.1].0);
+        a.0.cmp(&b.0).then(ca.total_cmp(&cb)).then(a.1.cmp(&b.1))
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    let mut slots: Vec<Option<(Scenario, u64)>> = runs.drain(..).map(Some).collect();
+    order.into_iter().map(|i| slots[i].take().expect("each once")).collect()
+}
+
+/// How one mutant fared.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    /// The mutant's name.
+    pub mutant: String,
+    /// The bug it re-creates.
+    pub description: String,
+    /// The check that caught it (`linearizable`, `model`, `recovery`,
+    /// `assertion`), or None if it escaped.
+    pub check: Option<String>,
+    /// The scenario and seed of the catching run.
+    pub scenario: Option<String>,
+    pub file: Option<String>,
+    pub seed: Option<u64>,
+    /// What the failed check said.
+    pub detail: String,
+    /// Runs until the catch (or all of them).
+    pub runs: usize,
+    /// Simulated seconds of those runs, together.
+    pub sim_seconds: f64,
+    /// Wall seconds of the hunt.
+    pub wall_seconds: f64,
+}
+
+impl Finding {
+    /// Whether a run caught the mutant.
+    pub fn caught(&self) -> bool {
+        self.check.is_some()
+    }
+}
+
+/// The check that makes `r` miss its expectation, if it does: the first
+/// failed counted check, `assertion` first (a panic explains the rest).
+pub fn catching_check(r: &RunResult) -> Option<(String, String)> {
+    if r.met_expectation() {
+        return None;
+    }
+    let v = &r.verdict;
+    let mut counted = v.counted_checks.clone();
+    counted.sort_by_key(|c| (c != "assertion", c.clone()));
+    for c in &counted {
+        if let Some(x) = v.checks.get(c) {
+            if x.failed() {
+                return Some((c.clone(), x.detail.clone()));
+            }
+        }
+    }
+    // An expected failure that passed.
+    Some((
+        "expectation".to_string(),
+        format!("verdict {} where {} was expected", v.verdict, v.expected),
+    ))
+}
+
+/// Runs `runs` in order with `mutant` until one catches it.
+pub fn hunt(mutant: &str, runs: &[(Scenario, u64)], opts: &RunOptions) -> Finding {
+    let started = Instant::now();
+    let opts = RunOptions {
+        mutant: Some(mutant.to_string()),
+        ..opts.clone()
+    };
+    let mut finding = Finding {
+        mutant: mutant.to_string(),
+        description: description(mutant).to_string(),
+        check: None,
+        scenario: None,
+        file: None,
+        seed: None,
+        detail: String::new(),
+        runs: 0,
+        sim_seconds: 0.0,
+        wall_seconds: 0.0,
+    };
+    for (scenario, seed) in runs {
+        let r = run_seed(scenario, *seed, &opts);
+        finding.runs += 1;
+        finding.sim_seconds += r.verdict.sim_seconds;
+        if let Some((check, detail)) = catching_check(&r) {
+            finding.check = Some(check);
+            finding.scenario = Some(scenario.name.clone());
+            finding.file = Some(scenario.file.clone());
+            finding.seed = Some(*seed);
+            finding.detail = detail;
+            break;
+        }
+    }
+    finding.wall_seconds = started.elapsed().as_secs_f64();
+    finding
+}
+
+/// Hunts every mutant of `mutants` on `jobs` threads (one mutant per thread
+/// at a time); `done` sees each finding as it completes. Findings in input order.
+pub fn catalogue(
+    mutants: &[String],
+    runs: &[(Scenario, u64)],
+    opts: &RunOptions,
+    jobs: usize,
+    done: &(dyn Fn(&Finding) + Sync),
+) -> Vec<Finding> {
+    let queue = std::sync::Mutex::new((0..mutants.len()).collect::<std::collections::VecDeque<_>>());
+    let found = std::sync::Mutex::new(vec![None; mutants.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(mutants.len().max(1)) {
+            scope.spawn(|| loop {
+                let Some(i) = queue.lock().expect("queue").pop_front() else {
+                    return;
+                };
+                let f = hunt(&mutants[i], runs, opts);
+                done(&f);
+                found.lock().expect("findings")[i] = Some(f);
+            });
+        }
+    });
+    found
+        .into_inner()
+        .expect("findings")
+        .into_iter()
+        .map(|f| f.expect("every mutant hunted"))
+        .collect()
+}
+
+/// The catalogue as a text table.
+pub fn table(findings: &[Finding]) -> String {
+    let mut rows = vec![[
+        "mutant".to_string(),
+        "caught".to_string(),
+        "by".to_string(),
+        "scenario/seed".to_string(),
+        "runs".to_string(),
+        "sim s".to_string(),
+        "wall s".to_string(),
+    ]];
+    for f in findings {
+        rows.push([
+            f.mutant.clone(),
+            if f.caught() { "yes" } else { "NO" }.to_string(),
+            f.check.clone().unwrap_or_else(|| "-".into()),
+            match (&f.scenario, f.seed) {
+                (Some(s), Some(seed)) => format!("{s}/{seed}"),
+                _ => "-".into(),
+            },
+            f.runs.to_string(),
+            format!("{:.1}", f.sim_seconds),
+            format!("{:.1}", f.wall_seconds),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<w$}", w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
