@@ -111,8 +111,13 @@ pub fn cost(s: &Scenario) -> f64 {
 }
 
 /// Orders runs cheapest first (stable: equal costs keep their order), and
-/// the first seed of every scenario before the other seeds.
-pub fn order_runs(mut runs: Vec<(Scenario, u64)>) -> Vec<(Scenario, u64)> {
+/// the first seed of every scenario before the other seeds. Scenarios
+/// expected to fail are left out: a mutant cannot be caught by them.
+pub fn order_runs(runs: Vec<(Scenario, u64)>) -> Vec<(Scenario, u64)> {
+    let mut runs: Vec<(Scenario, u64)> = runs
+        .into_iter()
+        .filter(|(s, _)| s.expect.verdict == crate::scenario::Verdict::Pass)
+        .collect();
     let mut rank: std::collections::BTreeMap<String, usize> = Default::default();
     let ranked: Vec<usize> = runs
         .iter()
@@ -189,6 +194,18 @@ pub fn catching_check(r: &RunResult) -> Option<(String, String)> {
 
 /// Runs `runs` in order with `mutant` until one catches it.
 pub fn hunt(mutant: &str, runs: &[(Scenario, u64)], opts: &RunOptions) -> Finding {
+    hunt_with(mutant, runs, opts, None, &|_| {})
+}
+
+/// [`hunt`], giving up once `budget` of wall time is spent (the mutant then
+/// counts as escaped), and showing each run to `seen`.
+pub fn hunt_with(
+    mutant: &str,
+    runs: &[(Scenario, u64)],
+    opts: &RunOptions,
+    budget: Option<std::time::Duration>,
+    seen: &(dyn Fn(&RunResult) + Sync),
+) -> Finding {
     let started = Instant::now();
     let opts = RunOptions {
         mutant: Some(mutant.to_string()),
@@ -207,7 +224,12 @@ pub fn hunt(mutant: &str, runs: &[(Scenario, u64)], opts: &RunOptions) -> Findin
         wall_seconds: 0.0,
     };
     for (scenario, seed) in runs {
+        if budget.is_some_and(|b| started.elapsed() >= b) {
+            finding.detail = format!("wall-time budget of {:.0}s spent", budget.unwrap_or_default().as_secs_f64());
+            break;
+        }
         let r = run_seed(scenario, *seed, &opts);
+        seen(&r);
         finding.runs += 1;
         finding.sim_seconds += r.verdict.sim_seconds;
         if let Some((check, detail)) = catching_check(&r) {
@@ -230,6 +252,8 @@ pub fn catalogue(
     runs: &[(Scenario, u64)],
     opts: &RunOptions,
     jobs: usize,
+    budget: Option<std::time::Duration>,
+    seen: &(dyn Fn(&RunResult) + Sync),
     done: &(dyn Fn(&Finding) + Sync),
 ) -> Vec<Finding> {
     let queue = std::sync::Mutex::new((0..mutants.len()).collect::<std::collections::VecDeque<_>>());
@@ -240,7 +264,7 @@ pub fn catalogue(
                 let Some(i) = queue.lock().expect("queue").pop_front() else {
                     return;
                 };
-                let f = hunt(&mutants[i], runs, opts);
+                let f = hunt_with(&mutants[i], runs, opts, budget, seen);
                 done(&f);
                 found.lock().expect("findings")[i] = Some(f);
             });

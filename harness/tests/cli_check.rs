@@ -13,7 +13,10 @@ fn tmp(name: &str, text: &str) -> PathBuf {
 }
 
 fn tumult(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tumult")).args(args).output().expect("run tumult")
+    Command::new(env!("CARGO_BIN_EXE_tumult"))
+        .args(args)
+        .output()
+        .expect("run tumult")
 }
 
 fn code(o: &Output) -> i32 {
@@ -21,7 +24,11 @@ fn code(o: &Output) -> i32 {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 const WRITE_1: &str = r#"{"index":0,"type":"invoke","process":0,"f":"write","key":"k1","value":1,"time":0}
@@ -41,7 +48,11 @@ fn linearizable_exits_0() {
     let h = tmp("ok.jsonl", &format!("{WRITE_1}{}", read(2, "1")));
     let o = tumult(&["check", h.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert!(text(&o).contains("linearizable (register; 2 operations, 1 keys"), "{}", text(&o));
+    assert!(
+        text(&o).contains("linearizable (register; 2 operations, 1 keys"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -64,8 +75,18 @@ fn violation_exits_1_and_draws_it() {
 #[test]
 fn bad_input_exits_2_naming_file_and_line() {
     let cases = [
-        ("orphan.jsonl", format!("{WRITE_1}{}", read(2, "1").lines().nth(1).unwrap()), ":3:", "no open `invoke`"),
-        ("truncated.jsonl", format!("{WRITE_1}{}", &read(2, "1")[..50]), ":3:", "truncated"),
+        (
+            "orphan.jsonl",
+            format!("{WRITE_1}{}", read(2, "1").lines().nth(1).unwrap()),
+            ":3:",
+            "no open `invoke`",
+        ),
+        (
+            "truncated.jsonl",
+            format!("{WRITE_1}{}", &read(2, "1")[..50]),
+            ":3:",
+            "truncated",
+        ),
         (
             "type.jsonl",
             WRITE_1.replace("\"ok\"", "\"finished\""),
@@ -78,13 +99,21 @@ fn bad_input_exits_2_naming_file_and_line() {
         let o = tumult(&["check", h.to_str().unwrap()]);
         assert_eq!(code(&o), 2, "{name}: {}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(&format!("{name}{line}")) && err.contains(what), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}{line}")) && err.contains(what),
+            "{name}: {err}"
+        );
     }
     let o = tumult(&["check", "/nonexistent/history.jsonl"]);
     assert_eq!(code(&o), 2);
     let o = tumult(&["check", "--format", "edn", "x"]);
     assert_eq!(code(&o), 2);
-    let o = tumult(&["check", "--format", "jepsen-etcd", &tmp("bad.log", "INFO  jepsen.util - x\t:invoke\t:read\tnil\n").to_string_lossy()]);
+    let o = tumult(&[
+        "check",
+        "--format",
+        "jepsen-etcd",
+        &tmp("bad.log", "INFO  jepsen.util - x\t:invoke\t:read\tnil\n").to_string_lossy(),
+    ]);
     assert_eq!(code(&o), 2, "{}", text(&o));
 }
 
@@ -100,7 +129,13 @@ fn out_of_time_exits_3() {
 fn corpus_formats() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/porcupine");
     let run = |format: &str, file: &str| {
-        let o = tumult(&["check", "--no-html", "--format", format, corpus.join(file).to_str().unwrap()]);
+        let o = tumult(&[
+            "check",
+            "--no-html",
+            "--format",
+            format,
+            corpus.join(file).to_str().unwrap(),
+        ]);
         code(&o)
     };
     assert_eq!(run("jepsen-etcd", "jepsen/etcd_002.log"), 0);

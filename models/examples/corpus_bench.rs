@@ -4,11 +4,13 @@
 //!
 //! `cargo run --release -p tumult-models --example corpus_bench [ROUNDS]`
 //!
-//! Both sides parse the files first (untimed) and time only the checks. The
-//! layer runs with the options `tumult check` uses except shrinking and
-//! drawing (timed separately at the end): a verdict-only comparison.
+//! The direct side's events are parsed before timing; the layer's time
+//! includes parsing the text (`lin::check_text`), translating, pairing and
+//! checking per key. The layer runs with `tumult check`'s options except
+//! shrinking and drawing (timed separately at the end): a verdict-only
+//! comparison. Set `BENCH_TRACE=1` for per-file times.
 
-use porcupine::{CheckResult, Event, EventModel, Model};
+use porcupine::{Event, EventModel, Model};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -77,9 +79,23 @@ fn etcd_events(text: &str) -> Vec<Event<Etcd>> {
             continue;
         }
         let p: u32 = t[3].parse().unwrap();
-        let num = |s: &str| s.trim_matches(|c| c == '[' || c == ']').parse::<i64>().unwrap();
-        let call = |v| Event::Call { client_id: Some(p), value: v, id: next, metadata: None };
-        let ret = |id, v| Event::Return { client_id: Some(p), value: v, id, metadata: None };
+        let num = |s: &str| {
+            s.trim_matches(|c| c == '[' || c == ']')
+                .parse::<i64>()
+                .unwrap()
+        };
+        let call = |v| Event::Call {
+            client_id: Some(p),
+            value: v,
+            id: next,
+            metadata: None,
+        };
+        let ret = |id, v| Event::Return {
+            client_id: Some(p),
+            value: v,
+            id,
+            metadata: None,
+        };
         match (t[4], t[5]) {
             (":invoke", f) => {
                 let input = match f {
@@ -104,7 +120,12 @@ fn etcd_events(text: &str) -> Vec<Event<Etcd>> {
         }
     }
     for (p, id) in open {
-        events.push(Event::Return { client_id: Some(p), value: EtcdOut::Unknown, id, metadata: None });
+        events.push(Event::Return {
+            client_id: Some(p),
+            value: EtcdOut::Unknown,
+            id,
+            metadata: None,
+        });
     }
     events
 }
@@ -171,32 +192,61 @@ fn kv_events(text: &str) -> Vec<Event<Kv>> {
     let field = |line: &str, name: &str| -> String {
         let rest = &line[line.find(name).unwrap() + name.len()..];
         let end = rest.find([',', '}']).unwrap();
-        rest[..end].trim().trim_matches('"').trim_start_matches(':').to_string()
+        rest[..end]
+            .trim()
+            .trim_matches('"')
+            .trim_start_matches(':')
+            .to_string()
     };
     let mut events = Vec::new();
     let mut open: BTreeMap<u32, usize> = BTreeMap::new();
     let mut next = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let p: u32 = field(line, ":process ").parse().unwrap();
-        let (ty, f, key) = (field(line, ":type "), field(line, ":f "), field(line, ":key "));
+        let (ty, f, key) = (
+            field(line, ":type "),
+            field(line, ":f "),
+            field(line, ":key "),
+        );
         // Values may hold commas: take everything between the quotes.
-        let value = line.rsplit_once(":value ").unwrap().1.trim_end_matches('}').trim_matches('"').to_string();
+        let value = line
+            .rsplit_once(":value ")
+            .unwrap()
+            .1
+            .trim_end_matches('}')
+            .trim_matches('"')
+            .to_string();
         if ty == "invoke" {
             let input = match f.as_str() {
                 "get" => KvIn::Get(key),
                 "put" => KvIn::Put(key, value),
                 _ => KvIn::Append(key, value),
             };
-            events.push(Event::Call { client_id: Some(p), value: input, id: next, metadata: None });
+            events.push(Event::Call {
+                client_id: Some(p),
+                value: input,
+                id: next,
+                metadata: None,
+            });
             open.insert(p, next);
             next += 1;
         } else if ty == "ok" {
             let out = if f == "get" { value } else { String::new() };
-            events.push(Event::Return { client_id: Some(p), value: out, id: open.remove(&p).unwrap(), metadata: None });
+            events.push(Event::Return {
+                client_id: Some(p),
+                value: out,
+                id: open.remove(&p).unwrap(),
+                metadata: None,
+            });
         }
     }
     for (p, id) in open {
-        events.push(Event::Return { client_id: Some(p), value: String::new(), id, metadata: None });
+        events.push(Event::Return {
+            client_id: Some(p),
+            value: String::new(),
+            id,
+            metadata: None,
+        });
     }
     events
 }
@@ -206,7 +256,9 @@ fn corpus() -> PathBuf {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).map_or(3, |s| s.parse().expect("ROUNDS"));
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(3, |s| s.parse().expect("ROUNDS"));
     let mut etcd = Vec::new();
     for i in 0..=102 {
         let path = corpus().join(format!("jepsen/etcd_{i:03}.log"));
@@ -216,20 +268,26 @@ fn main() {
         }
         etcd.push((path, text));
     }
-    let kv: Vec<(PathBuf, String)> = ["c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad"]
-        .iter()
-        .map(|n| {
-            let path = corpus().join(format!("kv/{n}.txt"));
-            let text = std::fs::read_to_string(&path).unwrap();
-            (path, text)
-        })
-        .collect();
+    let kv: Vec<(PathBuf, String)> = [
+        "c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad",
+    ]
+    .iter()
+    .map(|n| {
+        let path = corpus().join(format!("kv/{n}.txt"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        (path, text)
+    })
+    .collect();
     assert_eq!((etcd.len(), kv.len()), (102, 6));
 
     // Parse once for both sides (untimed).
     let etcd_direct: Vec<Vec<Event<Etcd>>> = etcd.iter().map(|(_, t)| etcd_events(t)).collect();
     let kv_direct: Vec<Vec<Event<Kv>>> = kv.iter().map(|(_, t)| kv_events(t)).collect();
-    let opts = CheckOptions { shrink: None, html: None, ..CheckOptions::default() };
+    let opts = CheckOptions {
+        shrink: None,
+        html: None,
+        ..CheckOptions::default()
+    };
 
     let (mut best_direct, mut best_layer) = ([Duration::MAX; 2], [Duration::MAX; 2]);
     for round in 0..rounds {
@@ -295,7 +353,10 @@ fn main() {
             layer_kv.as_secs_f64(),
             layer_kv.as_secs_f64() / direct_kv.as_secs_f64(),
         );
-        best_direct = [best_direct[0].min(direct_etcd), best_direct[1].min(direct_kv)];
+        best_direct = [
+            best_direct[0].min(direct_etcd),
+            best_direct[1].min(direct_kv),
+        ];
         best_layer = [best_layer[0].min(layer_etcd), best_layer[1].min(layer_kv)];
     }
     let total_d = best_direct[0] + best_direct[1];
@@ -306,16 +367,21 @@ fn main() {
         total_l.as_secs_f64(),
         total_l.as_secs_f64() / total_d.as_secs_f64()
     );
-    let _ = CheckResult::Ok;
 
     // What `tumult check` adds on a violation: shrinking (budget 30 s each).
-    let shrink_opts = CheckOptions { html: None, ..CheckOptions::default() };
+    let shrink_opts = CheckOptions {
+        html: None,
+        ..CheckOptions::default()
+    };
     let t = Instant::now();
     let mut sizes = Vec::new();
     let mut minimal = 0;
     for (_, text) in &etcd {
         let r = lin::check_text(text, Format::JepsenEtcd, &shrink_opts).unwrap();
-        if let Verdict::Violation { ops, minimal: m, .. } = &r.verdict {
+        if let Verdict::Violation {
+            ops, minimal: m, ..
+        } = &r.verdict
+        {
             sizes.push(ops.len());
             minimal += usize::from(*m);
         }

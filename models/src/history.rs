@@ -305,10 +305,9 @@ impl Entry {
                 let node = take_str(&mut map, "node")?;
                 let shard = match map.remove("shard") {
                     None | Some(Json::Null) => None,
-                    Some(v) => Some(
-                        v.as_u64()
-                            .ok_or_else(|| format!("field `shard`: expected a non-negative integer, found {v}"))?,
-                    ),
+                    Some(v) => Some(v.as_u64().ok_or_else(|| {
+                        format!("field `shard`: expected a non-negative integer, found {v}")
+                    })?),
                 };
                 let event = take_str(&mut map, "event")?;
                 let time = take_u64(&mut map, "time")?;
@@ -509,7 +508,10 @@ impl HistoryError {
 pub fn parse_line(line_no: usize, text: &str) -> Result<Entry, HistoryError> {
     let json: Json = serde_json::from_str(text).map_err(|e| {
         let what = if e.is_eof() {
-            format!("truncated line: the JSON object ends early (column {})", e.column())
+            format!(
+                "truncated line: the JSON object ends early (column {})",
+                e.column()
+            )
         } else {
             let msg = e.to_string();
             let msg = msg
@@ -628,13 +630,23 @@ mod tests {
         let text = "\n{\"index\":0,\"type\":\"invoke\",\"process\":1,\"f\":\"read\",\"key\":\"k\",\"value\":null,\"time\":1}\n{\"index\":1,\"type\":\"done\"";
         let err = read_history(text.as_bytes()).unwrap_err().to_string();
         assert!(err.starts_with("line 3: truncated line"), "{err}");
-        let err = parse_line(4, r#"{"index":1,"type":"done","process":1}"#).unwrap_err().to_string();
-        assert!(err.contains("line 4") && err.contains("unknown type \"done\""), "{err}");
-        let err = parse_line(5, r#"{"index":1,"type":"ok","process":"x"}"#).unwrap_err().to_string();
-        assert!(err.contains("line 5") && err.contains("`process`"), "{err}");
-        let err = parse_line(6, r#"{"index":1,"type":"ok","process":1,"f":"read","key":"k","value":1.5,"time":0}"#)
+        let err = parse_line(4, r#"{"index":1,"type":"done","process":1}"#)
             .unwrap_err()
             .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("unknown type \"done\""),
+            "{err}"
+        );
+        let err = parse_line(5, r#"{"index":1,"type":"ok","process":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 5") && err.contains("`process`"), "{err}");
+        let err = parse_line(
+            6,
+            r#"{"index":1,"type":"ok","process":1,"f":"read","key":"k","value":1.5,"time":0}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("`value`"), "{err}");
         let err = parse_line(7, r#"[1,2]"#).unwrap_err().to_string();
         assert!(err.contains("expected a JSON object"), "{err}");

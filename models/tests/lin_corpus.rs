@@ -66,8 +66,16 @@ fn every_corpus_file_gets_its_expected_verdict() {
         let want = *expected
             .get(file)
             .unwrap_or_else(|| panic!("{file} is not in EXPECTED.md"));
-        let format = if file.starts_with("kv/") { Format::PorcupineKv } else { Format::JepsenEtcd };
-        let report = lin::check_file(&corpus_dir().join(file), format, &opts())
+        let format = if file.starts_with("kv/") {
+            Format::PorcupineKv
+        } else {
+            Format::JepsenEtcd
+        };
+        let verdict_only = CheckOptions {
+            shrink: None,
+            ..opts()
+        };
+        let report = lin::check_file(&corpus_dir().join(file), format, &verdict_only)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let got = match &report.verdict {
             Verdict::Ok => true,
@@ -75,7 +83,9 @@ fn every_corpus_file_gets_its_expected_verdict() {
             Verdict::Unknown => panic!("{file}: out of time"),
         };
         match want {
-            Some(w) if w != got => wrong.push(format!("{file}: expected linearizable={w}, got {got}")),
+            Some(w) if w != got => {
+                wrong.push(format!("{file}: expected linearizable={w}, got {got}"))
+            }
             Some(_) => {}
             // etcd_095 is empty: nothing to check, trivially linearizable.
             None => assert!(got && report.operations == 0, "{file}"),
@@ -97,7 +107,13 @@ fn shrunk_etcd_violations_are_violations_on_their_own() {
         let text = std::fs::read_to_string(corpus_dir().join(&file)).unwrap();
         let history = corpus::parse_jepsen_etcd(&text).unwrap();
         let report = lin::check_history(&history, &opts()).unwrap();
-        let Verdict::Violation { key, ops, key_operations, .. } = &report.verdict else {
+        let Verdict::Violation {
+            key,
+            ops,
+            key_operations,
+            ..
+        } = &report.verdict
+        else {
             panic!("{file}: {:?}", report.verdict)
         };
         assert_eq!(key, corpus::ETCD_KEY);
@@ -107,9 +123,17 @@ fn shrunk_etcd_violations_are_violations_on_their_own() {
             .flat_map(|o| std::iter::once(o.invoke_line).chain(o.complete_line))
             .collect();
         let sub = History {
-            records: history.records.iter().filter(|r| keep.contains(&r.line)).cloned().collect(),
+            records: history
+                .records
+                .iter()
+                .filter(|r| keep.contains(&r.line))
+                .cloned()
+                .collect(),
         };
-        assert!(sub.records.iter().all(|r| matches!(r.entry, Entry::Client(_))));
+        assert!(sub
+            .records
+            .iter()
+            .all(|r| matches!(r.entry, Entry::Client(_))));
         let again = lin::check_history(&sub, &opts()).unwrap();
         assert!(
             matches!(again.verdict, Verdict::Violation { .. }),

@@ -5,7 +5,9 @@ use std::time::Duration;
 use tumult_models::history::{
     read_history, ClientOp, Entry, Function, History, NemesisEvent, OpType, Value,
 };
-use tumult_models::lin::{check_history, check_text, CheckOptions, Format, KeyResult, Report, Verdict};
+use tumult_models::lin::{
+    check_history, check_text, CheckOptions, Format, KeyResult, Report, Verdict,
+};
 
 /// Builds a history from compact steps: `(process, type, f, key, value, error)`.
 struct H(Vec<Entry>);
@@ -16,13 +18,15 @@ impl H {
     }
     fn op(mut self, p: u64, t: OpType, f: Function, key: &str, v: Value) -> H {
         let i = self.0.len() as u64;
-        self.0.push(Entry::Client(ClientOp::new(i, t, p, f, key, v, i * 1000)));
+        self.0
+            .push(Entry::Client(ClientOp::new(i, t, p, f, key, v, i * 1000)));
         self
     }
     fn err(mut self, p: u64, t: OpType, f: Function, key: &str, v: Value, e: &str) -> H {
         let i = self.0.len() as u64;
-        self.0
-            .push(Entry::Client(ClientOp::new(i, t, p, f, key, v, i * 1000).with_error(e)));
+        self.0.push(Entry::Client(
+            ClientOp::new(i, t, p, f, key, v, i * 1000).with_error(e),
+        ));
         self
     }
     /// invoke + ok, sequentially.
@@ -44,7 +48,8 @@ impl H {
             .op(p, OpType::Ok, Function::Read, key, Value::List(l.to_vec()))
     }
     fn check(self) -> Report {
-        check_history(&History::from_entries(self.0), &CheckOptions::default()).expect("valid history")
+        check_history(&History::from_entries(self.0), &CheckOptions::default())
+            .expect("valid history")
     }
     fn ok(self) -> bool {
         let r = self.check();
@@ -62,7 +67,11 @@ use OpType::{Fail, Info, Invoke, Ok as Done};
 
 #[test]
 fn register_sequential_reads_see_writes() {
-    assert!(H::new().read(0, "k", None).write(0, "k", 1).read(1, "k", Some(1)).ok());
+    assert!(H::new()
+        .read(0, "k", None)
+        .write(0, "k", 1)
+        .read(1, "k", Some(1))
+        .ok());
 }
 
 #[test]
@@ -72,7 +81,12 @@ fn register_stale_read_is_caught() {
         .write(0, "k", 2)
         .read(1, "k", Some(1))
         .check();
-    let Verdict::Violation { key, ops, minimal, .. } = &r.verdict else { panic!("{:?}", r.verdict) };
+    let Verdict::Violation {
+        key, ops, minimal, ..
+    } = &r.verdict
+    else {
+        panic!("{:?}", r.verdict)
+    };
     assert_eq!(key, "k");
     assert!(*minimal);
     let shown: Vec<&str> = ops.iter().map(|o| o.operation.as_str()).collect();
@@ -147,8 +161,14 @@ fn info_write_may_or_may_not_have_happened() {
     };
     assert!(base().read(2, "k", Some(1)).ok(), "it did not happen (yet)");
     assert!(base().read(2, "k", Some(2)).ok(), "it happened");
-    assert!(base().read(2, "k", Some(1)).read(2, "k", Some(2)).ok(), "it happened late");
-    assert!(!base().read(2, "k", Some(2)).read(2, "k", Some(1)).ok(), "seen, then unseen");
+    assert!(
+        base().read(2, "k", Some(1)).read(2, "k", Some(2)).ok(),
+        "it happened late"
+    );
+    assert!(
+        !base().read(2, "k", Some(2)).read(2, "k", Some(1)).ok(),
+        "seen, then unseen"
+    );
     let r = base().check();
     assert_eq!(r.indeterminate, 1);
     // No completion at all is the same as info.
@@ -186,16 +206,25 @@ fn failed_and_info_reads_are_dropped() {
 fn keys_are_checked_apart_and_the_violating_one_is_named() {
     let mut h = H::new();
     for k in 0..6 {
-        h = h.write(k, &format!("k{k}"), k as i64 * 10).read(k + 10, &format!("k{k}"), Some(k as i64 * 10));
+        h = h.write(k, &format!("k{k}"), k as i64 * 10).read(
+            k + 10,
+            &format!("k{k}"),
+            Some(k as i64 * 10),
+        );
     }
     let h = h.write(0, "k3", 31).read(1, "k3", Some(30));
     let r = h.check();
     assert_eq!((r.keys, r.operations), (6, 14));
-    let Verdict::Violation { key, .. } = &r.verdict else { panic!() };
+    let Verdict::Violation { key, .. } = &r.verdict else {
+        panic!()
+    };
     assert_eq!(key, "k3");
     let k3 = r.per_key.iter().find(|k| k.key == "k3").unwrap();
     assert_eq!(k3.result, KeyResult::Violation);
-    assert!(r.per_key.iter().all(|k| k.key == "k3" || k.result != KeyResult::Violation));
+    assert!(r
+        .per_key
+        .iter()
+        .all(|k| k.key == "k3" || k.result != KeyResult::Violation));
 }
 
 /// A stale read among many unrelated operations shrinks to the operations
@@ -210,7 +239,15 @@ fn violation_shrinks_to_a_small_proof() {
         }
     }
     let r = h.check();
-    let Verdict::Violation { ops, key_operations, minimal, .. } = &r.verdict else { panic!() };
+    let Verdict::Violation {
+        ops,
+        key_operations,
+        minimal,
+        ..
+    } = &r.verdict
+    else {
+        panic!()
+    };
     assert_eq!(*key_operations, 121);
     assert!(*minimal);
     let shown: Vec<&str> = ops.iter().map(|o| o.operation.as_str()).collect();
@@ -228,9 +265,17 @@ fn list_append_reads_see_every_acknowledged_append_in_order() {
         .read_list(0, "k", &[1, 2])
         .ok());
     // Stale: misses an append acknowledged before the read began.
-    assert!(!H::new().append(1, "k", 1).append(1, "k", 2).read_list(0, "k", &[1]).ok());
+    assert!(!H::new()
+        .append(1, "k", 1)
+        .append(1, "k", 2)
+        .read_list(0, "k", &[1])
+        .ok());
     // Order must be the append order.
-    assert!(!H::new().append(1, "k", 1).append(1, "k", 2).read_list(0, "k", &[2, 1]).ok());
+    assert!(!H::new()
+        .append(1, "k", 1)
+        .append(1, "k", 2)
+        .read_list(0, "k", &[2, 1])
+        .ok());
     // Reads never go back.
     assert!(!H::new()
         .op(1, Invoke, Append, "k", Value::Int(1))
@@ -244,10 +289,22 @@ fn list_append_reads_see_every_acknowledged_append_in_order() {
             .op(2, Invoke, Append, "k", Value::Int(2))
             .err(2, Info, Append, "k", Value::Int(2), "timeout")
     };
-    assert!(info().read_list(0, "k", &[1]).read_list(0, "k", &[1, 2]).ok());
-    assert!(!info().read_list(0, "k", &[1, 2]).read_list(0, "k", &[1]).ok());
-    let r = info().read_list(0, "k", &[1, 2]).append(3, "k", 3).read_list(0, "k", &[1, 3]).check();
-    let Verdict::Violation { ops, .. } = &r.verdict else { panic!() };
+    assert!(info()
+        .read_list(0, "k", &[1])
+        .read_list(0, "k", &[1, 2])
+        .ok());
+    assert!(!info()
+        .read_list(0, "k", &[1, 2])
+        .read_list(0, "k", &[1])
+        .ok());
+    let r = info()
+        .read_list(0, "k", &[1, 2])
+        .append(3, "k", 3)
+        .read_list(0, "k", &[1, 3])
+        .check();
+    let Verdict::Violation { ops, .. } = &r.verdict else {
+        panic!()
+    };
     // Every one is needed: the first read shows that append(2) happened.
     assert_eq!(ops.len(), 5, "{ops:?}");
     assert_eq!(r.model, "list-append");
@@ -275,7 +332,12 @@ fn nemesis_and_trace_lines_are_ignored_by_the_checker() {
         time: 5,
         extra: Default::default(),
     }));
-    let text: String = h.read(1, "k", Some(1)).0.iter().map(|e| e.to_line() + "\n").collect::<String>()
+    let text: String = h
+        .read(1, "k", Some(1))
+        .0
+        .iter()
+        .map(|e| e.to_line() + "\n")
+        .collect::<String>()
         + r#"{"index":5,"type":"trace","node":"n2","shard":0,"event":"become-leader","term":4,"time":9}"#;
     let r = check_text(&text, Format::Tumult, &CheckOptions::default()).unwrap();
     assert!(r.is_ok());
@@ -284,15 +346,24 @@ fn nemesis_and_trace_lines_are_ignored_by_the_checker() {
 
 #[test]
 fn violation_html_is_written() {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lin_specs_violation.lin.html");
+    let path =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lin_specs_violation.lin.html");
     let _ = std::fs::remove_file(&path);
-    let h = H::new().write(0, "k", 1).write(0, "k", 2).read(1, "k", Some(1));
+    let h = H::new()
+        .write(0, "k", 1)
+        .write(0, "k", 2)
+        .read(1, "k", Some(1));
     let opts = CheckOptions {
         html: Some(path.clone()),
         ..CheckOptions::default()
     };
     let r = check_history(&History::from_entries(h.0), &opts).unwrap();
-    let Verdict::Violation { html, html_error, .. } = &r.verdict else { panic!() };
+    let Verdict::Violation {
+        html, html_error, ..
+    } = &r.verdict
+    else {
+        panic!()
+    };
     assert_eq!(html_error, &None);
     assert_eq!(html.as_ref(), Some(&path));
     let page = std::fs::read_to_string(&path).unwrap();
@@ -307,29 +378,50 @@ fn bad(text: &str) -> String {
     }
 }
 
-const INV_W: &str = r#"{"index":0,"type":"invoke","process":1,"f":"write","key":"k","value":1,"time":0}"#;
-const OK_W: &str = r#"{"index":1,"type":"ok","process":1,"f":"write","key":"k","value":1,"time":1}"#;
+const INV_W: &str =
+    r#"{"index":0,"type":"invoke","process":1,"f":"write","key":"k","value":1,"time":0}"#;
+const OK_W: &str =
+    r#"{"index":1,"type":"ok","process":1,"f":"write","key":"k","value":1,"time":1}"#;
 
 #[test]
 fn malformed_histories_name_the_line() {
     let e = bad(&format!("{INV_W}\n{OK_W}\n{OK_W}\n"));
-    assert!(e.starts_with("line 3:") && e.contains("no open `invoke`"), "{e}");
+    assert!(
+        e.starts_with("line 3:") && e.contains("no open `invoke`"),
+        "{e}"
+    );
     let e = bad(&format!("{INV_W}\n{INV_W}\n"));
     assert!(e.starts_with("line 2:") && e.contains("still open"), "{e}");
     let e = bad(&format!("{INV_W}\n{}", &OK_W[..40]));
     assert!(e.starts_with("line 2: truncated"), "{e}");
-    let e = bad(&format!("{INV_W}\n{}\n", OK_W.replace("\"ok\"", "\"done\"")));
-    assert!(e.starts_with("line 2:") && e.contains("unknown type \"done\""), "{e}");
-    let e = bad(&format!("{INV_W}\n{}\n", OK_W.replace("\"write\"", "\"read\"")));
+    let e = bad(&format!(
+        "{INV_W}\n{}\n",
+        OK_W.replace("\"ok\"", "\"done\"")
+    ));
+    assert!(
+        e.starts_with("line 2:") && e.contains("unknown type \"done\""),
+        "{e}"
+    );
+    let e = bad(&format!(
+        "{INV_W}\n{}\n",
+        OK_W.replace("\"write\"", "\"read\"")
+    ));
     assert!(e.starts_with("line 2:") && e.contains("line 1"), "{e}");
     let e = bad(&INV_W.replace(":1,\"time\"", ":[1,2],\"time\""));
-    assert!(e.starts_with("line 1:") && e.contains("a write takes an integer"), "{e}");
+    assert!(
+        e.starts_with("line 1:") && e.contains("a write takes an integer"),
+        "{e}"
+    );
     let e = bad(&format!(
         "{INV_W}\n{OK_W}\n{}\n",
         r#"{"index":2,"type":"invoke","process":2,"f":"append","key":"k","value":1,"time":2}"#
     ));
-    assert!(e.starts_with("line 3:") && e.contains("one workload"), "{e}");
-    let e = bad(r#"{"index":0,"type":"invoke","process":1,"f":"cas","key":"k","value":[1],"time":0}"#);
+    assert!(
+        e.starts_with("line 3:") && e.contains("one workload"),
+        "{e}"
+    );
+    let e =
+        bad(r#"{"index":0,"type":"invoke","process":1,"f":"cas","key":"k","value":[1],"time":0}"#);
     assert!(e.contains("[expected, new]"), "{e}");
     let e = bad(&format!("{INV_W}\nnot json\n"));
     assert!(e.starts_with("line 2: not valid JSON"), "{e}");

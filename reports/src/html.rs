@@ -143,7 +143,7 @@ svg .strip { opacity: .85; }
 .legend i { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
 #timeline { position: relative; width: 1200px; }
 #timeline canvas { display: block; }
-#timeline .overlay { position: absolute; top: 0; bottom: 0; pointer-events: none; }
+#timeline .overlay { position: absolute; top: 0; bottom: 0; pointer-events: none; opacity: .38; mix-blend-mode: multiply; border-left: 1px solid rgba(0,0,0,.35); }
 #tip { position: fixed; pointer-events: none; background: #10151f; color: #fff; font: 12px ui-monospace, Menlo, monospace; padding: 4px 7px; border-radius: 4px; display: none; z-index: 10; white-space: nowrap; }
 tr.cited td { background: #fff3cd; }
 tr.focus td { background: #fde2e1; font-weight: 600; }

@@ -23,7 +23,7 @@ pub const EXACT_OPS: usize = 3000;
 /// `history.lin.html` up to this size is embedded in the page; larger, it is linked.
 pub const EMBED_LIN_BYTES: u64 = 4 << 20;
 /// Rows of the offending key's operations shown for a linearizability violation.
-const LIN_ROWS: usize = 200;
+const LIN_ROWS: usize = 120;
 
 /// What a run directory holds.
 pub struct RunDir {
@@ -335,14 +335,27 @@ fn lin_violation(h: &mut String, detail: &str, ops: &[Op]) {
     if key_ops.is_empty() {
         return;
     }
-    // The window: the cited operations, widened to LIN_ROWS of the key's operations.
-    let cited_idx: Vec<usize> = key_ops.iter().enumerate().filter(|(_, o)| is_cited(o)).map(|(i, _)| i).collect();
-    let (lo, hi) = match (cited_idx.first(), cited_idx.last()) {
-        (Some(&a), Some(&b)) => {
-            let pad = LIN_ROWS.saturating_sub(b - a + 1) / 2;
-            (a.saturating_sub(pad), (b + pad + 1).min(key_ops.len()))
+    // The window: the cited operations, with as much time again around them.
+    let cited_ops: Vec<&&Op> = key_ops.iter().filter(|o| is_cited(o)).collect();
+    let (lo, hi) = match (
+        cited_ops.iter().map(|o| o.start).min(),
+        cited_ops.iter().map(|o| o.end).max(),
+    ) {
+        (Some(a), Some(b)) => {
+            let pad = ((b - a) / 2).max(10_000_000);
+            let first = key_ops.iter().position(|o| o.end + pad >= a).unwrap_or(0);
+            let last = key_ops.iter().rposition(|o| o.start <= b + pad).map_or(key_ops.len(), |i| i + 1);
+            (first, last.max(first + 1))
         }
         _ => (key_ops.len().saturating_sub(LIN_ROWS), key_ops.len()),
+    };
+    // Never more than LIN_ROWS rows, centred on the cited operations.
+    let (lo, hi) = if hi - lo > LIN_ROWS {
+        let centre = key_ops.iter().position(|o| is_cited(o)).unwrap_or(lo);
+        let lo2 = centre.saturating_sub(LIN_ROWS / 2).max(lo);
+        (lo2, (lo2 + LIN_ROWS).min(hi))
+    } else {
+        (lo, hi)
     };
     let window = &key_ops[lo..hi];
     h.push_str(&format!(
@@ -391,7 +404,7 @@ fn lin_violation(h: &mut String, detail: &str, ops: &[Op]) {
         ms(t1)
     ));
     h.push_str(&svg);
-    h.push_str("<details open><summary>table</summary><table id=\"lin-table\"><tr><th>process</th><th>f</th><th>argument</th><th>outcome</th><th>result</th><th class=\"num\">invoked ms</th><th class=\"num\">completed ms</th><th>lines</th></tr>");
+    h.push_str(&format!("<details{}><summary>the {} operations as a table</summary><table id=\"lin-table\"><tr><th>process</th><th>f</th><th>argument</th><th>outcome</th><th>result</th><th class=\"num\">invoked ms</th><th class=\"num\">completed ms</th><th>lines</th></tr>", if window.len() <= 30 { " open" } else { "" }, window.len()));
     for o in window {
         h.push_str(&format!(
             "<tr{}><td>p{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"num mono\">{}</td><td class=\"num mono\">{}</td><td class=\"mono\">{}-{}</td></tr>",
@@ -669,7 +682,7 @@ fn leadership(h: &mut String, history: &History, bands: &[analysis::Band], end: 
             esc(n)
         ));
     }
-    h.push_str("<span>bar label: node · term; hatched end: still leader when the history ended</span></div>");
+    h.push_str("<span>bar: node · term of its leadership; shaded: nemesis periods</span></div>");
     let sub_h = if shards.len() > 40 { 8.0 } else { 16.0 };
     let mut y = 0.0;
     let mut body = String::new();

@@ -25,7 +25,7 @@ pub struct CheckArgs {
     #[arg(long, default_value = "300", value_parser = parse_seconds)]
     pub timeout: Duration,
     /// Seconds allowed for shrinking a violation to a small set of operations (0: report all of the key's).
-    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
     pub shrink: Duration,
     /// Where to write the visualization of a violation (default: NAME.lin.html next to the history).
     #[arg(long)]
@@ -45,8 +45,11 @@ fn parse_format(s: &str) -> Result<Format, String> {
 /// Seconds, optionally fractional, optionally with an `s` suffix.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let n = s.strip_suffix('s').unwrap_or(s);
-    let secs: f64 = n.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a non-negative number of seconds"))
+    let secs: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{s:?} is not a non-negative number of seconds"))
 }
 
 /// Runs the check.
@@ -55,7 +58,11 @@ pub fn run(args: CheckArgs) -> Outcome {
     let html = if args.no_html {
         None
     } else {
-        Some(args.html.clone().unwrap_or_else(|| lin::html_path_for(&args.history)))
+        Some(
+            args.html
+                .clone()
+                .unwrap_or_else(|| lin::html_path_for(&args.history)),
+        )
     };
     let opts = CheckOptions {
         timeout: args.timeout,
@@ -66,7 +73,10 @@ pub fn run(args: CheckArgs) -> Outcome {
     let report = match lin::check_file(&args.history, args.format, &opts) {
         Ok(r) => r,
         Err(HistoryError::Line { line, message }) => {
-            eprintln!("tumult check: {file}:{line}: {message} (format {})", args.format);
+            eprintln!(
+                "tumult check: {file}:{line}: {message} (format {})",
+                args.format
+            );
             return Outcome::BadInput;
         }
         Err(HistoryError::Io(e)) => {
@@ -130,7 +140,7 @@ pub fn render(file: &str, r: &Report) -> String {
             let how = if *minimal {
                 "no single one of them can be dropped"
             } else {
-                "shrinking stopped early"
+                "not proven minimal: shrinking ran out of time or skipped slow candidates"
             };
             let _ = writeln!(
                 out,

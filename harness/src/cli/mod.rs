@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 pub mod check;
 pub mod model;
+pub mod report;
 pub mod mutants;
 pub mod run;
 pub mod shrink;
@@ -52,6 +53,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Exhaustively check the stateright model of the protocol.
     Model(model::ModelArgs),
+    /// Render a run or suite directory as one self-contained HTML page.
+    Report(report::ReportArgs),
     /// Run the suite against each deliberate engine bug and show which check catches it.
     Mutants(mutants::MutantsArgs),
     /// Shrink a failing run to a minimal scenario that still fails the same check.
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => run::replay_cmd(args),
         Command::Check(args) => check::run(args),
         Command::Model(args) => model::run(args),
+        Command::Report(args) => report::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Shrink(args) => shrink::run(args),
     };

@@ -22,6 +22,13 @@ pub struct MutantsArgs {
     /// Mutants hunted in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Give up on a mutant after this much wall time (it counts as escaped),
+    /// so the whole catalogue has a bound; `0s` for no limit.
+    #[arg(long, default_value = "100s")]
+    pub budget: String,
+    /// Print every run.
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Also write the findings as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -70,7 +77,19 @@ pub fn run(args: MutantsArgs) -> Outcome {
         eprintln!("{}: {detail} ({} runs, {:.1}s wall)", f.mutant, f.runs, f.wall_seconds);
     };
     let opts = RunOptions::in_memory();
-    let findings = catalogue(&mutants, &runs, &opts, args.jobs.unwrap_or_else(default_jobs), &done);
+    let budget = match crate::scenario::parse_duration(&args.budget) {
+        Ok(d) if d.is_zero() => None,
+        Ok(d) => Some(d),
+        Err(e) => return bad(format!("--budget: {e}")),
+    };
+    let verbose = args.verbose;
+    let seen = |r: &crate::run::RunResult| {
+        if verbose {
+            eprintln!("  [{}] {}", r.verdict.mutant.as_deref().unwrap_or("-"), r.summary());
+        }
+    };
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let findings = catalogue(&mutants, &runs, &opts, jobs, budget, &seen, &done);
     print!("{}", table(&findings));
     let caught = findings.iter().filter(|f| f.caught()).count();
     println!(

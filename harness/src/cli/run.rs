@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Seeds run in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Do not write each run's `report.html`.
+    #[arg(long)]
+    pub no_report: bool,
     /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
@@ -52,6 +55,9 @@ pub struct SuiteArgs {
     /// Seeds run in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Do not write each run's `report.html`.
+    #[arg(long)]
+    pub no_report: bool,
     /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
@@ -209,6 +215,9 @@ pub fn run(args: RunArgs) -> Outcome {
     let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
     let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "run");
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
+    if !args.no_report {
+        crate::suite::write_reports(&results, args.jobs.unwrap_or_else(default_jobs));
+    }
     if let Err(e) = crate::suite::write_index(&args.out, &results, None) {
         eprintln!("tumult: {e}");
     }
@@ -240,6 +249,9 @@ pub fn suite(args: SuiteArgs) -> Outcome {
     let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
     let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "suite");
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
+    if !args.no_report {
+        crate::suite::write_reports(&results, args.jobs.unwrap_or_else(default_jobs));
+    }
     if let Err(e) = crate::suite::write_index(&args.out, &results, args.junit.as_deref()) {
         eprintln!("tumult: {e}");
         return Outcome::BadInput;

@@ -35,9 +35,12 @@ pub fn parse_jepsen_etcd(text: &str) -> Result<History, HistoryError> {
         if tokens.len() < 2 || tokens[0] != "INFO" || tokens[1] != "jepsen.util" {
             continue;
         }
-        let err = |what: &str| HistoryError::line(line, format!("{what} in jepsen log line {raw:?}"));
+        let err =
+            |what: &str| HistoryError::line(line, format!("{what} in jepsen log line {raw:?}"));
         if tokens.len() < 6 || tokens[2] != "-" {
-            return Err(err("truncated operation (expected `- PROCESS :type :f VALUE`)"));
+            return Err(err(
+                "truncated operation (expected `- PROCESS :type :f VALUE`)",
+            ));
         }
         let process: u64 = tokens[3]
             .parse()
@@ -57,35 +60,37 @@ pub fn parse_jepsen_etcd(text: &str) -> Result<History, HistoryError> {
         };
         let rest = tokens[6..].join(" ");
         let int = |s: &str| -> Result<i64, HistoryError> {
-            s.parse().map_err(|_| err(&format!("value {s:?} is not an integer")))
+            s.parse()
+                .map_err(|_| err(&format!("value {s:?} is not an integer")))
         };
         let mut error = None;
-        let (op_type, value) = if rest == ":timed-out" && op_type != OpType::Invoke && op_type != OpType::Ok {
-            error = Some("timed-out".to_string());
-            (OpType::Info, Value::Null)
-        } else {
-            let value = match (f, rest.as_str()) {
-                (_, "nil") => Value::Null,
-                (Function::Cas, r) => {
-                    let inner = r
-                        .strip_prefix('[')
-                        .and_then(|r| r.strip_suffix(']'))
-                        .ok_or_else(|| err("a cas value must be `[expected new]`"))?;
-                    let parts: Vec<&str> = inner.split_whitespace().collect();
-                    if parts.len() != 2 {
-                        return Err(err("a cas value must be `[expected new]`"));
+        let (op_type, value) =
+            if rest == ":timed-out" && op_type != OpType::Invoke && op_type != OpType::Ok {
+                error = Some("timed-out".to_string());
+                (OpType::Info, Value::Null)
+            } else {
+                let value = match (f, rest.as_str()) {
+                    (_, "nil") => Value::Null,
+                    (Function::Cas, r) => {
+                        let inner = r
+                            .strip_prefix('[')
+                            .and_then(|r| r.strip_suffix(']'))
+                            .ok_or_else(|| err("a cas value must be `[expected new]`"))?;
+                        let parts: Vec<&str> = inner.split_whitespace().collect();
+                        if parts.len() != 2 {
+                            return Err(err("a cas value must be `[expected new]`"));
+                        }
+                        Value::List(vec![int(parts[0])?, int(parts[1])?])
                     }
-                    Value::List(vec![int(parts[0])?, int(parts[1])?])
+                    (_, r) => Value::Int(int(r)?),
+                };
+                if op_type == OpType::Fail && f == Function::Cas {
+                    error = Some("mismatch".to_string());
+                } else if op_type == OpType::Fail {
+                    return Err(err("only a cas can `:fail` without `:timed-out`"));
                 }
-                (_, r) => Value::Int(int(r)?),
+                (op_type, value)
             };
-            if op_type == OpType::Fail && f == Function::Cas {
-                error = Some("mismatch".to_string());
-            } else if op_type == OpType::Fail {
-                return Err(err("only a cas can `:fail` without `:timed-out`"));
-            }
-            (op_type, value)
-        };
         let index = records.len() as u64;
         let mut op = ClientOp::new(index, op_type, process, f, ETCD_KEY, value, line as u64);
         op.error = error;
@@ -151,10 +156,16 @@ fn parse_edn_map(s: &str) -> Result<Vec<(String, Edn)>, String> {
                             Some('n') => v.push('\n'),
                             Some('t') => v.push('\t'),
                             Some(c) => v.push(c),
-                            None => return Err(format!("truncated line: unterminated string for :{key}")),
+                            None => {
+                                return Err(format!(
+                                    "truncated line: unterminated string for :{key}"
+                                ))
+                            }
                         },
                         Some(c) => v.push(c),
-                        None => return Err(format!("truncated line: unterminated string for :{key}")),
+                        None => {
+                            return Err(format!("truncated line: unterminated string for :{key}"))
+                        }
                     }
                 }
                 Edn::Str(v)
@@ -168,7 +179,10 @@ fn parse_edn_map(s: &str) -> Result<Vec<(String, Edn)>, String> {
                 if w == "nil" {
                     Edn::Nil
                 } else {
-                    Edn::Int(w.parse().map_err(|_| format!("value of :{key}: unexpected {w:?}"))?)
+                    Edn::Int(
+                        w.parse()
+                            .map_err(|_| format!("value of :{key}: unexpected {w:?}"))?,
+                    )
                 }
             }
         };
@@ -193,7 +207,11 @@ fn kv_line(text: &str) -> Result<KvLine, String> {
     let mut take = |k: &str| map.remove(k).ok_or_else(|| format!("missing :{k}"));
     let process = match take("process")? {
         Edn::Int(p) if p >= 0 => p as u64,
-        v => return Err(format!(":process must be a non-negative integer, found {v:?}")),
+        v => {
+            return Err(format!(
+                ":process must be a non-negative integer, found {v:?}"
+            ))
+        }
     };
     let op_type = match take("type")? {
         Edn::Keyword(t) => match t.as_str() {
@@ -245,7 +263,9 @@ pub(crate) fn parse_porcupine_kv(text: &str) -> Result<Keyed<KvSpec>, HistoryErr
     let mut keys: BTreeMap<String, Vec<Operation<KvSpec>>> = BTreeMap::new();
     let (mut dropped, mut open_ops) = (0, 0);
     let mut index = 0u64;
-    let mut finish = |inv: Open, done: Option<(usize, usize, &KvLine)>, keys: &mut BTreeMap<_, Vec<_>>| {
+    let mut finish = |inv: Open,
+                      done: Option<(usize, usize, &KvLine)>,
+                      keys: &mut BTreeMap<_, Vec<_>>| {
         let value: Arc<str> = inv.l.value.as_deref().unwrap_or("").into();
         let outcome = done.map_or(OpType::Info, |d| d.2.op_type);
         let open = outcome == OpType::Info;
@@ -300,7 +320,10 @@ pub(crate) fn parse_porcupine_kv(text: &str) -> Result<Keyed<KvSpec>, HistoryErr
         let Some(inv) = outstanding.remove(&l.process) else {
             return Err(HistoryError::line(
                 line,
-                format!("`{}` of process {} with no open `invoke`", l.op_type, l.process),
+                format!(
+                    "`{}` of process {} with no open `invoke`",
+                    l.op_type, l.process
+                ),
             ));
         };
         if inv.l.f != l.f {
@@ -319,7 +342,10 @@ pub(crate) fn parse_porcupine_kv(text: &str) -> Result<Keyed<KvSpec>, HistoryErr
     for inv in still_open {
         finish(inv, None, &mut keys);
     }
-    let mut keys: Vec<KeyOps<KvSpec>> = keys.into_iter().map(|(key, ops)| KeyOps { key, ops }).collect();
+    let mut keys: Vec<KeyOps<KvSpec>> = keys
+        .into_iter()
+        .map(|(key, ops)| KeyOps { key, ops })
+        .collect();
     for k in &mut keys {
         k.ops.sort_by_key(|o| o.call_time);
     }
@@ -343,10 +369,14 @@ mod tests {
         .unwrap();
         assert_eq!(h.records.len(), 4);
         assert_eq!(h.records[1].line, 3);
-        let Entry::Client(op) = &h.records[1].entry else { panic!() };
+        let Entry::Client(op) = &h.records[1].entry else {
+            panic!()
+        };
         assert_eq!(op.error.as_deref(), Some("mismatch"));
         assert_eq!(op.value, Value::List(vec![1, 2]));
-        let Entry::Client(op) = &h.records[3].entry else { panic!() };
+        let Entry::Client(op) = &h.records[3].entry else {
+            panic!()
+        };
         assert_eq!(op.op_type, OpType::Info);
         let err = parse_jepsen_etcd("INFO  jepsen.util - 3\t:invoke\t:cas\t[1").unwrap_err();
         assert!(err.to_string().starts_with("line 1:"), "{err}");
@@ -356,7 +386,10 @@ mod tests {
 
     #[test]
     fn kv_lines() {
-        let m = parse_edn_map(r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x \"9\" y"}"#).unwrap();
+        let m = parse_edn_map(
+            r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x \"9\" y"}"#,
+        )
+        .unwrap();
         assert_eq!(m[4], ("value".to_string(), Edn::Str("x \"9\" y".into())));
         assert!(parse_edn_map(r#"{:process 9, :type :invoke, :f :app"#)
             .unwrap_err()
@@ -370,7 +403,9 @@ mod tests {
         .unwrap();
         assert_eq!(k.keys.len(), 1);
         assert_eq!(k.keys[0].ops.len(), 2);
-        let Err(err) = parse_porcupine_kv("{:process 1, :type :ok, :f :put, :key \"a\", :value \"x\"}") else {
+        let Err(err) =
+            parse_porcupine_kv("{:process 1, :type :ok, :f :put, :key \"a\", :value \"x\"}")
+        else {
             panic!("accepted a completion without invoke")
         };
         assert!(err.to_string().contains("no open `invoke`"), "{err}");

@@ -56,7 +56,11 @@ const SLICE_GROWTH: u32 = 4;
 /// slice. Restarts cost at most 4/3 of the time a key needs (usually far
 /// less: most keys finish in the first slice, and the last undecided key
 /// runs to the deadline without restarts).
-pub(crate) fn check_keys<M: Spec>(keys: &[KeyOps<M>], opts: &CheckOptions, start: Instant) -> Outcome {
+pub(crate) fn check_keys<M: Spec>(
+    keys: &[KeyOps<M>],
+    opts: &CheckOptions,
+    start: Instant,
+) -> Outcome {
     let deadline = deadline_after(start, opts.timeout);
     let n = keys.len();
     let threads = if opts.threads == 0 {
@@ -72,7 +76,11 @@ pub(crate) fn check_keys<M: Spec>(keys: &[KeyOps<M>], opts: &CheckOptions, start
     while !pending.is_empty() && Instant::now() < deadline {
         // A key checked alone cannot be overtaken by another's violation:
         // it gets all the time left rather than restarts.
-        let this_slice = if pending.len() == 1 { opts.timeout } else { slice };
+        let this_slice = if pending.len() == 1 {
+            opts.timeout
+        } else {
+            slice
+        };
         let round = check_round(keys, &pending, this_slice, deadline, threads);
         let mut undecided = Vec::new();
         for (&i, (result, seconds)) in pending.iter().zip(round) {
@@ -104,7 +112,9 @@ pub(crate) fn check_keys<M: Spec>(keys: &[KeyOps<M>], opts: &CheckOptions, start
         })
         .collect();
 
-    let violating = per_key.iter().position(|r| r.result == KeyResult::Violation);
+    let violating = per_key
+        .iter()
+        .position(|r| r.result == KeyResult::Violation);
     let verdict = match violating {
         Some(i) => violation(&keys[i], per_key[i].seconds, opts, deadline),
         None if per_key.iter().any(|r| r.result == KeyResult::Unknown) => Verdict::Unknown,
@@ -124,8 +134,10 @@ fn check_round<M: Spec>(
     deadline: Instant,
     threads: usize,
 ) -> Vec<(CheckResult, f64)> {
-    let results: Vec<Mutex<(CheckResult, f64)>> =
-        which.iter().map(|_| Mutex::new((CheckResult::Unknown, 0.0))).collect();
+    let results: Vec<Mutex<(CheckResult, f64)>> = which
+        .iter()
+        .map(|_| Mutex::new((CheckResult::Unknown, 0.0)))
+        .collect();
     let next = AtomicUsize::new(0);
     let found = AtomicBool::new(false);
     let work = || loop {
@@ -139,7 +151,8 @@ fn check_round<M: Spec>(
         if result == CheckResult::Illegal {
             found.store(true, Ordering::Relaxed);
         }
-        *results[slot].lock().unwrap_or_else(|e| e.into_inner()) = (result, t0.elapsed().as_secs_f64());
+        *results[slot].lock().unwrap_or_else(|e| e.into_inner()) =
+            (result, t0.elapsed().as_secs_f64());
     };
     let workers = threads.min(which.len()).max(1);
     if workers == 1 {
@@ -151,10 +164,18 @@ fn check_round<M: Spec>(
             }
         });
     }
-    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect()
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
-fn violation<M: Spec>(key: &KeyOps<M>, found_in: f64, opts: &CheckOptions, deadline: Instant) -> Verdict {
+fn violation<M: Spec>(
+    key: &KeyOps<M>,
+    found_in: f64,
+    opts: &CheckOptions,
+    deadline: Instant,
+) -> Verdict {
     let t0 = Instant::now();
     let shrink_deadline = match opts.shrink {
         Some(budget) => deadline_after(t0, budget).min(deadline),
@@ -225,7 +246,11 @@ fn draw<M: Spec>(ops: &[Operation<M>], path: &Path) -> std::io::Result<()> {
 /// against the whole history (see [`Role`]). Returns the kept indices and
 /// whether shrinking finished (before the deadline, and without skipping a
 /// candidate that took too long).
-pub(crate) fn shrink<M: Spec>(ops: &[Operation<M>], deadline: Instant, found_in: Duration) -> (Vec<usize>, bool) {
+pub(crate) fn shrink<M: Spec>(
+    ops: &[Operation<M>],
+    deadline: Instant,
+    found_in: Duration,
+) -> (Vec<usize>, bool) {
     // A candidate that takes much longer than the whole key did is skipped.
     let per_try = found_in.saturating_mul(4).max(Duration::from_millis(100));
     let roles: Vec<Role> = ops.iter().map(|o| M::role(&o.op)).collect();
@@ -308,14 +333,19 @@ fn sound_to_drop(roles: &[Role], cur: &[usize], drop: &[usize], dropping: &[bool
         _ => &[],
     };
     let dropped_sets: HashSet<i64> = drop.iter().flat_map(|&j| sets_of(j)).copied().collect();
-    if !drop.iter().any(|&j| matches!(roles[j], Role::Changer { .. })) {
+    if !drop
+        .iter()
+        .any(|&j| matches!(roles[j], Role::Changer { .. }))
+    {
         return true;
     }
     let rest = || cur.iter().copied().filter(|&j| !dropping[j]);
     let rest_sets: HashSet<i64> = rest().flat_map(sets_of).copied().collect();
     rest().all(|j| match &roles[j] {
         Role::Blocker { expected } => !rest_sets.contains(expected),
-        Role::Observer { refs } | Role::Changer { refs, .. } => refs.iter().all(|r| !dropped_sets.contains(r)),
+        Role::Observer { refs } | Role::Changer { refs, .. } => {
+            refs.iter().all(|r| !dropped_sets.contains(r))
+        }
         Role::Pinned => true,
     })
 }

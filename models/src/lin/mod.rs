@@ -57,11 +57,11 @@ pub struct CheckOptions {
 }
 
 impl Default for CheckOptions {
-    /// 300 s, 30 s of shrinking, no HTML, one thread per core.
+    /// 300 s, 10 s of shrinking, no HTML, one thread per core.
     fn default() -> CheckOptions {
         CheckOptions {
             timeout: Duration::from_secs(300),
-            shrink: Some(Duration::from_secs(30)),
+            shrink: Some(Duration::from_secs(10)),
             html: None,
             threads: 0,
         }
@@ -248,7 +248,9 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format {s:?} (expected tumult, porcupine-kv or jepsen-etcd)"))
+            .ok_or_else(|| {
+                format!("unknown format {s:?} (expected tumult, porcupine-kv or jepsen-etcd)")
+            })
     }
 }
 
@@ -263,7 +265,11 @@ pub fn check_text(text: &str, format: Format, opts: &CheckOptions) -> Result<Rep
 }
 
 /// Checks a history file in `format`.
-pub fn check_file(path: &Path, format: Format, opts: &CheckOptions) -> Result<Report, HistoryError> {
+pub fn check_file(
+    path: &Path,
+    format: Format,
+    opts: &CheckOptions,
+) -> Result<Report, HistoryError> {
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -276,6 +282,8 @@ pub fn check_file(path: &Path, format: Format, opts: &CheckOptions) -> Result<Re
 /// Where the visualization of a violation in `history` goes: next to it,
 /// `NAME.lin.html` for `NAME.EXT`.
 pub fn html_path_for(history: &Path) -> PathBuf {
-    let stem = history.file_stem().map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned());
+    let stem = history
+        .file_stem()
+        .map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned());
     history.with_file_name(format!("{stem}.lin.html"))
 }

@@ -63,7 +63,9 @@ fn pair(history: &History) -> Result<Vec<Pair<'_>>, HistoryError> {
     let mut pairs: Vec<Pair<'_>> = Vec::new();
     let mut outstanding: HashMap<u64, usize> = HashMap::new();
     for (pos, rec) in history.records.iter().enumerate() {
-        let Entry::Client(op) = &rec.entry else { continue };
+        let Entry::Client(op) = &rec.entry else {
+            continue;
+        };
         if op.op_type == OpType::Invoke {
             if let Some(&open) = outstanding.get(&op.process) {
                 let prev = &pairs[open];
@@ -203,7 +205,13 @@ fn register_op(p: &Pair<'_>) -> Result<Verdict<RegisterOp>, HistoryError> {
             Some((c, cline, _)) if c.op_type == OpType::Ok => match c.value {
                 Value::Null => Verdict::Closed(RegisterOp::Read(None)),
                 Value::Int(v) => Verdict::Closed(RegisterOp::Read(Some(v))),
-                ref v => return Err(bad_value(cline, "a register read returns an integer or null", v)),
+                ref v => {
+                    return Err(bad_value(
+                        cline,
+                        "a register read returns an integer or null",
+                        v,
+                    ))
+                }
             },
             // A read that failed or may have happened says nothing.
             _ => Verdict::Drop,
@@ -240,7 +248,9 @@ fn register_op(p: &Pair<'_>) -> Result<Verdict<RegisterOp>, HistoryError> {
                 _ => Verdict::Open(cas(CasOutcome::Unknown)),
             }
         }
-        Function::Append => unreachable!("workload detection keeps appends out of register histories"),
+        Function::Append => {
+            unreachable!("workload detection keeps appends out of register histories")
+        }
     })
 }
 
@@ -256,7 +266,11 @@ fn list_op(p: &Pair<'_>) -> Result<Verdict<ListOp>, HistoryError> {
         },
         Function::Append => {
             let Value::Int(v) = p.invoke.value else {
-                return Err(bad_value(line, "an append takes an integer", &p.invoke.value));
+                return Err(bad_value(
+                    line,
+                    "an append takes an integer",
+                    &p.invoke.value,
+                ));
             };
             match p.outcome() {
                 OpType::Ok => Verdict::Closed(ListOp::Append(v)),

@@ -272,7 +272,8 @@ impl<T: Copy + Eq + Into<i64>> Seq<T> {
 
 impl<T: Eq> PartialEq for Seq<T> {
     fn eq(&self, other: &Seq<T>) -> bool {
-        self.hash == other.hash && (Arc::ptr_eq(&self.items, &other.items) || self.items == other.items)
+        self.hash == other.hash
+            && (Arc::ptr_eq(&self.items, &other.items) || self.items == other.items)
     }
 }
 
@@ -455,21 +456,54 @@ mod tests {
         };
         assert!(run::<RegisterSpec>(&[Read(None), Write(1), Read(Some(1))]));
         assert!(!run::<RegisterSpec>(&[Write(1), Read(None)]));
-        assert!(run::<RegisterSpec>(&[Write(1), cas(1, 2, CasOutcome::Ok), Read(Some(2))]));
+        assert!(run::<RegisterSpec>(&[
+            Write(1),
+            cas(1, 2, CasOutcome::Ok),
+            Read(Some(2))
+        ]));
         assert!(!run::<RegisterSpec>(&[Write(1), cas(3, 2, CasOutcome::Ok)]));
-        assert!(run::<RegisterSpec>(&[Write(1), cas(3, 2, CasOutcome::Mismatch), Read(Some(1))]));
-        assert!(!run::<RegisterSpec>(&[Write(1), cas(1, 2, CasOutcome::Mismatch)]));
-        assert!(run::<RegisterSpec>(&[Write(1), cas(1, 2, CasOutcome::Unknown), Read(Some(2))]));
-        assert!(run::<RegisterSpec>(&[Write(1), cas(3, 2, CasOutcome::Unknown), Read(Some(1))]));
+        assert!(run::<RegisterSpec>(&[
+            Write(1),
+            cas(3, 2, CasOutcome::Mismatch),
+            Read(Some(1))
+        ]));
+        assert!(!run::<RegisterSpec>(&[
+            Write(1),
+            cas(1, 2, CasOutcome::Mismatch)
+        ]));
+        assert!(run::<RegisterSpec>(&[
+            Write(1),
+            cas(1, 2, CasOutcome::Unknown),
+            Read(Some(2))
+        ]));
+        assert!(run::<RegisterSpec>(&[
+            Write(1),
+            cas(3, 2, CasOutcome::Unknown),
+            Read(Some(1))
+        ]));
     }
 
     #[test]
     fn list_and_kv_steps() {
         let read = |l: &[i64]| ListOp::Read(l.into());
-        assert!(run::<ListAppendSpec>(&[read(&[]), ListOp::Append(1), ListOp::Append(2), read(&[1, 2])]));
-        assert!(!run::<ListAppendSpec>(&[ListOp::Append(1), ListOp::Append(2), read(&[2, 1])]));
+        assert!(run::<ListAppendSpec>(&[
+            read(&[]),
+            ListOp::Append(1),
+            ListOp::Append(2),
+            read(&[1, 2])
+        ]));
+        assert!(!run::<ListAppendSpec>(&[
+            ListOp::Append(1),
+            ListOp::Append(2),
+            read(&[2, 1])
+        ]));
         let s = |x: &str| -> Arc<str> { x.into() };
-        assert!(run::<KvSpec>(&[KvOp::Get(s("")), KvOp::Append(s("ab")), KvOp::Append(s("c")), KvOp::Get(s("abc"))]));
+        assert!(run::<KvSpec>(&[
+            KvOp::Get(s("")),
+            KvOp::Append(s("ab")),
+            KvOp::Append(s("c")),
+            KvOp::Get(s("abc"))
+        ]));
         assert!(!run::<KvSpec>(&[KvOp::Put(s("x")), KvOp::Get(s(""))]));
     }
 
