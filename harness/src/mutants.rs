@@ -24,6 +24,8 @@
 //! ```
 
 use crate::run::{run_seed, RunOptions, RunResult};
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
 use crate::scenario::{Scenario, StepKind};
 use std::time::Instant;
 
@@ -172,29 +174,86 @@ impl Finding {
 /// The check that makes `r` miss its expectation, if it does: the first
 /// failed counted check, `assertion` first (a panic explains the rest).
 pub fn catching_check(r: &RunResult) -> Option<(String, String)> {
-    if r.met_expectation() {
+    catching_check_json(&crate::run::verdict_json(&r.verdict))
+}
+
+/// [`catching_check`] over a `verdict.json`.
+pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
+    if v.get("met").and_then(Json::as_bool) != Some(false) {
         return None;
     }
-    let v = &r.verdict;
-    let mut counted = v.counted_checks.clone();
+    let mut counted: Vec<String> = v
+        .get("counted_checks")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
     counted.sort_by_key(|c| (c != "assertion", c.clone()));
     for c in &counted {
-        if let Some(x) = v.checks.get(c) {
-            if x.failed() {
-                return Some((c.clone(), x.detail.clone()));
-            }
+        let x = &v["checks"][c];
+        if x["result"].as_str() == Some("fail") {
+            return Some((c.clone(), x["detail"].as_str().unwrap_or("").to_string()));
         }
     }
     // An expected failure that passed.
     Some((
         "expectation".to_string(),
-        format!("verdict {} where {} was expected", v.verdict, v.expected),
+        format!("verdict {} where {} was expected", v["verdict"], v["expected"]),
     ))
+}
+
+/// Runs one (scenario, seed) with `mutant` in a child `tumult run` (the
+/// executable `exe`) writing under `out`, so that a run that aborts the
+/// process (a panic while unwinding) cannot take the catalogue down with it.
+/// An aborted run counts as failing `assertion`. Returns its verdict JSON.
+pub fn run_isolated(exe: &Path, out: &Path, scenario: &Scenario, seed: u64, mutant: &str) -> Json {
+    let started = Instant::now();
+    let output = std::process::Command::new(exe)
+        .arg("run")
+        .arg(&scenario.file)
+        .args(["--seed", &seed.to_string(), "--mutant", mutant, "--jobs", "1", "--out"])
+        .arg(out)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let path = crate::run::run_dir(out, &scenario.name, seed).join("verdict.json");
+    let parsed = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Json>(&t).ok());
+    match (parsed, output) {
+        (Some(v), _) => v,
+        (None, output) => {
+            let why = match output {
+                Ok(o) => {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    let tail: Vec<&str> = err.lines().rev().take(3).collect();
+                    format!("the run aborted ({}): {}", o.status, tail.into_iter().rev().collect::<Vec<_>>().join(" | "))
+                }
+                Err(e) => format!("cannot run {}: {e}", exe.display()),
+            };
+            serde_json::json!({
+                "scenario": scenario.name, "seed": seed, "verdict": "fail", "expected": "pass", "met": false,
+                "counted_checks": ["assertion"], "mutant": mutant,
+                "checks": {"assertion": {"result": "fail", "detail": why}},
+                "sim_seconds": 0.0, "wall_seconds": started.elapsed().as_secs_f64(),
+            })
+        }
+    }
 }
 
 /// Runs `runs` in order with `mutant` until one catches it.
 pub fn hunt(mutant: &str, runs: &[(Scenario, u64)], opts: &RunOptions) -> Finding {
-    hunt_with(mutant, runs, opts, None, &|_| {})
+    hunt_with(mutant, runs, opts, None, None, &|_| {})
+}
+
+/// One line about a finished run, for progress output.
+fn line(v: &Json) -> String {
+    format!(
+        "[{}] {} seed {}: {} (expected {}) {:.1}s sim in {:.1}s wall",
+        v["mutant"].as_str().unwrap_or("-"),
+        v["scenario"].as_str().unwrap_or("?"),
+        v["seed"],
+        v["verdict"].as_str().unwrap_or("?"),
+        v["expected"].as_str().unwrap_or("?"),
+        v["sim_seconds"].as_f64().unwrap_or(0.0),
+        v["wall_seconds"].as_f64().unwrap_or(0.0),
+    )
 }
 
 /// [`hunt`], giving up once `budget` of wall time is spent (the mutant then
@@ -204,7 +263,8 @@ pub fn hunt_with(
     runs: &[(Scenario, u64)],
     opts: &RunOptions,
     budget: Option<std::time::Duration>,
-    seen: &(dyn Fn(&RunResult) + Sync),
+    isolate: Option<(&Path, &Path)>,
+    seen: &(dyn Fn(&str) + Sync),
 ) -> Finding {
     let started = Instant::now();
     let opts = RunOptions {
@@ -228,11 +288,14 @@ pub fn hunt_with(
             finding.detail = format!("wall-time budget of {:.0}s spent", budget.unwrap_or_default().as_secs_f64());
             break;
         }
-        let r = run_seed(scenario, *seed, &opts);
-        seen(&r);
+        let v = match isolate {
+            Some((exe, out)) => run_isolated(exe, &out.join(mutant), scenario, *seed, mutant),
+            None => crate::run::verdict_json(&run_seed(scenario, *seed, &opts).verdict),
+        };
+        seen(&line(&v));
         finding.runs += 1;
-        finding.sim_seconds += r.verdict.sim_seconds;
-        if let Some((check, detail)) = catching_check(&r) {
+        finding.sim_seconds += v["sim_seconds"].as_f64().unwrap_or(0.0);
+        if let Some((check, detail)) = catching_check_json(&v) {
             finding.check = Some(check);
             finding.scenario = Some(scenario.name.clone());
             finding.file = Some(scenario.file.clone());
@@ -253,9 +316,11 @@ pub fn catalogue(
     opts: &RunOptions,
     jobs: usize,
     budget: Option<std::time::Duration>,
-    seen: &(dyn Fn(&RunResult) + Sync),
+    isolate: Option<(PathBuf, PathBuf)>,
+    seen: &(dyn Fn(&str) + Sync),
     done: &(dyn Fn(&Finding) + Sync),
 ) -> Vec<Finding> {
+    let isolate = isolate.as_ref().map(|(e, o)| (e.as_path(), o.as_path()));
     let queue = std::sync::Mutex::new((0..mutants.len()).collect::<std::collections::VecDeque<_>>());
     let found = std::sync::Mutex::new(vec![None; mutants.len()]);
     std::thread::scope(|scope| {
@@ -264,7 +329,7 @@ pub fn catalogue(
                 let Some(i) = queue.lock().expect("queue").pop_front() else {
                     return;
                 };
-                let f = hunt_with(&mutants[i], runs, opts, budget, seen);
+                let f = hunt_with(&mutants[i], runs, opts, budget, isolate, seen);
                 done(&f);
                 found.lock().expect("findings")[i] = Some(f);
             });

@@ -14,12 +14,19 @@ use std::time::{Duration, Instant};
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
 }
 
 /// `target/test-output/report_browser/NAME`, fresh.
 fn output_dir(name: &str) -> PathBuf {
-    let d = workspace().join("target").join("test-output").join("report_browser").join(name);
+    let d = workspace()
+        .join("target")
+        .join("test-output")
+        .join("report_browser")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("test output dir");
     d
@@ -62,7 +69,10 @@ struct Rendered {
 /// include uncaught errors) are collected from Chromium's log.
 fn render(page: &Path, png: &Path) -> Rendered {
     let bin = chromium();
-    let url = format!("file://{}", std::fs::canonicalize(page).expect("page exists").display());
+    let url = format!(
+        "file://{}",
+        std::fs::canonicalize(page).expect("page exists").display()
+    );
     let profile = png.with_extension("profile");
     let run = |extra: &[String], tag: &str| {
         let profile = profile.with_extension(tag);
@@ -117,13 +127,21 @@ fn render(page: &Path, png: &Path) -> Rendered {
 
 /// The common checks of a rendered run report.
 fn assert_renders(r: &Rendered, page: &Path) {
-    assert!(r.console.is_empty(), "console messages on {}: {:#?}", page.display(), r.console);
+    assert!(
+        r.console.is_empty(),
+        "console messages on {}: {:#?}",
+        page.display(),
+        r.console
+    );
     assert!(
         r.dom.contains("data-report-ready=\"1\""),
         "the page's scripts ran to the end without errors ({})",
         page.display()
     );
-    assert!(r.dom.contains("<ul id=\"js-errors\"></ul>"), "no script errors recorded");
+    assert!(
+        r.dom.contains("<ul id=\"js-errors\"></ul>"),
+        "no script errors recorded"
+    );
     let rendered = r
         .dom
         .split("id=\"timeline\"")
@@ -133,7 +151,13 @@ fn assert_renders(r: &Rendered, page: &Path) {
         .and_then(|n| n.parse::<usize>().ok())
         .expect("the timeline script marked the timeline as drawn");
     assert!(rendered > 0, "the timeline drew something");
-    for marker in ["id=\"timeline-canvas\"", "id=\"leadership\"", "id=\"chart-throughput\"", "id=\"chart-latency\"", "id=\"reproduce\""] {
+    for marker in [
+        "id=\"timeline-canvas\"",
+        "id=\"leadership\"",
+        "id=\"chart-throughput\"",
+        "id=\"chart-latency\"",
+        "id=\"reproduce\"",
+    ] {
         assert!(r.dom.contains(marker), "{marker} present");
     }
 }
@@ -152,23 +176,37 @@ fn a_run_report_renders_in_chromium_with_timeline_bands_and_charts() {
     assert!(code == 0 || code == 1, "{log}");
     let run = out.join("leader-isolation").join("seed-1");
     let page = run.join("report.html");
-    assert!(page.exists(), "tumult run writes report.html by default: {log}");
+    assert!(
+        page.exists(),
+        "tumult run writes report.html by default: {log}"
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(only_svg_namespace(&html), "no network resources");
     let r = render(&page, &out.join("leader-isolation.png"));
     assert_renders(&r, &page);
-    assert!(r.dom.matches("nemesis-band nb-partition").count() >= 2, "partition bands drawn");
-    assert!(r.dom.contains("tumult run scenarios/leader-isolation.toml --seed 1"), "reproduce command shown");
+    assert!(
+        r.dom.matches("nemesis-band nb-partition").count() >= 2,
+        "partition bands drawn"
+    );
+    assert!(
+        r.dom
+            .contains("tumult run scenarios/leader-isolation.toml --seed 1"),
+        "reproduce command shown"
+    );
     assert!(r.dom.contains("class=\"reign\""), "leaders drawn");
     // The suite index of the run, too.
     assert!(out.join("index.html").exists() && out.join("summary.md").exists());
     let idx = render(&out.join("index.html"), &out.join("index.png"));
     assert!(idx.console.is_empty(), "{:#?}", idx.console);
-    assert!(idx.dom.contains("leader-isolation/seed-1/report.html"), "index links the run report");
+    assert!(
+        idx.dom.contains("leader-isolation/seed-1/report.html"),
+        "index links the run report"
+    );
 }
 
 fn only_svg_namespace(html: &str) -> bool {
-    html.match_indices("http").all(|(i, _)| html[i..].starts_with("http://www.w3.org/"))
+    html.match_indices("http")
+        .all(|(i, _)| html[i..].starts_with("http://www.w3.org/"))
 }
 
 #[test]
@@ -185,17 +223,34 @@ fn a_linearizability_violation_shows_the_key_and_the_checkers_view() {
     ]);
     assert_eq!(code, 0, "the scenario expects its failure: {log}");
     let run = out.join("stale-local-reads").join("seed-1");
-    assert!(!run.join("report.html").exists(), "--no-report writes no report");
+    assert!(
+        !run.join("report.html").exists(),
+        "--no-report writes no report"
+    );
     let custom = out.join("custom.html");
-    let (code, log) = tumult(&["report", run.to_str().unwrap(), "-o", custom.to_str().unwrap()]);
+    let (code, log) = tumult(&[
+        "report",
+        run.to_str().unwrap(),
+        "-o",
+        custom.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{log}");
     let r = render(&custom, &out.join("stale-local-reads.png"));
     assert_renders(&r, &custom);
-    for marker in ["id=\"lin-violation\"", "id=\"lin-table\"", "class=\"cited\"", "id=\"lin-ops\"", "id=\"lin-link\""] {
+    for marker in [
+        "id=\"lin-violation\"",
+        "id=\"lin-table\"",
+        "class=\"cited\"",
+        "id=\"lin-ops\"",
+        "id=\"lin-link\"",
+    ] {
         assert!(r.dom.contains(marker), "{marker} present");
     }
     if run.join("history.lin.html").exists() {
-        assert!(r.dom.contains("id=\"lin-frame\""), "the checker's visualization is embedded");
+        assert!(
+            r.dom.contains("id=\"lin-frame\""),
+            "the checker's visualization is embedded"
+        );
     }
 }
 
@@ -210,7 +265,11 @@ fn synthetic_run(dir: &Path, ops: u64, checks: serde_json::Value) {
         writeln!(h, "{{\"index\":{index},{body}}}").unwrap();
         index += 1;
     };
-    line(&mut h, r#""type":"trace","node":"n1","shard":0,"event":"become-leader","term":1,"time":1000000"#.into());
+    line(
+        &mut h,
+        r#""type":"trace","node":"n1","shard":0,"event":"become-leader","term":1,"time":1000000"#
+            .into(),
+    );
     let clients = 5u64;
     let per_client = ops / clients;
     let step = 1_000_000u64; // an operation a millisecond per client
@@ -221,12 +280,27 @@ fn synthetic_run(dir: &Path, ops: u64, checks: serde_json::Value) {
     let mut t = 2_000_000u64;
     for i in 0..per_client {
         if t >= partition_at && t < partition_at + step {
-            line(&mut h, format!(r#""type":"nemesis","f":"partition","value":[["n1"],["n2","n3"]],"time":{t}"#));
-            line(&mut h, format!(r#""type":"trace","node":"n2","shard":0,"event":"become-leader","term":2,"time":{t}"#));
+            line(
+                &mut h,
+                format!(
+                    r#""type":"nemesis","f":"partition","value":[["n1"],["n2","n3"]],"time":{t}"#
+                ),
+            );
+            line(
+                &mut h,
+                format!(
+                    r#""type":"trace","node":"n2","shard":0,"event":"become-leader","term":2,"time":{t}"#
+                ),
+            );
         }
         if t >= heal_at && t < heal_at + step {
             line(&mut h, format!(r#""type":"nemesis","f":"heal","time":{t}"#));
-            line(&mut h, format!(r#""type":"trace","node":"n1","shard":0,"event":"become-follower","term":2,"time":{t}"#));
+            line(
+                &mut h,
+                format!(
+                    r#""type":"trace","node":"n1","shard":0,"event":"become-follower","term":2,"time":{t}"#
+                ),
+            );
         }
         for (c, p) in process.iter_mut().enumerate() {
             value += 1;
@@ -237,9 +311,24 @@ fn synthetic_run(dir: &Path, ops: u64, checks: serde_json::Value) {
                 _ => ("ok", ""),
             };
             let f = if value % 2 == 0 { "write" } else { "read" };
-            let v = if f == "write" { value.to_string() } else { "null".into() };
-            line(&mut h, format!(r#""type":"invoke","process":{p},"f":"{f}","key":"k{c}","value":{v},"time":{start}"#));
-            line(&mut h, format!(r#""type":"{kind}","process":{p},"f":"{f}","key":"k{c}","value":{v},"time":{}{err}"#, start + 700_000));
+            let v = if f == "write" {
+                value.to_string()
+            } else {
+                "null".into()
+            };
+            line(
+                &mut h,
+                format!(
+                    r#""type":"invoke","process":{p},"f":"{f}","key":"k{c}","value":{v},"time":{start}"#
+                ),
+            );
+            line(
+                &mut h,
+                format!(
+                    r#""type":"{kind}","process":{p},"f":"{f}","key":"k{c}","value":{v},"time":{}{err}"#,
+                    start + 700_000
+                ),
+            );
             if kind == "info" {
                 *p += clients;
             }
@@ -260,7 +349,11 @@ fn synthetic_run(dir: &Path, ops: u64, checks: serde_json::Value) {
         "availability": {"overall": 1.0}, "sim_seconds": t as f64 / 1e9, "wall_seconds": 1.0,
         "history_entries": index, "history_sha256": "0", "reproduce": "tumult run synthetic.toml --seed 7",
     });
-    std::fs::write(dir.join("verdict.json"), serde_json::to_vec_pretty(&verdict).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("verdict.json"),
+        serde_json::to_vec_pretty(&verdict).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -279,14 +372,24 @@ fn a_history_of_100_000_operations_renders_to_a_bounded_page() {
     let render_seconds = started.elapsed().as_secs_f64();
     let page = run.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("data-mode=\"raster\""), "many operations are rasterized");
-    assert!(html.len() < 400_000, "page of {} bytes for 100,000 operations", html.len());
+    assert!(
+        html.contains("data-mode=\"raster\""),
+        "many operations are rasterized"
+    );
+    assert!(
+        html.len() < 400_000,
+        "page of {} bytes for 100,000 operations",
+        html.len()
+    );
     let elements = html.matches('<').count();
     assert!(elements < 3_000, "{elements} tags for 100,000 operations");
     assert!(render_seconds < 60.0, "rendering took {render_seconds:.1}s");
     let r = render(&page, &out.join("large.png"));
     assert_renders(&r, &page);
-    assert!(r.dom.contains("nemesis-band nb-partition"), "the partition band is drawn");
+    assert!(
+        r.dom.contains("nemesis-band nb-partition"),
+        "the partition band is drawn"
+    );
     assert!(
         r.seconds < 30.0,
         "the browser loaded and drew the page in {:.1}s",
@@ -313,16 +416,28 @@ fn a_model_violation_shows_the_failing_event_and_the_trace_around_it() {
         "election-safety at history index {index} (time {} ns), node n2, shard 0: two leaders in term 2\n  event: {{\"event\":\"become-leader\",\"term\":2}}\n  state before the event:\n    n1 leader term 2",
         failing["time"]
     );
-    let mut verdict: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
-    verdict["checks"]["model"] = serde_json::json!({"result": "fail", "detail": detail, "figures": {}});
-    std::fs::write(run.join("verdict.json"), serde_json::to_vec_pretty(&verdict).unwrap()).unwrap();
+    let mut verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
+    verdict["checks"]["model"] =
+        serde_json::json!({"result": "fail", "detail": detail, "figures": {}});
+    std::fs::write(
+        run.join("verdict.json"),
+        serde_json::to_vec_pretty(&verdict).unwrap(),
+    )
+    .unwrap();
     let (code, log) = tumult(&["report", run.to_str().unwrap()]);
     assert_eq!(code, 0, "{log}");
     let page = run.join("report.html");
     let r = render(&page, &out.join("model.png"));
     assert_renders(&r, &page);
     assert!(r.dom.contains("id=\"model-violation\""));
-    assert!(r.dom.contains("id=\"model-context\""), "the trace around the event is shown");
-    assert!(r.dom.contains("class=\"focus\""), "the failing event is highlighted");
+    assert!(
+        r.dom.contains("id=\"model-context\""),
+        "the trace around the event is shown"
+    );
+    assert!(
+        r.dom.contains("class=\"focus\""),
+        "the failing event is highlighted"
+    );
     assert!(r.dom.contains("two leaders in term 2"));
 }

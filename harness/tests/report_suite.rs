@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tumult(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tumult")).args(args).output().expect("tumult runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_tumult"))
+        .args(args)
+        .output()
+        .expect("tumult runs");
     (
         out.status.code().unwrap_or(-1),
         format!(
@@ -59,13 +62,19 @@ fn junit_xml_has_suites_cases_and_failures() {
     assert_eq!(root.tag_name().name(), "testsuites");
     assert_eq!(root.attribute("tests"), Some("4"));
     assert_eq!(root.attribute("failures"), Some("2"));
-    let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
     assert_eq!(suites.len(), 2, "one testsuite per scenario");
     let mut cases = 0;
     let mut failures = 0;
     for s in &suites {
         let name = s.attribute("name").unwrap();
-        let mine: Vec<_> = s.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let mine: Vec<_> = s
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         assert_eq!(s.attribute("tests"), Some(mine.len().to_string().as_str()));
         for c in mine {
             cases += 1;
@@ -76,7 +85,10 @@ fn junit_xml_has_suites_cases_and_failures() {
                 failures += 1;
                 assert_eq!(name, "unmet", "only the unmet scenario fails");
                 assert!(f.attribute("message").unwrap().contains("expected fail"));
-                assert!(f.text().unwrap().contains("reproduce: tumult run"), "the failure says how to reproduce");
+                assert!(
+                    f.text().unwrap().contains("reproduce: tumult run"),
+                    "the failure says how to reproduce"
+                );
             }
         }
     }
@@ -85,21 +97,38 @@ fn junit_xml_has_suites_cases_and_failures() {
     // The other outputs of a suite.
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     assert!(md.contains("2/4 runs met"), "{md}");
-    assert!(md.contains("| unmet | 1 |") && md.contains("--seed 2`"), "{md}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        md.contains("| unmet | 1 |") && md.contains("--seed 2`"),
+        "{md}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["total"], 4);
     let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
-    for run in ["passes/seed-1/report.html", "passes/seed-2/report.html", "unmet/seed-1/report.html", "unmet/seed-2/report.html"] {
+    for run in [
+        "passes/seed-1/report.html",
+        "passes/seed-2/report.html",
+        "unmet/seed-1/report.html",
+        "unmet/seed-2/report.html",
+    ] {
         assert!(index.contains(run), "index links {run}");
         assert!(out.join(run).exists(), "{run} written");
     }
 
     // `tumult report` on the suite directory re-renders the index, elsewhere too.
     let elsewhere = dir.join("elsewhere.html");
-    let (code, log) = tumult(&["report", out.to_str().unwrap(), "-o", elsewhere.to_str().unwrap()]);
+    let (code, log) = tumult(&[
+        "report",
+        out.to_str().unwrap(),
+        "-o",
+        elsewhere.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{log}");
     let page = std::fs::read_to_string(&elsewhere).unwrap();
-    assert!(page.contains("out/unmet/seed-1/report.html"), "links stay valid from another directory");
+    assert!(
+        page.contains("out/unmet/seed-1/report.html"),
+        "links stay valid from another directory"
+    );
     let (code, _) = tumult(&["report", out.to_str().unwrap()]);
     assert_eq!(code, 0);
     let (code, log) = tumult(&["report", dir.join("nothing-here").to_str().unwrap()]);

@@ -91,7 +91,9 @@ pub fn pair_ops(history: &History, end_of_run: u64) -> Vec<Op> {
     let mut ops: Vec<Op> = Vec::new();
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for rec in &history.records {
-        let Entry::Client(c) = &rec.entry else { continue };
+        let Entry::Client(c) = &rec.entry else {
+            continue;
+        };
         match c.op_type {
             OpType::Invoke => {
                 open.insert(c.process, ops.len());
@@ -110,7 +112,9 @@ pub fn pair_ops(history: &History, end_of_run: u64) -> Vec<Op> {
                 });
             }
             t => {
-                let Some(i) = open.remove(&c.process) else { continue };
+                let Some(i) = open.remove(&c.process) else {
+                    continue;
+                };
                 let op = &mut ops[i];
                 op.status = match t {
                     OpType::Ok => Status::Ok,
@@ -129,7 +133,12 @@ pub fn pair_ops(history: &History, end_of_run: u64) -> Vec<Op> {
 
 /// The last time anything happened in the history.
 pub fn end_time(history: &History) -> u64 {
-    history.records.iter().map(|r| r.entry.time()).max().unwrap_or(0)
+    history
+        .records
+        .iter()
+        .map(|r| r.entry.time())
+        .max()
+        .unwrap_or(0)
 }
 
 /// What a nemesis period disturbs; each kind is one row of the timeline's
@@ -143,7 +152,12 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::Partition, Channel::Hold, Channel::Crash, Channel::Disk];
+    pub const ALL: [Channel; 4] = [
+        Channel::Partition,
+        Channel::Hold,
+        Channel::Crash,
+        Channel::Disk,
+    ];
 
     /// CSS class suffix and legend word.
     pub fn name(self) -> &'static str {
@@ -250,10 +264,18 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
             });
         }
     }
-    fn set_down(out: &mut Nemesis, open: &mut BTreeMap<Channel, Open>, down: &BTreeSet<String>, t: u64) {
+    fn set_down(
+        out: &mut Nemesis,
+        open: &mut BTreeMap<Channel, Open>,
+        down: &BTreeSet<String>,
+        t: u64,
+    ) {
         close(out, open, Channel::Crash, t);
         if !down.is_empty() {
-            let label = format!("down: {}", down.iter().cloned().collect::<Vec<_>>().join(","));
+            let label = format!(
+                "down: {}",
+                down.iter().cloned().collect::<Vec<_>>().join(",")
+            );
             open.insert(Channel::Crash, Open { start: t, label });
         }
     }
@@ -319,7 +341,11 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
                     set_down(&mut out, &mut open, &down, t);
                 } else if f == "disk-fault" {
                     let kind = match value {
-                        Some(Json::Object(m)) => m.get("kind").and_then(Json::as_str).unwrap_or("").to_string(),
+                        Some(Json::Object(m)) => m
+                            .get("kind")
+                            .and_then(Json::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                         _ => String::new(),
                     };
                     let prev = open.remove(&Channel::Disk);
@@ -345,7 +371,11 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
                     }
                     out.markers.push(Marker {
                         time: t,
-                        label: if last { "final heal".into() } else { "heal".into() },
+                        label: if last {
+                            "final heal".into()
+                        } else {
+                            "heal".into()
+                        },
                     });
                 } else {
                     let detail = value.map(|v| v.to_string()).unwrap_or_default();
@@ -355,10 +385,8 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
                     });
                 }
             }
-            Entry::Trace(tr) if tr.event == "stop" => {
-                if down.insert(tr.node.clone()) {
-                    set_down(&mut out, &mut open, &down, tr.time);
-                }
+            Entry::Trace(tr) if tr.event == "stop" && down.insert(tr.node.clone()) => {
+                set_down(&mut out, &mut open, &down, tr.time);
             }
             _ => {}
         }
@@ -366,7 +394,7 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
     for ch in Channel::ALL {
         close(&mut out, &mut open, ch, end_of_run);
     }
-    out.bands.sort_by(|a, b| (a.start, a.channel).cmp(&(b.start, b.channel)));
+    out.bands.sort_by_key(|b| (b.start, b.channel));
     out
 }
 
@@ -410,7 +438,13 @@ pub fn leadership(history: &History, end_of_run: u64) -> Leadership {
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     let mut open: BTreeMap<(u64, String), (u64, u64)> = BTreeMap::new(); // (shard, node) -> (term, start)
     let mut done: BTreeMap<u64, Vec<Reign>> = BTreeMap::new();
-    let end = |done: &mut BTreeMap<u64, Vec<Reign>>, shard: u64, node: &str, term: u64, start: u64, t: u64, o: bool| {
+    let end = |done: &mut BTreeMap<u64, Vec<Reign>>,
+               shard: u64,
+               node: &str,
+               term: u64,
+               start: u64,
+               t: u64,
+               o: bool| {
         done.entry(shard).or_default().push(Reign {
             node: node.to_string(),
             term,
@@ -439,7 +473,11 @@ pub fn leadership(history: &History, end_of_run: u64) -> Leadership {
                         }
                     }
                     ("stop", None) => {
-                        let keys: Vec<_> = open.keys().filter(|(_, n)| *n == tr.node).cloned().collect();
+                        let keys: Vec<_> = open
+                            .keys()
+                            .filter(|(_, n)| *n == tr.node)
+                            .cloned()
+                            .collect();
                         for k in keys {
                             let (oterm, ostart) = open.remove(&k).expect("present");
                             end(&mut done, k.0, &k.1, oterm, ostart, t, false);
@@ -467,10 +505,13 @@ pub fn leadership(history: &History, end_of_run: u64) -> Leadership {
         end(&mut done, s, &node, term, start, end_of_run, true);
     }
     for (shard, mut reigns) in done {
-        reigns.sort_by(|a, b| (a.start, a.term).cmp(&(b.start, b.term)));
+        reigns.sort_by_key(|r| (r.start, r.term));
         let mut row_ends: Vec<u64> = Vec::new();
         for r in &mut reigns {
-            let row = row_ends.iter().position(|&e| e <= r.start).unwrap_or(row_ends.len());
+            let row = row_ends
+                .iter()
+                .position(|&e| e <= r.start)
+                .unwrap_or(row_ends.len());
             if row == row_ends.len() {
                 row_ends.push(r.end);
             } else {
@@ -585,7 +626,14 @@ pub fn latency_table(ops: &[Op]) -> Vec<(String, usize, f64, f64, f64, f64)> {
         .map(|(f, mut l)| {
             l.sort_by(|a, b| a.total_cmp(b));
             let p = |q| percentile(&l, q).unwrap_or(0.0);
-            (f, l.len(), p(50.0), p(90.0), p(99.0), *l.last().unwrap_or(&0.0))
+            (
+                f,
+                l.len(),
+                p(50.0),
+                p(90.0),
+                p(99.0),
+                *l.last().unwrap_or(&0.0),
+            )
         })
         .collect()
 }
@@ -614,7 +662,9 @@ pub fn lanes(ops: &[Op], clients: Option<u64>) -> Lanes {
             folded: false,
         };
     }
-    let c = clients.filter(|&c| c > 0).unwrap_or(MAX_PROCESS_LANES as u64);
+    let c = clients
+        .filter(|&c| c > 0)
+        .unwrap_or(MAX_PROCESS_LANES as u64);
     let used: BTreeSet<u64> = procs.iter().map(|p| p % c).collect();
     let index: BTreeMap<u64, usize> = used.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     Lanes {
@@ -635,7 +685,11 @@ pub fn rasterize(ops: &[Op], lanes: &Lanes, width: usize, end_of_run: u64) -> Ve
         let a = ((op.start as f64 / span) * width as f64).floor() as usize;
         let b = ((op.end as f64 / span) * width as f64).floor() as usize;
         let row = &mut cells[lane];
-        for cell in row.iter_mut().take(b.min(width - 1) + 1).skip(a.min(width - 1)) {
+        for cell in row
+            .iter_mut()
+            .take(b.min(width - 1) + 1)
+            .skip(a.min(width - 1))
+        {
             if cell.is_none_or(|c| c.severity() < op.status.severity()) {
                 *cell = Some(op.status);
             }
@@ -643,7 +697,11 @@ pub fn rasterize(ops: &[Op], lanes: &Lanes, width: usize, end_of_run: u64) -> Ve
     }
     cells
         .into_iter()
-        .map(|row| row.into_iter().map(|c| c.map_or(' ', Status::code)).collect())
+        .map(|row| {
+            row.into_iter()
+                .map(|c| c.map_or(' ', Status::code))
+                .collect()
+        })
         .collect()
 }
 
@@ -671,7 +729,11 @@ mod tests {
             "\n"
         ));
         let n = nemesis(&hist, 5000);
-        let got: Vec<_> = n.bands.iter().map(|b| (b.channel, b.start, b.end)).collect();
+        let got: Vec<_> = n
+            .bands
+            .iter()
+            .map(|b| (b.channel, b.start, b.end))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -698,8 +760,14 @@ mod tests {
         let l = leadership(&hist, 100);
         let r = &l.shards[&0];
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].node.as_str(), r[0].term, r[0].end, r[0].row), ("n1", 1, 30, 0));
-        assert_eq!((r[1].node.as_str(), r[1].term, r[1].end, r[1].row), ("n2", 2, 40, 1));
+        assert_eq!(
+            (r[0].node.as_str(), r[0].term, r[0].end, r[0].row),
+            ("n1", 1, 30, 0)
+        );
+        assert_eq!(
+            (r[1].node.as_str(), r[1].term, r[1].end, r[1].row),
+            ("n2", 2, 40, 1)
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub fn esc(s: &str) -> String {
 
 /// JSON for a `<script type="application/json">` block: `</` cannot end it early.
 pub fn script_json(v: &serde_json::Value) -> String {
-    serde_json::to_string(v).expect("json").replace("</", "<\\/")
+    serde_json::to_string(v)
+        .expect("json")
+        .replace("</", "<\\/")
 }
 
 /// x of a simulated time (ns) in a figure.
@@ -44,6 +46,17 @@ pub fn secs(ns: u64) -> String {
     } else {
         format!("{s:.1}s")
     }
+}
+
+/// A tick's label: seconds with as many decimals as the step needs.
+pub fn tick_label(t: u64, step: u64) -> String {
+    let decimals = match step {
+        s if s >= 1_000_000_000 => 0,
+        s if s >= 100_000_000 => 1,
+        s if s >= 10_000_000 => 2,
+        _ => 3,
+    };
+    format!("{:.*}s", decimals, t as f64 / 1e9)
 }
 
 /// Milliseconds with three decimals.
@@ -80,7 +93,7 @@ pub fn time_grid(span: u64, top: f64, bottom: f64, labels: bool) -> String {
             s.push_str(&format!(
                 "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
                 bottom + 13.0,
-                secs(t)
+                tick_label(t, step)
             ));
         }
         t += step;
@@ -178,7 +191,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(
             script_json(&serde_json::json!({"a": "</script>"})),
             r#"{"a":"<\/script>"}"#
@@ -190,5 +206,6 @@ mod tests {
         assert_eq!(tick_step(20_000_000_000), 2_000_000_000);
         assert_eq!(secs(2_500_000_000), "2.5s");
         assert_eq!(secs(12_000_000_000), "12s");
+        assert_eq!(tick_label(150_000_000, 50_000_000), "0.15s");
     }
 }

@@ -91,7 +91,8 @@ pub fn write_suite_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf, Rep
         }
     }
     let page = out.map_or_else(|| dir.join("index.html"), Path::to_path_buf);
-    std::fs::write(&page, suite::index_html(&runs, &page)).map_err(|e| ReportError::io(&page, e))?;
+    std::fs::write(&page, suite::index_html(&runs, &page))
+        .map_err(|e| ReportError::io(&page, e))?;
     Ok(page)
 }
 

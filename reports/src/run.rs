@@ -10,7 +10,10 @@
 //! column (the worst outcome overlapping it) when there are many.
 
 use crate::analysis::{self, Channel, Op, Status};
-use crate::html::{esc, ms, page_end, page_start, script_json, secs, svg_bands, time_grid, x_of, FIG_W, GUTTER, PLOT_W};
+use crate::html::{
+    esc, ms, page_end, page_start, script_json, secs, svg_bands, time_grid, x_of, FIG_W, GUTTER,
+    PLOT_W,
+};
 use crate::ReportError;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -43,7 +46,9 @@ impl RunDir {
         let verdict: Json = serde_json::from_str(&text)
             .map_err(|e| ReportError::Input(format!("{}:{}: {e}", vpath.display(), e.line())))?;
         let scenario_text = std::fs::read_to_string(dir.join("scenario.toml")).ok();
-        let scenario = scenario_text.as_deref().and_then(|t| t.parse::<toml::Table>().ok());
+        let scenario = scenario_text
+            .as_deref()
+            .and_then(|t| t.parse::<toml::Table>().ok());
         let hpath = dir.join("history.jsonl");
         let history = if hpath.exists() {
             read_history_file(&hpath).map_err(|e| format!("{}: {e}", hpath.display()))
@@ -123,7 +128,13 @@ pub fn render_loaded(run: &RunDir, page: &Path) -> String {
         )),
         Ok(history) => {
             let end = analysis::end_time(history)
-                .max((run.verdict.get("sim_seconds").and_then(Json::as_f64).unwrap_or(0.0) * 1e9) as u64)
+                .max(
+                    (run.verdict
+                        .get("sim_seconds")
+                        .and_then(Json::as_f64)
+                        .unwrap_or(0.0)
+                        * 1e9) as u64,
+                )
                 .max(1);
             let ops = analysis::pair_ops(history, end);
             let nemesis = analysis::nemesis(history, end);
@@ -156,9 +167,15 @@ fn header(h: &mut String, run: &RunDir) {
         esc(&run.v_str("seed")),
         badge(&run.v_str("verdict")),
         if met {
-            format!("<span class=\"badge met\" id=\"met\">expected {}: met</span>", esc(&run.v_str("expected")))
+            format!(
+                "<span class=\"badge met\" id=\"met\">expected {}: met</span>",
+                esc(&run.v_str("expected"))
+            )
         } else {
-            format!("<span class=\"badge unmet\" id=\"met\">expected {}: NOT met</span>", esc(&run.v_str("expected")))
+            format!(
+                "<span class=\"badge unmet\" id=\"met\">expected {}: NOT met</span>",
+                esc(&run.v_str("expected"))
+            )
         }
     ));
     if let Some(d) = run.description() {
@@ -172,7 +189,12 @@ fn header(h: &mut String, run: &RunDir) {
         ));
     }
     let counts = v.get("counts");
-    let count = |k: &str| counts.and_then(|c| c.get(k)).and_then(Json::as_u64).unwrap_or(0);
+    let count = |k: &str| {
+        counts
+            .and_then(|c| c.get(k))
+            .and_then(Json::as_u64)
+            .unwrap_or(0)
+    };
     let avail = |k: &str| {
         v.get("availability")
             .and_then(|a| a.get(k))
@@ -192,7 +214,10 @@ fn header(h: &mut String, run: &RunDir) {
         (avail("recovery"), "recovery"),
         (avail("final-reads"), "final reads"),
     ] {
-        h.push_str(&format!("<div><b>{}</b><span>{label}</span></div>", esc(&value)));
+        h.push_str(&format!(
+            "<div><b>{}</b><span>{label}</span></div>",
+            esc(&value)
+        ));
     }
     h.push_str("</div>");
     h.push_str(&format!(
@@ -208,7 +233,11 @@ fn checks(h: &mut String, run: &RunDir) {
         .verdict
         .get("counted_checks")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(Json::Object(checks)) = run.verdict.get("checks") {
         for (name, c) in checks {
@@ -306,14 +335,19 @@ fn violations(h: &mut String, run: &RunDir, history: &History, ops: &[Op], page:
         }
     }
     for name in ["model", "assertion", "recovery"] {
-        let Some(c) = failed_check(run, name) else { continue };
+        let Some(c) = failed_check(run, name) else {
+            continue;
+        };
         let detail = c.get("detail").and_then(Json::as_str).unwrap_or("");
         let title = match name {
             "model" => "Model (trace conformance) violation",
             "assertion" => "Assertion failure",
             _ => "Recovery failure",
         };
-        h.push_str(&format!("<h2 id=\"{name}-violation\">{title}</h2><pre>{}</pre>", esc(detail)));
+        h.push_str(&format!(
+            "<h2 id=\"{name}-violation\">{title}</h2><pre>{}</pre>",
+            esc(detail)
+        ));
         if name == "model" {
             model_context(h, c, detail, history);
         }
@@ -323,7 +357,13 @@ fn violations(h: &mut String, run: &RunDir, history: &History, ops: &[Op], page:
 fn lin_violation(h: &mut String, detail: &str, ops: &[Op]) {
     let key = detail
         .find("key ")
-        .map(|i| detail[i + 4..].split_whitespace().next().unwrap_or("").to_string())
+        .map(|i| {
+            detail[i + 4..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .unwrap_or_default();
     let cited = cited_lines(detail);
     let is_cited = |o: &Op| {
@@ -344,7 +384,10 @@ fn lin_violation(h: &mut String, detail: &str, ops: &[Op]) {
         (Some(a), Some(b)) => {
             let pad = ((b - a) / 2).max(10_000_000);
             let first = key_ops.iter().position(|o| o.end + pad >= a).unwrap_or(0);
-            let last = key_ops.iter().rposition(|o| o.start <= b + pad).map_or(key_ops.len(), |i| i + 1);
+            let last = key_ops
+                .iter()
+                .rposition(|o| o.start <= b + pad)
+                .map_or(key_ops.len(), |i| i + 1);
             (first, last.max(first + 1))
         }
         _ => (key_ops.len().saturating_sub(LIN_ROWS), key_ops.len()),
@@ -380,7 +423,11 @@ fn lin_violation(h: &mut String, detail: &str, ops: &[Op]) {
         let x0 = x_of(o.start - t0, span);
         let w = (x_of(o.end - t0, span) - x0).max(2.0);
         let color = status_color(o.status);
-        let stroke = if is_cited(o) { " stroke=\"#111\" stroke-width=\"2\"" } else { "" };
+        let stroke = if is_cited(o) {
+            " stroke=\"#111\" stroke-width=\"2\""
+        } else {
+            ""
+        };
         svg.push_str(&format!(
             "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"{color}\"{stroke}><title>{}</title></rect>",
             row * row_h + 2.0,
@@ -435,12 +482,20 @@ fn model_context(h: &mut String, check: &Json, detail: &str, history: &History) 
         .or_else(|| number_after(detail, "history index"))
         .or_else(|| number_after(detail, "index"));
     let Some(index) = index else {
-        h.push_str("<p class=\"muted\">The detail names no history index; no trace context shown.</p>");
+        h.push_str(
+            "<p class=\"muted\">The detail names no history index; no trace context shown.</p>",
+        );
         return;
     };
     let shard = fig("shard").or_else(|| number_after(detail, "shard"));
-    let Some(pos) = history.records.iter().position(|r| r.entry.index() == index) else {
-        h.push_str(&format!("<p class=\"muted\">History index {index} is not in history.jsonl.</p>"));
+    let Some(pos) = history
+        .records
+        .iter()
+        .position(|r| r.entry.index() == index)
+    else {
+        h.push_str(&format!(
+            "<p class=\"muted\">History index {index} is not in history.jsonl.</p>"
+        ));
         return;
     };
     // The lines around it: the same shard's trace events and every nemesis event.
@@ -449,8 +504,17 @@ fn model_context(h: &mut String, check: &Json, detail: &str, history: &History) 
         Entry::Nemesis(_) => true,
         Entry::Client(_) => false,
     };
-    let before: Vec<_> = history.records[..pos].iter().rev().filter(|r| relevant(r)).take(30).collect();
-    let after: Vec<_> = history.records[pos + 1..].iter().filter(|r| relevant(r)).take(12).collect();
+    let before: Vec<_> = history.records[..pos]
+        .iter()
+        .rev()
+        .filter(|r| relevant(r))
+        .take(30)
+        .collect();
+    let after: Vec<_> = history.records[pos + 1..]
+        .iter()
+        .filter(|r| relevant(r))
+        .take(12)
+        .collect();
     h.push_str(&format!(
         "<h3>Trace around history index {index}{}</h3><table id=\"model-context\"><tr><th>line</th><th>history</th></tr>",
         shard.map(|s| format!(" (shard {s})")).unwrap_or_default()
@@ -491,7 +555,11 @@ fn legend(h: &mut String, with_ops: bool) {
     h.push_str("<div class=\"legend\">");
     if with_ops {
         for s in [Status::Ok, Status::Fail, Status::Info, Status::Pending] {
-            h.push_str(&format!("<span><i style=\"background:{}\"></i>{}</span>", status_color(s), s.word()));
+            h.push_str(&format!(
+                "<span><i style=\"background:{}\"></i>{}</span>",
+                status_color(s),
+                s.word()
+            ));
         }
     }
     for c in Channel::ALL {
@@ -504,8 +572,17 @@ fn legend(h: &mut String, with_ops: bool) {
     h.push_str("</div>");
 }
 
-fn timeline(h: &mut String, ops: &[Op], nemesis: &analysis::Nemesis, clients: Option<u64>, end: u64) {
-    h.push_str(&format!("<h2>Timeline of client operations <span class=\"muted\">({} operations)</span></h2>", ops.len()));
+fn timeline(
+    h: &mut String,
+    ops: &[Op],
+    nemesis: &analysis::Nemesis,
+    clients: Option<u64>,
+    end: u64,
+) {
+    h.push_str(&format!(
+        "<h2>Timeline of client operations <span class=\"muted\">({} operations)</span></h2>",
+        ops.len()
+    ));
     legend(h, true);
     // The nemesis strip: one row per kind of fault, and the point events.
     let channels: Vec<Channel> = Channel::ALL
@@ -584,7 +661,15 @@ fn timeline(h: &mut String, ops: &[Op], nemesis: &analysis::Nemesis, clients: Op
     let mode = if ops.len() <= EXACT_OPS {
         let rows: Vec<Json> = ops
             .iter()
-            .map(|o| json!([lanes.of[&o.process], o.start / 1000, o.end / 1000, o.status.code().to_string(), o.describe()]))
+            .map(|o| {
+                json!([
+                    lanes.of[&o.process],
+                    o.start / 1000,
+                    o.end / 1000,
+                    o.status.code().to_string(),
+                    o.describe()
+                ])
+            })
             .collect();
         data["ops"] = Json::Array(rows);
         "ops"
@@ -660,7 +745,8 @@ if(D.mode==='ops'){var tip=document.getElementById('tip');
 })();</script>"#;
 
 const NODE_COLORS: [&str; 10] = [
-    "#4e79a7", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac", "#e15759", "#f28e2b",
+    "#4e79a7", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac",
+    "#e15759", "#f28e2b",
 ];
 
 fn leadership(h: &mut String, history: &History, bands: &[analysis::Band], end: u64) {
@@ -745,7 +831,15 @@ fn nice_ceil(v: f64) -> f64 {
 
 type Line<'a> = (&'a str, &'a str, Vec<Option<f64>>);
 
-fn line_chart(id: &str, title: &str, unit: &str, lines: &[Line], bucket: u64, bands: &[analysis::Band], end: u64) -> String {
+fn line_chart(
+    id: &str,
+    title: &str,
+    unit: &str,
+    lines: &[Line],
+    bucket: u64,
+    bands: &[analysis::Band],
+    end: u64,
+) -> String {
     let (top, bottom) = (8.0, 168.0);
     let max = lines
         .iter()
@@ -755,9 +849,15 @@ fn line_chart(id: &str, title: &str, unit: &str, lines: &[Line], bucket: u64, ba
     let y_of = |v: f64| bottom - v / ymax * (bottom - top);
     let mut s = format!("<h3>{}</h3><div class=\"legend\">", esc(title));
     for (name, color, _) in lines {
-        s.push_str(&format!("<span><i style=\"background:{color}\"></i>{}</span>", esc(name)));
+        s.push_str(&format!(
+            "<span><i style=\"background:{color}\"></i>{}</span>",
+            esc(name)
+        ));
     }
-    s.push_str(&format!("</div><svg class=\"chart\" id=\"{id}\" width=\"{FIG_W}\" height=\"{:.0}\">", bottom + 20.0));
+    s.push_str(&format!(
+        "</div><svg class=\"chart\" id=\"{id}\" width=\"{FIG_W}\" height=\"{:.0}\">",
+        bottom + 20.0
+    ));
     s.push_str(&time_grid(end, top, bottom, true));
     s.push_str(&svg_bands(bands, end, top, bottom));
     for i in 0..=4 {
@@ -768,7 +868,7 @@ fn line_chart(id: &str, title: &str, unit: &str, lines: &[Line], bucket: u64, ba
             GUTTER + PLOT_W,
             GUTTER - 6,
             y + 4.0,
-            if ymax < 10.0 { format!("{v:.1}") } else { format!("{v:.0}") }
+            if ymax < 10.0 { format!("{v:.2}") } else { format!("{v:.0}") }
         ));
     }
     s.push_str(&format!(
@@ -784,7 +884,11 @@ fn line_chart(id: &str, title: &str, unit: &str, lines: &[Line], bucket: u64, ba
             match v {
                 Some(v) => {
                     let x = x_of(i as u64 * bucket + bucket / 2, end);
-                    d.push_str(&format!("{}{x:.1},{:.1} ", if pen_down { "L" } else { "M" }, y_of(*v)));
+                    d.push_str(&format!(
+                        "{}{x:.1},{:.1} ",
+                        if pen_down { "L" } else { "M" },
+                        y_of(*v)
+                    ));
                     pen_down = true;
                 }
                 None => pen_down = false,
@@ -824,7 +928,10 @@ fn charts(h: &mut String, ops: &[Op], bands: &[analysis::Band], end: u64) {
         "chart-latency",
         "Latency of ok operations",
         "ms",
-        &[("p50", "#4e79a7", s.p50.clone()), ("p99", "#b07aa1", s.p99.clone())],
+        &[
+            ("p50", "#4e79a7", s.p50.clone()),
+            ("p99", "#b07aa1", s.p99.clone()),
+        ],
         s.bucket,
         bands,
         end,
@@ -840,7 +947,10 @@ fn charts(h: &mut String, ops: &[Op], bands: &[analysis::Band], end: u64) {
 }
 
 fn nemesis_table(h: &mut String, n: &analysis::Nemesis) {
-    h.push_str(&format!("<h2>Nemesis events <span class=\"muted\">({})</span></h2>", n.events.len()));
+    h.push_str(&format!(
+        "<h2>Nemesis events <span class=\"muted\">({})</span></h2>",
+        n.events.len()
+    ));
     if n.events.is_empty() {
         h.push_str("<p class=\"muted\">None.</p>");
         return;
@@ -862,9 +972,15 @@ fn nemesis_table(h: &mut String, n: &analysis::Nemesis) {
 
 fn files(h: &mut String, run: &RunDir) {
     h.push_str("<h2>Run directory</h2>");
-    h.push_str(&format!("<p class=\"mono muted\">{}</p>", esc(&run.dir.display().to_string())));
+    h.push_str(&format!(
+        "<p class=\"mono muted\">{}</p>",
+        esc(&run.dir.display().to_string())
+    ));
     if let Some(t) = &run.scenario_text {
-        h.push_str(&format!("<details><summary>scenario.toml</summary><pre>{}</pre></details>", esc(t)));
+        h.push_str(&format!(
+            "<details><summary>scenario.toml</summary><pre>{}</pre></details>",
+            esc(t)
+        ));
     }
     if let Some(log) = &run.log {
         let lines: Vec<&str> = log.lines().collect();
@@ -872,7 +988,11 @@ fn files(h: &mut String, run: &RunDir) {
         h.push_str(&format!(
             "<details><summary>log.txt ({} lines{})</summary><pre>{}</pre></details>",
             lines.len(),
-            if tail.len() < lines.len() { ", the last 300 shown" } else { "" },
+            if tail.len() < lines.len() {
+                ", the last 300 shown"
+            } else {
+                ""
+            },
             esc(&tail.join("\n"))
         ));
     }
@@ -892,6 +1012,9 @@ mod tests {
             cited_lines("key k0: a [lines 6004-6014]; b [lines 7-9]; c [line 12]"),
             vec![(6004, 6014), (7, 9), (12, 12)]
         );
-        assert_eq!(number_after("rule at history index 42 (time", "history index"), Some(42));
+        assert_eq!(
+            number_after("rule at history index 42 (time", "history index"),
+            Some(42)
+        );
     }
 }

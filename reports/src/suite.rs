@@ -41,7 +41,15 @@ impl RunSummary {
             Some(Json::Object(m)) => m
                 .iter()
                 .filter(|(_, c)| c.get("result").and_then(Json::as_str) == Some("fail"))
-                .map(|(n, c)| (n.clone(), c.get("detail").and_then(Json::as_str).unwrap_or("").to_string()))
+                .map(|(n, c)| {
+                    (
+                        n.clone(),
+                        c.get("detail")
+                            .and_then(Json::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    )
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -121,7 +129,12 @@ pub fn load_suite(dir: &Path) -> Result<Vec<RunSummary>, ReportError> {
     let runs = summary
         .get("runs")
         .and_then(Json::as_array)
-        .ok_or_else(|| ReportError::Input(format!("{}: field `runs` missing or not a list", path.display())))?;
+        .ok_or_else(|| {
+            ReportError::Input(format!(
+                "{}: field `runs` missing or not a list",
+                path.display()
+            ))
+        })?;
     let mut out = Vec::new();
     for r in runs {
         let scenario = r.get("scenario").and_then(Json::as_str).unwrap_or("");
@@ -138,7 +151,10 @@ pub fn load_suite(dir: &Path) -> Result<Vec<RunSummary>, ReportError> {
             .as_ref()
             .and_then(|d| std::fs::read_to_string(d.join("verdict.json")).ok())
             .and_then(|t| serde_json::from_str::<Json>(&t).ok());
-        out.push(RunSummary::from_verdict(verdict.as_ref().unwrap_or(r), run_dir));
+        out.push(RunSummary::from_verdict(
+            verdict.as_ref().unwrap_or(r),
+            run_dir,
+        ));
     }
     Ok(out)
 }
@@ -205,7 +221,11 @@ pub fn junit_xml(runs: &[RunSummary]) -> String {
                 "      <failure message=\"verdict {} (expected {})\" type=\"{}\">{}</failure>\n",
                 xml_escape(&r.verdict),
                 xml_escape(&r.expected),
-                if r.verdict == "unknown" { "inconclusive" } else { "unexpected-verdict" },
+                if r.verdict == "unknown" {
+                    "inconclusive"
+                } else {
+                    "unexpected-verdict"
+                },
                 xml_escape(&body)
             ));
             x.push_str("    </testcase>\n");
@@ -302,7 +322,10 @@ pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
     for r in order {
         let link = match &r.dir {
             Some(d) if d.join("report.html").exists() => {
-                format!("<a href=\"{}\">report</a>", esc(&link_from(page, &d.join("report.html"))))
+                format!(
+                    "<a href=\"{}\">report</a>",
+                    esc(&link_from(page, &d.join("report.html")))
+                )
             }
             Some(d) => format!(
                 "<a href=\"{}\">verdict.json</a>",
@@ -310,7 +333,12 @@ pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
             ),
             None => String::new(),
         };
-        let failed = r.failed_checks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        let failed = r
+            .failed_checks
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let verdict_class = match r.verdict.as_str() {
             "pass" | "fail" => r.verdict.as_str(),
             _ => "unknown",
@@ -338,9 +366,15 @@ document.querySelectorAll('#runs tr.run').forEach(function(tr){tr.style.display=
 
 /// Writes `summary.json`, `summary.md` and `index.html` under `out`, and
 /// JUnit XML to `junit` if given.
-pub fn write_index(out: &Path, runs: &[RunSummary], junit: Option<&Path>) -> Result<(), ReportError> {
+pub fn write_index(
+    out: &Path,
+    runs: &[RunSummary],
+    junit: Option<&Path>,
+) -> Result<(), ReportError> {
     std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
-    let write = |path: PathBuf, bytes: &[u8]| std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e));
+    let write = |path: PathBuf, bytes: &[u8]| {
+        std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e))
+    };
     write(
         out.join("summary.json"),
         &serde_json::to_vec_pretty(&summary_json(runs)).expect("json"),

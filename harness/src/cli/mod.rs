@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 pub mod check;
 pub mod model;
-pub mod report;
 pub mod mutants;
+pub mod report;
 pub mod run;
 pub mod shrink;
 

@@ -31,6 +31,9 @@ pub struct ModelArgs {
     /// Check a deliberately broken variant: commit-old-term, double-vote or early-membership-change.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
+    /// New leaders append no no-op.
+    #[arg(long)]
+    pub no_noop: bool,
     /// Leave out client commands (leaders append only no-ops and configurations).
     #[arg(long)]
     pub no_client_requests: bool,
@@ -71,6 +74,7 @@ impl ModelArgs {
             voters: self.voters.unwrap_or(self.servers),
             max_term: self.max_term,
             max_log: self.max_log,
+            noop: !self.no_noop,
             client_requests: !self.no_client_requests,
             pre_vote: !self.no_pre_vote,
             crashes: !self.no_crashes,
@@ -153,12 +157,14 @@ pub fn run(args: ModelArgs) -> Outcome {
     if let Some(bug) = config.bug {
         let d = bug.demo_config();
         println!(
-            "hint: {bug} shows with --servers {} --voters {} --max-term {} --max-log {}{}",
+            "hint: {bug} shows with --servers {} --voters {} --max-term {} --max-log {}{}{} \
+             --no-client-requests --no-pre-vote --no-crashes --no-compaction --no-transfer",
             d.servers,
             d.voters,
             d.max_term,
             d.max_log,
-            " --no-client-requests --no-pre-vote --no-crashes --no-compaction --no-transfer"
+            if d.noop { "" } else { " --no-noop" },
+            if d.membership { "" } else { " --no-membership" },
         );
     }
     for name in &report.unreached {

@@ -26,6 +26,9 @@ pub struct MutantsArgs {
     /// so the whole catalogue has a bound; `0s` for no limit.
     #[arg(long, default_value = "100s")]
     pub budget: String,
+    /// Where the runs' directories go (one subdirectory per mutant).
+    #[arg(long, default_value = "target/tumult-mutants")]
+    pub out: PathBuf,
     /// Print every run.
     #[arg(long, short)]
     pub verbose: bool,
@@ -83,13 +86,18 @@ pub fn run(args: MutantsArgs) -> Outcome {
         Err(e) => return bad(format!("--budget: {e}")),
     };
     let verbose = args.verbose;
-    let seen = |r: &crate::run::RunResult| {
+    let seen = |line: &str| {
         if verbose {
-            eprintln!("  [{}] {}", r.verdict.mutant.as_deref().unwrap_or("-"), r.summary());
+            eprintln!("  {line}");
         }
     };
     let jobs = args.jobs.unwrap_or_else(default_jobs);
-    let findings = catalogue(&mutants, &runs, &opts, jobs, budget, &seen, &done);
+    // Each run in a child process: a run that aborts cannot stop the catalogue.
+    let isolate = match std::env::current_exe() {
+        Ok(exe) => Some((exe, args.out.clone())),
+        Err(_) => None,
+    };
+    let findings = catalogue(&mutants, &runs, &opts, jobs, budget, isolate, &seen, &done);
     print!("{}", table(&findings));
     let caught = findings.iter().filter(|f| f.caught()).count();
     println!(

@@ -111,10 +111,11 @@ impl Bug {
             ..ModelConfig::default()
         };
         match self {
-            // Figure 8 of the paper, with no-ops: four terms are needed.
+            // Figure 8 of the paper: four terms are needed; the no-ops of
+            // terms 1 and 2 are the entries that compete for index 1.
             Bug::CommitOldTerm => ModelConfig {
                 max_term: 4,
-                max_log: 2,
+                max_log: 1,
                 ..quiet
             },
             Bug::DoubleVote => ModelConfig {
@@ -123,12 +124,14 @@ impl Bug {
                 ..quiet
             },
             // Ongaro's single-server change bug: two removals from an even
-            // configuration have disjoint quorums.
+            // configuration have disjoint quorums. Without no-ops the
+            // configuration entries are the first entries of their terms.
             Bug::EarlyMembershipChange => ModelConfig {
                 servers: 4,
                 voters: 4,
                 max_term: 3,
-                max_log: 2,
+                max_log: 1,
+                noop: false,
                 membership: true,
                 ..quiet
             },
@@ -153,6 +156,8 @@ pub struct ModelConfig {
     pub max_term: Term,
     /// No log grows beyond this index.
     pub max_log: Index,
+    /// A new leader appends a no-op (§8).
+    pub noop: bool,
     /// Leaders append client commands (besides their no-ops and configurations).
     pub client_requests: bool,
     /// Elections start with a pre-vote round.
@@ -177,6 +182,7 @@ impl Default for ModelConfig {
             voters: 3,
             max_term: 2,
             max_log: 2,
+            noop: true,
             client_requests: true,
             pre_vote: true,
             crashes: true,

@@ -281,7 +281,7 @@ impl RaftModel {
         vol.matched.clear();
         let recorded = st.cluster.ghost.record_leader(term, id);
         note(st, recorded);
-        if st.cluster.servers[&id].last_index() < self.config.max_log {
+        if self.config.noop && st.cluster.servers[&id].last_index() < self.config.max_log {
             self.append_as_leader(st, id, Payload::Noop);
         }
     }

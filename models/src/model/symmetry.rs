@@ -24,6 +24,12 @@ impl Renaming {
         }
     }
 
+    /// The renaming `old -> map[old]`; `map[0]` is ignored and `map` must be
+    /// a permutation of `0..map.len()` that fixes 0.
+    pub fn from_map(map: Vec<NodeId>) -> Self {
+        Renaming { map }
+    }
+
     /// The new name of `id`.
     pub fn apply(&self, id: NodeId) -> NodeId {
         self.map.get(id as usize).copied().unwrap_or(id)
