@@ -24,9 +24,9 @@
 //! ```
 
 use crate::run::{run_seed, RunOptions, RunResult};
+use crate::scenario::{Scenario, StepKind};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
-use crate::scenario::{Scenario, StepKind};
 use std::time::Instant;
 
 /// Whether this build has the mutants compiled in.
@@ -38,7 +38,10 @@ pub fn available() -> bool {
 pub fn names() -> Vec<&'static str> {
     #[cfg(feature = "mutants")]
     {
-        tumult_engine::mutants::Mutant::ALL.iter().map(|m| m.name()).collect()
+        tumult_engine::mutants::Mutant::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect()
     }
     #[cfg(not(feature = "mutants"))]
     {
@@ -70,7 +73,10 @@ pub fn validate(name: Option<&str>) -> Result<(), String> {
     if names().contains(&name) {
         Ok(())
     } else {
-        Err(format!("--mutant {name}: no such mutant; known: {}", names().join(", ")))
+        Err(format!(
+            "--mutant {name}: no such mutant; known: {}",
+            names().join(", ")
+        ))
     }
 }
 
@@ -137,7 +143,10 @@ pub fn order_runs(runs: Vec<(Scenario, u64)>) -> Vec<(Scenario, u64)> {
     });
     let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
     let mut slots: Vec<Option<(Scenario, u64)>> = runs.drain(..).map(Some).collect();
-    order.into_iter().map(|i| slots[i].take().expect("each once")).collect()
+    order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each once"))
+        .collect()
 }
 
 /// How one mutant fared.
@@ -185,7 +194,11 @@ pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
     let mut counted: Vec<String> = v
         .get("counted_checks")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     counted.sort_by_key(|c| (c != "assertion", c.clone()));
     for c in &counted {
@@ -197,7 +210,10 @@ pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
     // An expected failure that passed.
     Some((
         "expectation".to_string(),
-        format!("verdict {} where {} was expected", v["verdict"], v["expected"]),
+        format!(
+            "verdict {} where {} was expected",
+            v["verdict"], v["expected"]
+        ),
     ))
 }
 
@@ -210,12 +226,22 @@ pub fn run_isolated(exe: &Path, out: &Path, scenario: &Scenario, seed: u64, muta
     let output = std::process::Command::new(exe)
         .arg("run")
         .arg(&scenario.file)
-        .args(["--seed", &seed.to_string(), "--mutant", mutant, "--jobs", "1", "--out"])
+        .args([
+            "--seed",
+            &seed.to_string(),
+            "--mutant",
+            mutant,
+            "--jobs",
+            "1",
+            "--out",
+        ])
         .arg(out)
         .stdin(std::process::Stdio::null())
         .output();
     let path = crate::run::run_dir(out, &scenario.name, seed).join("verdict.json");
-    let parsed = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Json>(&t).ok());
+    let parsed = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Json>(&t).ok());
     match (parsed, output) {
         (Some(v), _) => v,
         (None, output) => {
@@ -223,7 +249,11 @@ pub fn run_isolated(exe: &Path, out: &Path, scenario: &Scenario, seed: u64, muta
                 Ok(o) => {
                     let err = String::from_utf8_lossy(&o.stderr);
                     let tail: Vec<&str> = err.lines().rev().take(3).collect();
-                    format!("the run aborted ({}): {}", o.status, tail.into_iter().rev().collect::<Vec<_>>().join(" | "))
+                    format!(
+                        "the run aborted ({}): {}",
+                        o.status,
+                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                    )
                 }
                 Err(e) => format!("cannot run {}: {e}", exe.display()),
             };
@@ -285,7 +315,10 @@ pub fn hunt_with(
     };
     for (scenario, seed) in runs {
         if budget.is_some_and(|b| started.elapsed() >= b) {
-            finding.detail = format!("wall-time budget of {:.0}s spent", budget.unwrap_or_default().as_secs_f64());
+            finding.detail = format!(
+                "wall-time budget of {:.0}s spent",
+                budget.unwrap_or_default().as_secs_f64()
+            );
             break;
         }
         let v = match isolate {
@@ -310,6 +343,7 @@ pub fn hunt_with(
 
 /// Hunts every mutant of `mutants` on `jobs` threads (one mutant per thread
 /// at a time); `done` sees each finding as it completes. Findings in input order.
+#[allow(clippy::too_many_arguments)] // each is one knob of `tumult mutants`
 pub fn catalogue(
     mutants: &[String],
     runs: &[(Scenario, u64)],
@@ -321,7 +355,8 @@ pub fn catalogue(
     done: &(dyn Fn(&Finding) + Sync),
 ) -> Vec<Finding> {
     let isolate = isolate.as_ref().map(|(e, o)| (e.as_path(), o.as_path()));
-    let queue = std::sync::Mutex::new((0..mutants.len()).collect::<std::collections::VecDeque<_>>());
+    let queue =
+        std::sync::Mutex::new((0..mutants.len()).collect::<std::collections::VecDeque<_>>());
     let found = std::sync::Mutex::new(vec![None; mutants.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1).min(mutants.len().max(1)) {

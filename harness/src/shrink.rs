@@ -94,7 +94,13 @@ pub fn size(s: &Scenario) -> (usize, u32, u32, u32, u32, Duration, u64) {
 /// larger in none.
 pub fn smaller(a: &Scenario, b: &Scenario) -> bool {
     let (x, y) = (size(a), size(b));
-    let le = x.0 <= y.0 && x.1 <= y.1 && x.2 <= y.2 && x.3 <= y.3 && x.4 <= y.4 && x.5 <= y.5 && x.6 <= y.6;
+    let le = x.0 <= y.0
+        && x.1 <= y.1
+        && x.2 <= y.2
+        && x.3 <= y.3
+        && x.4 <= y.4
+        && x.5 <= y.5
+        && x.6 <= y.6;
     le && x != y
 }
 
@@ -208,7 +214,11 @@ fn candidates(doc: &DocumentMut, s: &Scenario) -> Vec<(String, DocumentMut)> {
             tried.push(d);
             let mut doc2 = doc.clone();
             doc2["workload"]["duration"] = value(format_duration(d));
-            let what = format!("duration {} -> {}", format_duration(w.duration), format_duration(d));
+            let what = format!(
+                "duration {} -> {}",
+                format_duration(w.duration),
+                format_duration(d)
+            );
             out.push((what, doc2));
         }
     }
@@ -244,7 +254,12 @@ fn halvings(n: u32, min: u32) -> Vec<u32> {
 
 /// Shrinks `scenario`, which fails `check` with `seed`, to a smaller one
 /// that still fails it. Errors if the original run does not fail the check.
-pub fn shrink(scenario: &Scenario, seed: u64, check: &str, opts: &ShrinkOptions) -> Result<Shrunk, String> {
+pub fn shrink(
+    scenario: &Scenario,
+    seed: u64,
+    check: &str,
+    opts: &ShrinkOptions,
+) -> Result<Shrunk, String> {
     let mut sh = Shrinker {
         file: scenario.file.clone(),
         check: check.to_string(),
@@ -263,14 +278,20 @@ pub fn shrink(scenario: &Scenario, seed: u64, check: &str, opts: &ShrinkOptions)
             return Err(format!(
                 "{} seed {seed} does not fail the check `{check}`{}",
                 scenario.name,
-                opts.run.mutant.as_ref().map(|m| format!(" with mutant {m}")).unwrap_or_default()
+                opts.run
+                    .mutant
+                    .as_ref()
+                    .map(|m| format!(" with mutant {m}"))
+                    .unwrap_or_default()
             ))
         }
     };
     let mut steps = Vec::new();
     'outer: loop {
         for (what, cand) in candidates(&doc, &current) {
-            let Some(parsed) = sh.parse(&cand) else { continue };
+            let Some(parsed) = sh.parse(&cand) else {
+                continue;
+            };
             if !smaller(&parsed, &current) {
                 continue;
             }
@@ -278,7 +299,11 @@ pub fn shrink(scenario: &Scenario, seed: u64, check: &str, opts: &ShrinkOptions)
                 if opts.verbose {
                     eprintln!("tumult shrink: {what} (seed {s}): still fails {check}");
                 }
-                steps.push(if s == seed { what } else { format!("{what} (seed {s})") });
+                steps.push(if s == seed {
+                    what
+                } else {
+                    format!("{what} (seed {s})")
+                });
                 seed = s;
                 doc = cand;
                 current = parsed;
@@ -290,7 +315,14 @@ pub fn shrink(scenario: &Scenario, seed: u64, check: &str, opts: &ShrinkOptions)
         }
         break;
     }
-    let source = finish(&mut doc, &current, scenario, seed, check, opts.run.mutant.as_deref());
+    let source = finish(
+        &mut doc,
+        &current,
+        scenario,
+        seed,
+        check,
+        opts.run.mutant.as_deref(),
+    );
     let scenario_out = parse_str(&scenario.file, &source).map_err(|e| e.to_string())?;
     Ok(Shrunk {
         source,
@@ -303,7 +335,14 @@ pub fn shrink(scenario: &Scenario, seed: u64, check: &str, opts: &ShrinkOptions)
 }
 
 /// Names the shrunk scenario, pins its seed and says where it came from.
-fn finish(doc: &mut DocumentMut, current: &Scenario, original: &Scenario, seed: u64, check: &str, mutant: Option<&str>) -> String {
+fn finish(
+    doc: &mut DocumentMut,
+    current: &Scenario,
+    original: &Scenario,
+    seed: u64,
+    check: &str,
+    mutant: Option<&str>,
+) -> String {
     let name = if original.name.ends_with("-shrunk") {
         original.name.clone()
     } else {
@@ -340,13 +379,21 @@ fn finish(doc: &mut DocumentMut, current: &Scenario, original: &Scenario, seed: 
 /// (scenario, seed, failed check, mutant).
 pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), String> {
     let verdict_path = dir.join("verdict.json");
-    let text = std::fs::read_to_string(&verdict_path).map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
-    let v: Json = serde_json::from_str(&text).map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
-    let seed = v
-        .get("seed")
-        .and_then(Json::as_u64)
-        .ok_or_else(|| format!("{}: field `seed` missing or not an integer", verdict_path.display()))?;
-    let file = v.get("file").and_then(Json::as_str).unwrap_or("scenario.toml").to_string();
+    let text = std::fs::read_to_string(&verdict_path)
+        .map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
+    let v: Json = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
+    let seed = v.get("seed").and_then(Json::as_u64).ok_or_else(|| {
+        format!(
+            "{}: field `seed` missing or not an integer",
+            verdict_path.display()
+        )
+    })?;
+    let file = v
+        .get("file")
+        .and_then(Json::as_str)
+        .unwrap_or("scenario.toml")
+        .to_string();
     let mutant = v.get("mutant").and_then(Json::as_str).map(str::to_string);
     let checks = v.get("checks").and_then(Json::as_object);
     let failed = |name: &str| {
@@ -359,8 +406,19 @@ pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), S
     let counted: Vec<String> = v
         .get("counted_checks")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
-        .unwrap_or_else(|| vec!["assertion".into(), "linearizable".into(), "model".into(), "recovery".into()]);
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![
+                "assertion".into(),
+                "linearizable".into(),
+                "model".into(),
+                "recovery".into(),
+            ]
+        });
     let mut order = counted.clone();
     order.sort_by_key(|c| (c != "assertion", c.clone()));
     // A scenario expected to fail names its checks; else assertion comes first.
@@ -369,17 +427,25 @@ pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), S
         order.retain(|c| c != "assertion");
     }
     let check = order.into_iter().find(|c| failed(c)).ok_or_else(|| {
-        format!("{}: the run failed no check: nothing to shrink", verdict_path.display())
+        format!(
+            "{}: the run failed no check: nothing to shrink",
+            verdict_path.display()
+        )
     })?;
     let scenario_path = dir.join("scenario.toml");
-    let source = std::fs::read_to_string(&scenario_path).map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
+    let source = std::fs::read_to_string(&scenario_path)
+        .map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
     let scenario = parse_str(&file, &source).map_err(|e| e.to_string())?;
     Ok((scenario, seed, check, mutant))
 }
 
 /// Shrinks the failing run in `dir` and writes the result to `out`
 /// (default `dir/shrunk.toml`). Returns the path and the result.
-pub fn shrink_run_dir(dir: &Path, out: Option<&Path>, mut opts: ShrinkOptions) -> Result<(PathBuf, Shrunk), String> {
+pub fn shrink_run_dir(
+    dir: &Path,
+    out: Option<&Path>,
+    mut opts: ShrinkOptions,
+) -> Result<(PathBuf, Shrunk), String> {
     let (scenario, seed, check, mutant) = load_run(dir)?;
     crate::mutants::validate(mutant.as_deref())?;
     opts.run.mutant = mutant;
@@ -388,6 +454,7 @@ pub fn shrink_run_dir(dir: &Path, out: Option<&Path>, mut opts: ShrinkOptions) -
     }
     let shrunk = shrink(&scenario, seed, &check, &opts)?;
     let path = out.map_or_else(|| dir.join("shrunk.toml"), Path::to_path_buf);
-    std::fs::write(&path, &shrunk.source).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    std::fs::write(&path, &shrunk.source)
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     Ok((path, shrunk))
 }

@@ -37,8 +37,15 @@ fn a_leader_ignoring_a_higher_term_is_caught() {
     assert!(clean.met_expectation(), "{}", clean.summary());
     assert_eq!(clean.verdict.mutant, None);
     // ... with it, a run catches it.
-    let runs: Vec<_> = [1, 2, 3].into_iter().map(|seed| (s.clone(), seed)).collect();
-    let f = hunt("leader-ignores-higher-term", &runs, &RunOptions::in_memory());
+    let runs: Vec<_> = [1, 2, 3]
+        .into_iter()
+        .map(|seed| (s.clone(), seed))
+        .collect();
+    let f = hunt(
+        "leader-ignores-higher-term",
+        &runs,
+        &RunOptions::in_memory(),
+    );
     assert!(f.caught(), "escaped: {f:?}");
     let seed = f.seed.expect("a seed");
     let opts = RunOptions {
@@ -46,6 +53,9 @@ fn a_leader_ignoring_a_higher_term_is_caught() {
         ..RunOptions::in_memory()
     };
     let r = run_seed(&s, seed, &opts);
-    assert_eq!(r.verdict.mutant.as_deref(), Some("leader-ignores-higher-term"));
+    assert_eq!(
+        r.verdict.mutant.as_deref(),
+        Some("leader-ignores-higher-term")
+    );
     assert_eq!(catching_check(&r).map(|(c, _)| c), f.check);
 }

@@ -9,7 +9,8 @@ use tumult_harness::shrink::{fails, shrink_run_dir, smaller, ShrinkOptions};
 
 #[test]
 fn shrinks_stale_local_reads_to_a_smaller_failing_scenario() {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/stale-local-reads.toml");
+    let file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/stale-local-reads.toml");
     let original = parse_file(&file).expect("the scenario parses");
     let seed = original.run.seeds[0];
     let out = std::env::temp_dir().join(format!("tumult-shrink-test-{}", std::process::id()));

@@ -27,8 +27,8 @@
 
 use crate::invariants::{
     applied_safely, check_server_transition, check_truncate, election_safety, leader_complete,
-    log_matching_between, ClusterState, Index, LogEntry, NodeId, Payload, Role, Rule,
-    ServerState, Snapshot, Term, Violation,
+    log_matching_between, ClusterState, Index, LogEntry, NodeId, Payload, Role, Rule, ServerState,
+    Snapshot, Term, Violation,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -112,7 +112,10 @@ impl fmt::Display for ConformanceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConformanceError::Malformed { index, message } => {
-                write!(f, "malformed trace event at history index {index}: {message}")
+                write!(
+                    f,
+                    "malformed trace event at history index {index}: {message}"
+                )
             }
             ConformanceError::Violation(v) => v.fmt(f),
         }
@@ -325,7 +328,12 @@ impl Conformance {
             committed: self
                 .shards
                 .iter()
-                .map(|(&k, c)| (k, c.ghost.committed.keys().next_back().copied().unwrap_or(0)))
+                .map(|(&k, c)| {
+                    (
+                        k,
+                        c.ghost.committed.keys().next_back().copied().unwrap_or(0),
+                    )
+                })
                 .collect(),
         }
     }
@@ -350,7 +358,10 @@ fn adopt_term(s: &mut ServerState, id: NodeId, term: Term, what: &str) -> Result
         return Err(Violation::new(
             Rule::TermMonotonic,
             Some(id),
-            format!("n{id} reports {what} in term {term} while in term {}", s.term),
+            format!(
+                "n{id} reports {what} in term {term} while in term {}",
+                s.term
+            ),
         ));
     }
     if term > s.term {
@@ -386,7 +397,10 @@ fn apply(
                 Err(Violation::new(
                     Rule::TermMonotonic,
                     Some(id),
-                    format!("n{id} starts a pre-vote for term {term} while in term {}", s.term),
+                    format!(
+                        "n{id} starts a pre-vote for term {term} while in term {}",
+                        s.term
+                    ),
                 ))
             } else {
                 s.role = Role::PreCandidate;
@@ -445,7 +459,10 @@ fn apply(
                 Err(Violation::new(
                     Rule::TermMonotonic,
                     Some(id),
-                    format!("n{id} grants a pre-vote for term {term}, not above its term {}", s.term),
+                    format!(
+                        "n{id} grants a pre-vote for term {term}, not above its term {}",
+                        s.term
+                    ),
                 ))
             } else {
                 Ok(())
@@ -460,10 +477,16 @@ fn apply(
                 .and_then(Value::as_array)
                 .ok_or_else(|| format!("field \"terms\" missing or not a list in {ev}"))?
                 .iter()
-                .map(|t| t.as_u64().ok_or_else(|| format!("non-integer term in {ev}")))
+                .map(|t| {
+                    t.as_u64()
+                        .ok_or_else(|| format!("non-integer term in {ev}"))
+                })
                 .collect::<Result<Vec<Term>, String>>()?;
             if from == 0 || to + 1 < from || terms.len() as u64 != to + 1 - from {
-                return Err(format!("append from {from} to {to} with {} terms", terms.len()));
+                return Err(format!(
+                    "append from {from} to {to} with {} terms",
+                    terms.len()
+                ));
             }
             touched.log = true;
             adopt_term(s, id, term, "an append").and_then(|()| append(s, id, from, &terms))
@@ -481,7 +504,8 @@ fn apply(
             let index = field(ev, "index")?;
             let entry_term = field(ev, "entry_term")?;
             touched.commit = true;
-            adopt_term(s, id, term, "a commit").and_then(|()| commit(cluster, id, term, index, entry_term))
+            adopt_term(s, id, term, "a commit")
+                .and_then(|()| commit(cluster, id, term, index, entry_term))
         }
         "apply" => {
             let index = field(ev, "index")?;
@@ -523,7 +547,10 @@ fn apply(
             if s.role != Role::Leader || term != s.term {
                 Err(inconsistent(
                     id,
-                    format!("n{id} acts as leader of term {term} ({name}) while {:?} in term {}", s.role, s.term),
+                    format!(
+                        "n{id} acts as leader of term {term} ({name}) while {:?} in term {}",
+                        s.role, s.term
+                    ),
                 ))
             } else {
                 Ok(())
@@ -539,7 +566,10 @@ fn append(s: &mut ServerState, id: NodeId, from: Index, terms: &[Term]) -> Resul
     if from > s.last_index() + 1 {
         return Err(inconsistent(
             id,
-            format!("n{id} appends from index {from}, but its log ends at {}", s.last_index()),
+            format!(
+                "n{id} appends from index {from}, but its log ends at {}",
+                s.last_index()
+            ),
         ));
     }
     for (k, &t) in terms.iter().enumerate() {
@@ -579,20 +609,28 @@ fn commit(
         return Err(Violation::new(
             Rule::CommitMonotonic,
             Some(id),
-            format!("n{id}'s commit index goes from {} back to {index}", s.commit),
+            format!(
+                "n{id}'s commit index goes from {} back to {index}",
+                s.commit
+            ),
         ));
     }
     match s.term_at(index) {
         Some(t) if t != entry_term => {
             return Err(inconsistent(
                 id,
-                format!("n{id} commits index {index} as term {entry_term}, but holds term {t} there"),
+                format!(
+                    "n{id} commits index {index} as term {entry_term}, but holds term {t} there"
+                ),
             ))
         }
         None if index > s.last_index() => {
             return Err(inconsistent(
                 id,
-                format!("n{id} commits index {index}, beyond its last index {}", s.last_index()),
+                format!(
+                    "n{id} commits index {index}, beyond its last index {}",
+                    s.last_index()
+                ),
             ))
         }
         _ => {}
@@ -601,7 +639,9 @@ fn commit(
         return Err(Violation::new(
             Rule::CommitOldTerm,
             Some(id),
-            format!("n{id}, leader of term {term}, commits index {index} of term {entry_term} (§5.4.2)"),
+            format!(
+                "n{id}, leader of term {term}, commits index {index} of term {entry_term} (§5.4.2)"
+            ),
         ));
     }
     let newly: Vec<(Index, LogEntry)> = (s.commit + 1..=index)
@@ -628,10 +668,16 @@ fn apply_entry(
     let s = &cluster.servers[&id];
     let fail = |message: String| Err(Violation::new(Rule::AppliedCommitted, Some(id), message));
     if index <= s.applied {
-        return fail(format!("n{id} applies index {index}, having applied up to {}", s.applied));
+        return fail(format!(
+            "n{id} applies index {index}, having applied up to {}",
+            s.applied
+        ));
     }
     if index > s.commit {
-        return fail(format!("n{id} applies index {index} above its commit index {}", s.commit));
+        return fail(format!(
+            "n{id} applies index {index} above its commit index {}",
+            s.commit
+        ));
     }
     let entry = match s.entry(index) {
         Some(e) if e.term != entry_term => {
@@ -656,12 +702,20 @@ fn apply_entry(
     Ok(())
 }
 
-fn compact(s: &mut ServerState, id: NodeId, index: Index, entry_term: Term) -> Result<(), Violation> {
+fn compact(
+    s: &mut ServerState,
+    id: NodeId,
+    index: Index,
+    entry_term: Term,
+) -> Result<(), Violation> {
     if index > s.commit {
         return Err(Violation::new(
             Rule::CompactUncommitted,
             Some(id),
-            format!("n{id} compacts up to index {index}, above its commit index {}", s.commit),
+            format!(
+                "n{id} compacts up to index {index}, above its commit index {}",
+                s.commit
+            ),
         ));
     }
     if index <= s.snapshot.index {
@@ -670,7 +724,9 @@ fn compact(s: &mut ServerState, id: NodeId, index: Index, entry_term: Term) -> R
     match s.term_at(index) {
         Some(t) if t != entry_term => Err(inconsistent(
             id,
-            format!("n{id} compacts up to index {index} as term {entry_term}, but holds term {t} there"),
+            format!(
+                "n{id} compacts up to index {index} as term {entry_term}, but holds term {t} there"
+            ),
         )),
         _ => {
             let voters = s.voters_at(index).to_vec();

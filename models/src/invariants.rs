@@ -172,7 +172,9 @@ impl ServerState {
     /// The voters in force at `index`: the last configuration entry at or
     /// below it, else the snapshot's.
     pub fn voters_at(&self, index: Index) -> &[NodeId] {
-        let upto = index.min(self.last_index()).saturating_sub(self.snapshot.index) as usize;
+        let upto = index
+            .min(self.last_index())
+            .saturating_sub(self.snapshot.index) as usize;
         self.log[..upto]
             .iter()
             .rev()
@@ -193,7 +195,9 @@ impl ServerState {
         self.log
             .iter()
             .rposition(|e| matches!(e.payload, Payload::Config(_)))
-            .map_or(self.snapshot.index, |p| self.snapshot.index + p as Index + 1)
+            .map_or(self.snapshot.index, |p| {
+                self.snapshot.index + p as Index + 1
+            })
     }
 
     /// §5.4.1: whether a log ending at (`last_index`, `last_term`) is at least
@@ -424,9 +428,14 @@ pub fn election_safety(state: &ClusterState) -> Result<(), Violation> {
         if s.role != Role::Leader {
             continue;
         }
-        let earlier = seen
-            .insert(s.term, id)
-            .or_else(|| state.ghost.leaders.get(&s.term).copied().filter(|&o| o != id));
+        let earlier = seen.insert(s.term, id).or_else(|| {
+            state
+                .ghost
+                .leaders
+                .get(&s.term)
+                .copied()
+                .filter(|&o| o != id)
+        });
         if let Some(other) = earlier {
             return Err(Violation::new(
                 Rule::ElectionSafety,
@@ -656,14 +665,20 @@ pub fn check_server_transition(
             return Err(Violation::new(
                 Rule::CommitMonotonic,
                 Some(id),
-                format!("n{id}'s commit index went from {} back to {}", p.commit, n.commit),
+                format!(
+                    "n{id}'s commit index went from {} back to {}",
+                    p.commit, n.commit
+                ),
             ));
         }
         if n.applied < p.applied {
             return Err(Violation::new(
                 Rule::AppliedCommitted,
                 Some(id),
-                format!("n{id}'s applied index went from {} back to {}", p.applied, n.applied),
+                format!(
+                    "n{id}'s applied index went from {} back to {}",
+                    p.applied, n.applied
+                ),
             ));
         }
     }

@@ -24,34 +24,85 @@ fn trace(events: &[(&str, Value)]) -> Vec<TraceRecord> {
 fn clean() -> Vec<(&'static str, Value)> {
     vec![
         ("n1", json!({"event": "start-pre-vote", "term": 0})),
-        ("n2", json!({"event": "pre-vote-granted", "term": 1, "candidate": 1})),
+        (
+            "n2",
+            json!({"event": "pre-vote-granted", "term": 1, "candidate": 1}),
+        ),
         ("n1", json!({"event": "become-candidate", "term": 1})),
         ("n2", json!({"event": "term-change", "term": 1})),
-        ("n2", json!({"event": "vote-granted", "term": 1, "candidate": 1})),
+        (
+            "n2",
+            json!({"event": "vote-granted", "term": 1, "candidate": 1}),
+        ),
         ("n1", json!({"event": "become-leader", "term": 1})),
-        ("n1", json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]})),
-        ("n2", json!({"event": "become-follower", "term": 1, "leader": 1})),
-        ("n2", json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]})),
+        (
+            "n1",
+            json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]}),
+        ),
+        (
+            "n2",
+            json!({"event": "become-follower", "term": 1, "leader": 1}),
+        ),
+        (
+            "n2",
+            json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]}),
+        ),
         ("n3", json!({"event": "term-change", "term": 1})),
-        ("n3", json!({"event": "append", "term": 1, "from": 1, "to": 1, "terms": [1]})),
-        ("n1", json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1})),
+        (
+            "n3",
+            json!({"event": "append", "term": 1, "from": 1, "to": 1, "terms": [1]}),
+        ),
+        (
+            "n1",
+            json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1}),
+        ),
         ("n1", json!({"event": "apply", "index": 1, "entry_term": 1})),
         ("n1", json!({"event": "apply", "index": 2, "entry_term": 1})),
-        ("n2", json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1})),
+        (
+            "n2",
+            json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1}),
+        ),
         ("n2", json!({"event": "apply", "index": 1, "entry_term": 1})),
         ("n2", json!({"event": "apply", "index": 2, "entry_term": 1})),
-        ("n1", json!({"event": "compact", "index": 2, "entry_term": 1})),
+        (
+            "n1",
+            json!({"event": "compact", "index": 2, "entry_term": 1}),
+        ),
         ("n1", json!({"event": "read-index", "term": 1, "index": 2})),
-        ("n1", json!({"event": "transfer-leader", "term": 1, "to": 2})),
+        (
+            "n1",
+            json!({"event": "transfer-leader", "term": 1, "to": 2}),
+        ),
         ("n2", json!({"event": "become-candidate", "term": 2})),
-        ("n3", json!({"event": "vote-granted", "term": 2, "candidate": 2})),
+        (
+            "n3",
+            json!({"event": "vote-granted", "term": 2, "candidate": 2}),
+        ),
         ("n2", json!({"event": "become-leader", "term": 2})),
-        ("n1", json!({"event": "become-follower", "term": 2, "leader": 2})),
-        ("n2", json!({"event": "append", "term": 2, "from": 3, "to": 3, "terms": [2]})),
-        ("n3", json!({"event": "install-snapshot", "term": 2, "index": 2, "entry_term": 1})),
-        ("n3", json!({"event": "append", "term": 2, "from": 3, "to": 3, "terms": [2]})),
-        ("n2", json!({"event": "commit", "term": 2, "index": 3, "entry_term": 2})),
-        ("n2", json!({"event": "membership", "index": 3, "voters": [1, 2, 3]})),
+        (
+            "n1",
+            json!({"event": "become-follower", "term": 2, "leader": 2}),
+        ),
+        (
+            "n2",
+            json!({"event": "append", "term": 2, "from": 3, "to": 3, "terms": [2]}),
+        ),
+        (
+            "n3",
+            json!({"event": "install-snapshot", "term": 2, "index": 2, "entry_term": 1}),
+        ),
+        (
+            "n3",
+            json!({"event": "append", "term": 2, "from": 3, "to": 3, "terms": [2]}),
+        ),
+        (
+            "n2",
+            json!({"event": "commit", "term": 2, "index": 3, "entry_term": 2}),
+        ),
+        (
+            "n2",
+            json!({"event": "membership", "index": 3, "voters": [1, 2, 3]}),
+        ),
     ]
 }
 
@@ -87,7 +138,10 @@ fn two_leaders_in_a_term_are_caught() {
 fn a_double_vote_is_caught() {
     let mut t = clean();
     t.truncate(5);
-    t.push(("n2", json!({"event": "vote-granted", "term": 1, "candidate": 3})));
+    t.push((
+        "n2",
+        json!({"event": "vote-granted", "term": 1, "candidate": 3}),
+    ));
     assert_eq!(violation(t), (5, Rule::OneVotePerTerm, "n2".into()));
 }
 
@@ -103,7 +157,10 @@ fn a_truncation_at_or_below_commit_is_caught() {
 fn an_overwrite_of_committed_entries_without_truncate_event_is_caught() {
     let mut t = clean();
     t.truncate(15);
-    t.push(("n2", json!({"event": "append", "term": 1, "from": 2, "to": 2, "terms": [2]})));
+    t.push((
+        "n2",
+        json!({"event": "append", "term": 1, "from": 2, "to": 2, "terms": [2]}),
+    ));
     assert_eq!(violation(t), (15, Rule::TruncateCommitted, "n2".into()));
 }
 
@@ -111,7 +168,10 @@ fn an_overwrite_of_committed_entries_without_truncate_event_is_caught() {
 fn a_commit_going_backwards_is_caught() {
     let mut t = clean();
     t.truncate(15);
-    t.push(("n2", json!({"event": "commit", "term": 1, "index": 1, "entry_term": 1})));
+    t.push((
+        "n2",
+        json!({"event": "commit", "term": 1, "index": 1, "entry_term": 1}),
+    ));
     assert_eq!(violation(t), (15, Rule::CommitMonotonic, "n2".into()));
 }
 
@@ -120,7 +180,10 @@ fn a_commit_may_start_over_after_a_restart() {
     let mut t = clean();
     t.truncate(17);
     t.push(("n2", json!({"event": "restart"})));
-    t.push(("n2", json!({"event": "commit", "term": 1, "index": 1, "entry_term": 1})));
+    t.push((
+        "n2",
+        json!({"event": "commit", "term": 1, "index": 1, "entry_term": 1}),
+    ));
     t.push(("n2", json!({"event": "apply", "index": 1, "entry_term": 1})));
     check_trace(trace(&t)).unwrap();
 }
@@ -130,10 +193,16 @@ fn a_leader_committing_an_older_term_by_counting_is_caught() {
     let t = vec![
         ("n1", json!({"event": "become-candidate", "term": 1})),
         ("n1", json!({"event": "become-leader", "term": 1})),
-        ("n1", json!({"event": "append", "term": 1, "from": 1, "to": 1, "terms": [1]})),
+        (
+            "n1",
+            json!({"event": "append", "term": 1, "from": 1, "to": 1, "terms": [1]}),
+        ),
         ("n1", json!({"event": "become-candidate", "term": 3})),
         ("n1", json!({"event": "become-leader", "term": 3})),
-        ("n1", json!({"event": "commit", "term": 3, "index": 1, "entry_term": 1})),
+        (
+            "n1",
+            json!({"event": "commit", "term": 3, "index": 1, "entry_term": 1}),
+        ),
     ];
     assert_eq!(violation(t), (5, Rule::CommitOldTerm, "n1".into()));
 }

@@ -46,7 +46,11 @@ fn the_correct_protocol_passes_the_bug_demo_bounds() {
     let mut config = Bug::CommitOldTerm.demo_config();
     config.bug = None;
     let report = RaftModel::new(config).check(2, None, Duration::from_secs(3600), &mut |_| {});
-    assert!(report.counterexample.is_none(), "{}", report.counterexample.unwrap());
+    assert!(
+        report.counterexample.is_none(),
+        "{}",
+        report.counterexample.unwrap()
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! counterexample and reach the `sometimes` properties; symmetry reduction
 //! is canonical; replayed paths keep server names.
 
-use std::time::Duration;
 use stateright::Model;
+use std::time::Duration;
 use tumult_models::model::{properties, Action, ModelConfig, RaftModel, Rename, Renaming};
 
 fn run(config: ModelConfig) -> tumult_models::model::CheckReport {
@@ -21,7 +21,11 @@ fn three_servers_one_term_every_feature_is_safe_and_commits() {
         max_log: 2,
         ..ModelConfig::default()
     });
-    assert!(report.unreached.is_empty(), "unreached: {:?}", report.unreached);
+    assert!(
+        report.unreached.is_empty(),
+        "unreached: {:?}",
+        report.unreached
+    );
     assert!(report.progress.unique > 100);
 }
 

@@ -66,7 +66,10 @@ impl ModelArgs {
             None => None,
             Some(name) => Some(Bug::from_name(name).ok_or_else(|| {
                 let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
-                format!("--bug: unknown variant {name:?}; known: {}", known.join(", "))
+                format!(
+                    "--bug: unknown variant {name:?}; known: {}",
+                    known.join(", ")
+                )
             })?),
         };
         let config = ModelConfig {

@@ -53,7 +53,12 @@ pub fn run(args: MutantsArgs) -> Outcome {
         }
     }
     let files = match scenario_files(&args.suite) {
-        Ok(f) if f.is_empty() => return bad(format!("{}: no *.toml scenario files", args.suite.display())),
+        Ok(f) if f.is_empty() => {
+            return bad(format!(
+                "{}: no *.toml scenario files",
+                args.suite.display()
+            ))
+        }
         Ok(f) => f,
         Err(e) => return bad(e),
     };
@@ -65,7 +70,9 @@ pub fn run(args: MutantsArgs) -> Outcome {
     let started = std::time::Instant::now();
     let done = |f: &Finding| {
         let what = match (&f.check, &f.scenario, f.seed) {
-            (Some(c), Some(s), Some(seed)) => format!("caught by {c} in {s} seed {seed}: {}", f.detail),
+            (Some(c), Some(s), Some(seed)) => {
+                format!("caught by {c} in {s} seed {seed}: {}", f.detail)
+            }
             _ => "ESCAPED every run".to_string(),
         };
         let mut detail = what;
@@ -77,7 +84,10 @@ pub fn run(args: MutantsArgs) -> Outcome {
             detail.truncate(cut);
             detail.push('…');
         }
-        eprintln!("{}: {detail} ({} runs, {:.1}s wall)", f.mutant, f.runs, f.wall_seconds);
+        eprintln!(
+            "{}: {detail} ({} runs, {:.1}s wall)",
+            f.mutant, f.runs, f.wall_seconds
+        );
     };
     let opts = RunOptions::in_memory();
     let budget = match crate::scenario::parse_duration(&args.budget) {

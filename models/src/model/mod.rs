@@ -54,8 +54,8 @@ mod step;
 mod symmetry;
 
 use crate::invariants::{
-    election_safety, leader_completeness, log_matching, state_machine_safety, ClusterState,
-    Index, LogEntry, NodeId, Payload, Rule, Snapshot, Term, Violation,
+    election_safety, leader_completeness, log_matching, state_machine_safety, ClusterState, Index,
+    LogEntry, NodeId, Payload, Rule, Snapshot, Term, Violation,
 };
 use stateright::{Model, Property};
 use std::collections::{BTreeMap, BTreeSet};
@@ -448,7 +448,10 @@ impl RaftModel {
 }
 
 fn broke(state: &RaftState, rules: &[Rule]) -> bool {
-    state.broken.as_ref().is_some_and(|v| rules.contains(&v.rule))
+    state
+        .broken
+        .as_ref()
+        .is_some_and(|v| rules.contains(&v.rule))
 }
 
 impl Model for RaftModel {

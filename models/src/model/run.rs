@@ -40,7 +40,12 @@ impl fmt::Display for Counterexample {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        writeln!(f, "\"{}\" is violated after {} steps:", self.property, self.steps.len())?;
+        writeln!(
+            f,
+            "\"{}\" is violated after {} steps:",
+            self.property,
+            self.steps.len()
+        )?;
         writeln!(f, "   0. initial state")?;
         writeln!(f, "{}", indent(self.initial.to_string()))?;
         for (k, step) in self.steps.iter().enumerate() {

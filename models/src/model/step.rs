@@ -180,7 +180,9 @@ impl RaftModel {
                 let rec = &st.sent[&(*term, *leader)];
                 let prev_term = rec.term_at(*prev);
                 let entries = rec.slice(prev + 1, *end).to_vec();
-                self.append_entries(&mut st, *leader, *to, *term, *prev, prev_term, &entries, *commit);
+                self.append_entries(
+                    &mut st, *leader, *to, *term, *prev, prev_term, &entries, *commit,
+                );
             }
             Action::InstallSnapshot {
                 leader,
@@ -553,8 +555,11 @@ fn record_leaders(st: &mut RaftState) {
         });
         let have = rec.last_index();
         for i in have + 1..=s.last_index() {
-            rec.entries
-                .push(s.entry(i).expect("a leader's log only grows in its term").clone());
+            rec.entries.push(
+                s.entry(i)
+                    .expect("a leader's log only grows in its term")
+                    .clone(),
+            );
         }
         rec.commit = rec.commit.max(s.commit);
         rec.snapshot = rec.snapshot.max(s.snapshot.index);
@@ -587,6 +592,9 @@ fn collect_garbage(st: &mut RaftState, double_vote: bool) {
             Body::TimeoutNow { term } => term >= r.term,
         }
     });
-    st.sent
-        .retain(|&(term, leader), _| servers.iter().any(|(&id, s)| id != leader && s.term <= term));
+    st.sent.retain(|&(term, leader), _| {
+        servers
+            .iter()
+            .any(|(&id, s)| id != leader && s.term <= term)
+    });
 }

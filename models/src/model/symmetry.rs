@@ -108,7 +108,11 @@ impl Rename for ServerState {
 impl Rename for Ghost {
     fn rename(&self, r: &Renaming) -> Self {
         Ghost {
-            leaders: self.leaders.iter().map(|(&t, &l)| (t, r.apply(l))).collect(),
+            leaders: self
+                .leaders
+                .iter()
+                .map(|(&t, &l)| (t, r.apply(l)))
+                .collect(),
             committed: self
                 .committed
                 .iter()
@@ -149,7 +153,11 @@ impl Rename for Volatile {
         Volatile {
             lease: self.lease,
             granted: self.granted.iter().map(|&g| r.apply(g)).collect(),
-            matched: self.matched.iter().map(|(&p, &m)| (r.apply(p), m)).collect(),
+            matched: self
+                .matched
+                .iter()
+                .map(|(&p, &m)| (r.apply(p), m))
+                .collect(),
         }
     }
 }
