@@ -18,7 +18,11 @@ pub enum Command {
     /// Sets a register.
     Write { key: String, value: i64 },
     /// Sets a register to `new` if it holds `expected`.
-    Cas { key: String, expected: i64, new: i64 },
+    Cas {
+        key: String,
+        expected: i64,
+        new: i64,
+    },
     /// Appends to a list.
     Append { key: String, value: i64 },
 }
@@ -164,14 +168,51 @@ mod tests {
         let mut app = KvApp::new(10);
         let q = |k: &str| serde_json::to_vec(&Query { key: k.into() }).unwrap();
         assert_eq!(reply(app.read(0, &q("k1"))), Reply::Value(None));
-        app.apply(0, 1, &cmd(&Command::Write { key: "k1".into(), value: 5 }));
-        let miss = app.apply(0, 2, &cmd(&Command::Cas { key: "k1".into(), expected: 4, new: 9 }));
+        app.apply(
+            0,
+            1,
+            &cmd(&Command::Write {
+                key: "k1".into(),
+                value: 5,
+            }),
+        );
+        let miss = app.apply(
+            0,
+            2,
+            &cmd(&Command::Cas {
+                key: "k1".into(),
+                expected: 4,
+                new: 9,
+            }),
+        );
         assert_eq!(reply(miss), Reply::Mismatch);
-        let hit = app.apply(0, 3, &cmd(&Command::Cas { key: "k1".into(), expected: 5, new: 9 }));
+        let hit = app.apply(
+            0,
+            3,
+            &cmd(&Command::Cas {
+                key: "k1".into(),
+                expected: 5,
+                new: 9,
+            }),
+        );
         assert_eq!(reply(hit), Reply::Done);
         assert_eq!(reply(app.read(0, &q("k1"))), Reply::Value(Some(9)));
-        app.apply(0, 4, &cmd(&Command::Append { key: "k2".into(), value: 1 }));
-        app.apply(0, 5, &cmd(&Command::Append { key: "k2".into(), value: 2 }));
+        app.apply(
+            0,
+            4,
+            &cmd(&Command::Append {
+                key: "k2".into(),
+                value: 1,
+            }),
+        );
+        app.apply(
+            0,
+            5,
+            &cmd(&Command::Append {
+                key: "k2".into(),
+                value: 2,
+            }),
+        );
         assert_eq!(reply(app.read(0, &q("k2"))), Reply::List(vec![1, 2]));
         let snap = app.snapshot(0);
         let mut other = KvApp::new(10);
@@ -183,7 +224,8 @@ mod tests {
     #[test]
     fn placement_is_stable_and_spreads() {
         assert_eq!(shard_of("k1", 4), shard_of("k1", 4));
-        let used: std::collections::BTreeSet<_> = (0..32).map(|i| shard_of(&format!("k{i}"), 4)).collect();
+        let used: std::collections::BTreeSet<_> =
+            (0..32).map(|i| shard_of(&format!("k{i}"), 4)).collect();
         assert_eq!(used.len(), 4);
     }
 }

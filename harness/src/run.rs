@@ -203,13 +203,17 @@ impl RunResult {
 
 /// SHA-256 of bytes, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Serializes a history exactly as `history.jsonl` holds it.
 pub fn history_bytes(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
-    tumult_models::history::write_history(&mut out, entries).expect("writing to memory cannot fail");
+    tumult_models::history::write_history(&mut out, entries)
+        .expect("writing to memory cannot fail");
     out
 }
 
@@ -266,7 +270,10 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         crate::mutants::scope(opts.mutant.as_deref(), || sim::simulate(&scenario, seed))
     });
     let history = history_bytes(&outcome.entries);
-    let dir = opts.out.as_ref().map(|out| run_dir(out, &scenario.name, seed));
+    let dir = opts
+        .out
+        .as_ref()
+        .map(|out| run_dir(out, &scenario.name, seed));
     if let Some(dir) = &dir {
         // Best effort to start clean; errors surface on the writes below.
         let _ = std::fs::remove_dir_all(dir);
@@ -291,7 +298,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         write("verdict.json", &json);
         write("log.txt", &log.0.lock().expect("log buffer"));
     }
-    RunResult { verdict, dir, history }
+    RunResult {
+        verdict,
+        dir,
+        history,
+    }
 }
 
 fn run_checks(
@@ -345,7 +356,10 @@ fn run_checks(
     // recovery.
     let r = &outcome.recovery;
     let recovery = if r.passed {
-        CheckResult::new("pass", format!("recovered {:.2}s after the final heal", r.seconds))
+        CheckResult::new(
+            "pass",
+            format!("recovered {:.2}s after the final heal", r.seconds),
+        )
     } else {
         CheckResult::new("fail", r.detail.clone())
     }
@@ -379,9 +393,18 @@ fn make_verdict(
     history: &[u8],
     wall: f64,
 ) -> RunVerdict {
-    let mut counted: Vec<String> = scenario.expect.checks.iter().map(|c| c.name().to_string()).collect();
+    let mut counted: Vec<String> = scenario
+        .expect
+        .checks
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     counted.push("assertion".into());
-    let any = |r: &str| counted.iter().any(|c| checks.get(c).is_some_and(|x| x.result == r));
+    let any = |r: &str| {
+        counted
+            .iter()
+            .any(|c| checks.get(c).is_some_and(|x| x.result == r))
+    };
     let verdict = if any("fail") {
         "fail"
     } else if any("unknown") {
@@ -434,7 +457,10 @@ fn make_verdict(
     let mut availability = BTreeMap::new();
     availability.insert("overall".to_string(), overall.availability());
     for p in ["workload", "recovery", "final-reads"] {
-        availability.insert(p.to_string(), phases.get(p).map_or(0.0, Counts::availability));
+        availability.insert(
+            p.to_string(),
+            phases.get(p).map_or(0.0, Counts::availability),
+        );
     }
     let wall = wall.max(1e-9);
     RunVerdict {
@@ -466,19 +492,27 @@ pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
     let verdict_path = dir.join("verdict.json");
     let text = std::fs::read_to_string(&verdict_path)
         .map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
-    let v: Json = serde_json::from_str(&text).map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
-    let seed = v
-        .get("seed")
-        .and_then(Json::as_u64)
-        .ok_or_else(|| format!("{}: field `seed` missing or not an integer", verdict_path.display()))?;
-    let file = v.get("file").and_then(Json::as_str).unwrap_or("scenario.toml").to_string();
+    let v: Json = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
+    let seed = v.get("seed").and_then(Json::as_u64).ok_or_else(|| {
+        format!(
+            "{}: field `seed` missing or not an integer",
+            verdict_path.display()
+        )
+    })?;
+    let file = v
+        .get("file")
+        .and_then(Json::as_str)
+        .unwrap_or("scenario.toml")
+        .to_string();
     let scenario_path = dir.join("scenario.toml");
     let source = std::fs::read_to_string(&scenario_path)
         .map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
     // Parse under the original file name, so the scenario keeps its name.
     let scenario = crate::scenario::parse_str(&file, &source).map_err(|e| e.to_string())?;
     let history_path = dir.join("history.jsonl");
-    let recorded = std::fs::read(&history_path).map_err(|e| format!("{}: cannot read: {e}", history_path.display()))?;
+    let recorded = std::fs::read(&history_path)
+        .map_err(|e| format!("{}: cannot read: {e}", history_path.display()))?;
     let opts = RunOptions {
         mutant: v.get("mutant").and_then(Json::as_str).map(str::to_string),
         ..RunOptions::in_memory()

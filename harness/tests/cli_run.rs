@@ -4,7 +4,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn tumult(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tumult")).args(args).output().expect("tumult runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_tumult"))
+        .args(args)
+        .output()
+        .expect("tumult runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -27,14 +30,32 @@ fn run_writes_a_run_directory_and_replay_confirms_it() {
     let file = dir.join("small.toml");
     std::fs::write(&file, SMALL).unwrap();
     let out = dir.join("out");
-    let (code, stdout, stderr) = tumult(&["run", file.to_str().unwrap(), "--seed", "2", "--out", out.to_str().unwrap()]);
+    let (code, stdout, stderr) = tumult(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let run = out.join("small").join("seed-2");
     for f in ["scenario.toml", "history.jsonl", "verdict.json", "log.txt"] {
         assert!(run.join(f).exists(), "{f} written");
     }
-    let verdict: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
-    for field in ["scenario", "seed", "verdict", "checks", "counts", "availability", "sim_seconds", "wall_seconds", "history_sha256"] {
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
+    for field in [
+        "scenario",
+        "seed",
+        "verdict",
+        "checks",
+        "counts",
+        "availability",
+        "sim_seconds",
+        "wall_seconds",
+        "history_sha256",
+    ] {
         assert!(verdict.get(field).is_some(), "verdict.json has {field}");
     }
     let (code, stdout, _) = tumult(&["replay", run.to_str().unwrap()]);
@@ -54,9 +75,17 @@ fn a_bad_scenario_is_refused_before_anything_runs() {
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[cluster]\nnodes = 3\nshards = 1\nbogus = 1\n[workload]\nclients = 1\nkeys = 1\nduration = \"1s\"\n").unwrap();
     let out = dir.join("out");
-    let (code, _, stderr) = tumult(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = tumult(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("bad.toml:4") && stderr.contains("bogus"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:4") && stderr.contains("bogus"),
+        "{stderr}"
+    );
     assert!(!Path::new(&out).join("bad").exists(), "nothing ran");
 }
 
@@ -64,7 +93,11 @@ fn a_bad_scenario_is_refused_before_anything_runs() {
 fn suite_partitions_runs_and_writes_junit() {
     let dir = temp("suite");
     for name in ["a", "b"] {
-        std::fs::write(dir.join(format!("{name}.toml")), format!("{SMALL}[run]\nseeds = \"1..=2\"\n")).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            format!("{SMALL}[run]\nseeds = \"1..=2\"\n"),
+        )
+        .unwrap();
     }
     let out = dir.join("out");
     let junit = dir.join("junit.xml");
@@ -79,7 +112,8 @@ fn suite_partitions_runs_and_writes_junit() {
         junit.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["total"], 2, "half of the 4 (scenario, seed) runs");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<testcase").count(), 2);

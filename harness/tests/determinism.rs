@@ -39,7 +39,10 @@ fn same_seed_gives_a_byte_identical_history() {
     assert_eq!(a.verdict.history_sha256, b.verdict.history_sha256);
     assert!(a.history == b.history, "histories differ byte for byte");
     let c = run_seed(&s, 4, &RunOptions::in_memory());
-    assert_ne!(a.verdict.history_sha256, c.verdict.history_sha256, "another seed, another run");
+    assert_ne!(
+        a.verdict.history_sha256, c.verdict.history_sha256,
+        "another seed, another run"
+    );
 }
 
 #[test]

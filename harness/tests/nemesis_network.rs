@@ -40,7 +40,9 @@ fn world(log: &Log) -> turmoil::Sim<'static> {
                 loop {
                     for j in 1..=N {
                         if j != i {
-                            let _ = socket.send_to(&i.to_le_bytes(), (format!("n{j}"), 9000)).await;
+                            let _ = socket
+                                .send_to(&i.to_le_bytes(), (format!("n{j}"), 9000))
+                                .await;
                         }
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -99,18 +101,28 @@ fn action(step: &str) -> Action {
 
 /// Applies `step` after 300 ms of healthy traffic and returns the links
 /// that delivered in the second after it.
-fn effect(step: &str, leader_of_0: u64) -> (BTreeSet<(u64, u64)>, Nemesis, turmoil::Sim<'static>, Log) {
+fn effect(
+    step: &str,
+    leader_of_0: u64,
+) -> (BTreeSet<(u64, u64)>, Nemesis, turmoil::Sim<'static>, Log) {
     let log: Log = Arc::default();
     let mut sim = world(&log);
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     recorder.lock().unwrap().leaders.insert(0, (leader_of_0, 3));
     let mut nem = nemesis(&recorder);
     run_for(&mut sim, Duration::from_millis(300));
-    assert_eq!(links(&log, Duration::from_millis(100), Duration::from_millis(300)), all_links());
+    assert_eq!(
+        links(&log, Duration::from_millis(100), Duration::from_millis(300)),
+        all_links()
+    );
     nem.apply(&mut sim, &action(step));
     let at = sim.elapsed();
     run_for(&mut sim, Duration::from_millis(1100));
-    let seen = links(&log, at + Duration::from_millis(100), at + Duration::from_millis(1100));
+    let seen = links(
+        &log,
+        at + Duration::from_millis(100),
+        at + Duration::from_millis(1100),
+    );
     let recorded = recorder.lock().unwrap().entries.len();
     assert!(recorded >= 1, "the action is recorded as a nemesis event");
     (seen, nem, sim, log)
@@ -133,13 +145,19 @@ fn cut(groups: &[&[u64]]) -> BTreeSet<(u64, u64)> {
 
 #[test]
 fn partition_cuts_links_between_groups_both_ways() {
-    let (seen, ..) = effect("do = \"partition\"\ngroups = [[\"leader:0\"], [\"rest\"]]", 2);
+    let (seen, ..) = effect(
+        "do = \"partition\"\ngroups = [[\"leader:0\"], [\"rest\"]]",
+        2,
+    );
     assert_eq!(seen, cut(&[&[2], &[1, 3, 4, 5]]));
 }
 
 #[test]
 fn partition_oneway_drops_one_direction_only() {
-    let (seen, ..) = effect("do = \"partition-oneway\"\nfrom = [\"n1\"]\nto = [\"n2\", \"n3\"]", 1);
+    let (seen, ..) = effect(
+        "do = \"partition-oneway\"\nfrom = [\"n1\"]\nto = [\"n2\", \"n3\"]",
+        1,
+    );
     let mut want = all_links();
     want.remove(&(1, 2));
     want.remove(&(1, 3));
@@ -156,8 +174,13 @@ fn isolate_cuts_a_node_from_all_others() {
 fn partition_halves_splits_into_two_sides_that_cannot_talk() {
     let (seen, ..) = effect("do = \"partition-halves\"", 1);
     // Connected components: every node reaches only its own side.
-    let side_of_1: BTreeSet<u64> = std::iter::once(1).chain(seen.iter().filter(|(a, _)| *a == 1).map(|(_, b)| *b)).collect();
-    assert!(side_of_1.len() == 2 || side_of_1.len() == 3, "a half: {side_of_1:?}");
+    let side_of_1: BTreeSet<u64> = std::iter::once(1)
+        .chain(seen.iter().filter(|(a, _)| *a == 1).map(|(_, b)| *b))
+        .collect();
+    assert!(
+        side_of_1.len() == 2 || side_of_1.len() == 3,
+        "a half: {side_of_1:?}"
+    );
     for (a, b) in all_links() {
         let same = side_of_1.contains(&a) == side_of_1.contains(&b);
         assert_eq!(seen.contains(&(a, b)), same, "link n{a}->n{b}");
@@ -169,44 +192,80 @@ fn majorities_ring_lets_every_node_see_a_majority_but_no_two_the_same() {
     let (seen, ..) = effect("do = \"partition-majorities-ring\"", 1);
     let mut views = BTreeSet::new();
     for a in 1..=N {
-        let view: BTreeSet<u64> = std::iter::once(a).chain(seen.iter().filter(|(x, _)| *x == a).map(|(_, b)| *b)).collect();
+        let view: BTreeSet<u64> = std::iter::once(a)
+            .chain(seen.iter().filter(|(x, _)| *x == a).map(|(_, b)| *b))
+            .collect();
         assert_eq!(view.len(), 3, "n{a} sees a bare majority: {view:?}");
         views.insert(view);
     }
-    assert_eq!(views.len(), N as usize, "no two nodes see the same majority");
+    assert_eq!(
+        views.len(),
+        N as usize,
+        "no two nodes see the same majority"
+    );
 }
 
 #[test]
 fn heal_restores_every_link() {
-    let (seen, mut nem, mut sim, log) = effect("do = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"rest\"]]", 1);
+    let (seen, mut nem, mut sim, log) = effect(
+        "do = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"rest\"]]",
+        1,
+    );
     assert_eq!(seen, cut(&[&[1, 2], &[3, 4, 5]]));
     nem.apply(&mut sim, &action("do = \"heal\""));
     let at = sim.elapsed();
     run_for(&mut sim, Duration::from_millis(600));
-    assert_eq!(links(&log, at + Duration::from_millis(100), at + Duration::from_millis(600)), all_links());
+    assert_eq!(
+        links(
+            &log,
+            at + Duration::from_millis(100),
+            at + Duration::from_millis(600)
+        ),
+        all_links()
+    );
 }
 
 #[test]
 fn hold_delays_messages_until_release() {
     let (seen, mut nem, mut sim, log) = effect("do = \"hold\"\ngroups = [[\"n1\"], [\"rest\"]]", 1);
-    assert_eq!(seen, cut(&[&[1], &[2, 3, 4, 5]]), "held messages are not delivered");
+    assert_eq!(
+        seen,
+        cut(&[&[1], &[2, 3, 4, 5]]),
+        "held messages are not delivered"
+    );
     let held_from = log.lock().unwrap().len();
-    nem.apply(&mut sim, &action("do = \"release\"\ngroups = [[\"n1\"], [\"rest\"]]"));
+    nem.apply(
+        &mut sim,
+        &action("do = \"release\"\ngroups = [[\"n1\"], [\"rest\"]]"),
+    );
     run_for(&mut sim, Duration::from_millis(300));
     let after: Vec<(Duration, u64, u64)> = log.lock().unwrap()[held_from..].to_vec();
-    assert!(after.iter().any(|(_, a, b)| *a == 1 && *b == 2), "released messages arrive");
+    assert!(
+        after.iter().any(|(_, a, b)| *a == 1 && *b == 2),
+        "released messages arrive"
+    );
 }
 
 #[test]
 fn crash_stops_a_host_and_restart_brings_it_back() {
     let (seen, mut nem, mut sim, log) = effect("do = \"crash\"\nnodes = [\"leader:0\"]", 3);
-    assert!(seen.iter().all(|(a, b)| *a != 3 && *b != 3), "a crashed node neither sends nor receives");
+    assert!(
+        seen.iter().all(|(a, b)| *a != 3 && *b != 3),
+        "a crashed node neither sends nor receives"
+    );
     assert!(nem.crashed.contains(&3));
     nem.apply(&mut sim, &action("do = \"restart\"\nnodes = [\"crashed\"]"));
     let at = sim.elapsed();
     run_for(&mut sim, Duration::from_millis(600));
-    let back = links(&log, at + Duration::from_millis(200), at + Duration::from_millis(600));
-    assert!(back.contains(&(3, 1)) && back.contains(&(1, 3)), "the restarted node talks again");
+    let back = links(
+        &log,
+        at + Duration::from_millis(200),
+        at + Duration::from_millis(600),
+    );
+    assert!(
+        back.contains(&(3, 1)) && back.contains(&(1, 3)),
+        "the restarted node talks again"
+    );
 }
 
 #[test]
@@ -220,7 +279,10 @@ fn a_selector_that_matches_nothing_is_recorded_and_skipped() {
     assert!(nem.crashed.is_empty());
     let r = recorder.lock().unwrap();
     let line = r.entries[0].to_line();
-    assert!(line.contains("\"nemesis\"") && line.contains("skipped"), "{line}");
+    assert!(
+        line.contains("\"nemesis\"") && line.contains("skipped"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -237,12 +299,30 @@ fn flaky_links_fail_for_short_whiles_and_come_back() {
         nem.flaky_tick(&mut sim, Duration::from_millis(100));
         run_for(&mut sim, Duration::from_millis(100));
     }
-    let during = log.lock().unwrap().iter().filter(|(t, _, _)| *t >= start).count();
+    let during = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| *t >= start)
+        .count();
     let healthy_rate = 20 * 20 * 3; // 20 links x 20 pings/s x 3 s
-    assert!(during < healthy_rate * 9 / 10, "flaky links lose traffic ({during} of ~{healthy_rate})");
-    assert!(during > healthy_rate / 10, "flaky links come back ({during} of ~{healthy_rate})");
+    assert!(
+        during < healthy_rate * 9 / 10,
+        "flaky links lose traffic ({during} of ~{healthy_rate})"
+    );
+    assert!(
+        during > healthy_rate / 10,
+        "flaky links come back ({during} of ~{healthy_rate})"
+    );
     nem.final_heal(&mut sim);
     let at = sim.elapsed();
     run_for(&mut sim, Duration::from_millis(500));
-    assert_eq!(links(&log, at + Duration::from_millis(100), at + Duration::from_millis(500)), all_links());
+    assert_eq!(
+        links(
+            &log,
+            at + Duration::from_millis(100),
+            at + Duration::from_millis(500)
+        ),
+        all_links()
+    );
 }

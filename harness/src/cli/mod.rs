@@ -66,7 +66,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { Outcome::BadInput } else { Outcome::Pass };
+            let code = if e.use_stderr() {
+                Outcome::BadInput
+            } else {
+                Outcome::Pass
+            };
             let _ = e.print();
             return code.into();
         }

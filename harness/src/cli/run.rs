@@ -80,7 +80,8 @@ pub(crate) fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: cannot read directory: {e}", d.display()))?;
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| format!("{}: cannot read directory: {e}", d.display()))?;
         for entry in entries {
             let path = entry.map_err(|e| format!("{}: {e}", d.display()))?.path();
             if path.is_dir() {
@@ -111,7 +112,9 @@ pub(crate) fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenar
                 other.display()
             ));
         }
-        let seeds = override_seeds.clone().unwrap_or_else(|| scenario.run.seeds.clone());
+        let seeds = override_seeds
+            .clone()
+            .unwrap_or_else(|| scenario.run.seeds.clone());
         for seed in seeds {
             runs.push((scenario.clone(), seed));
         }
@@ -124,10 +127,17 @@ pub(crate) fn default_jobs() -> usize {
 }
 
 /// Runs every (scenario, seed) on `jobs` threads; results in input order.
-pub fn execute(runs: &[(Scenario, u64)], opts: &RunOptions, jobs: usize, label: &str) -> Vec<RunResult> {
+pub fn execute(
+    runs: &[(Scenario, u64)],
+    opts: &RunOptions,
+    jobs: usize,
+    label: &str,
+) -> Vec<RunResult> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(runs.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(label.to_string());
@@ -136,7 +146,8 @@ pub fn execute(runs: &[(Scenario, u64)], opts: &RunOptions, jobs: usize, label: 
         indicatif::ProgressBar::hidden()
     };
     let queue: Mutex<VecDeque<usize>> = Mutex::new((0..runs.len()).collect());
-    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new((0..runs.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<RunResult>>> =
+        Mutex::new((0..runs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1).min(runs.len().max(1)) {
             scope.spawn(|| loop {
@@ -167,7 +178,10 @@ pub fn execute(runs: &[(Scenario, u64)], opts: &RunOptions, jobs: usize, label: 
 /// Prints the suite's figures and decides the exit code.
 fn conclude(results: &[RunResult], wall: f64) -> Outcome {
     let met = results.iter().filter(|r| r.met_expectation()).count();
-    let unknown = results.iter().filter(|r| r.verdict.verdict == "unknown").count();
+    let unknown = results
+        .iter()
+        .filter(|r| r.verdict.verdict == "unknown")
+        .count();
     let sim: f64 = results.iter().map(|r| r.verdict.sim_seconds).sum();
     let ops: u64 = results
         .iter()
@@ -212,7 +226,10 @@ pub fn run(args: RunArgs) -> Outcome {
         return bad(e);
     }
     let start = std::time::Instant::now();
-    let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
+    let opts = RunOptions {
+        mutant: args.mutant,
+        ..RunOptions::writing_to(&args.out)
+    };
     let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "run");
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
     if !args.no_report {
@@ -227,7 +244,9 @@ pub fn run(args: RunArgs) -> Outcome {
 /// `tumult suite`.
 pub fn suite(args: SuiteArgs) -> Outcome {
     let files = match scenario_files(&args.dir) {
-        Ok(f) if f.is_empty() => return bad(format!("{}: no *.toml scenario files", args.dir.display())),
+        Ok(f) if f.is_empty() => {
+            return bad(format!("{}: no *.toml scenario files", args.dir.display()))
+        }
         Ok(f) => f,
         Err(e) => return bad(e),
     };
@@ -246,8 +265,16 @@ pub fn suite(args: SuiteArgs) -> Outcome {
         return bad(e);
     }
     let start = std::time::Instant::now();
-    let opts = RunOptions { mutant: args.mutant, ..RunOptions::writing_to(&args.out) };
-    let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "suite");
+    let opts = RunOptions {
+        mutant: args.mutant,
+        ..RunOptions::writing_to(&args.out)
+    };
+    let results = execute(
+        &runs,
+        &opts,
+        args.jobs.unwrap_or_else(default_jobs),
+        "suite",
+    );
     let outcome = conclude(&results, start.elapsed().as_secs_f64());
     if !args.no_report {
         crate::suite::write_reports(&results, args.jobs.unwrap_or_else(default_jobs));

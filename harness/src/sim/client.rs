@@ -95,7 +95,12 @@ pub async fn run(spec: ClientSpec) -> Result<(), Box<dyn std::error::Error>> {
         request_timeout: attempt_timeout,
         ..LinkConfig::default()
     };
-    let client = Client::new(Arc::new(TurmoilNetwork), spec.nodes.clone(), u64::from(spec.id) + 1).with_link(link);
+    let client = Client::new(
+        Arc::new(TurmoilNetwork),
+        spec.nodes.clone(),
+        u64::from(spec.id) + 1,
+    )
+    .with_link(link);
     let rng = SplitMix64::new(spec.seed ^ (0xC11E_0000_0000_0000 | u64::from(spec.id)));
     let mut worker = Worker {
         process: u64::from(spec.id),
@@ -127,7 +132,9 @@ impl Worker {
         let rate = if w.rate > 0.0 { w.rate } else { 1.0 };
         let interval = Duration::from_secs_f64(f64::from(w.clients) / rate);
         // Spread the clients' first operations over one interval.
-        let offset = self.rng.below(u64::try_from(interval.as_nanos()).unwrap_or(1).max(1));
+        let offset = self
+            .rng
+            .below(u64::try_from(interval.as_nanos()).unwrap_or(1).max(1));
         let mut next = tokio::time::Instant::now() + Duration::from_nanos(offset);
         loop {
             tokio::time::sleep_until(next).await;
@@ -215,7 +222,11 @@ impl Worker {
                     }
                     _ => {}
                 }
-                let shown = if matches!(op, Op::Read) { value } else { invoke_value };
+                let shown = if matches!(op, Op::Read) {
+                    value
+                } else {
+                    invoke_value
+                };
                 self.record(OpType::Ok, f, key, shown, None);
                 true
             }
@@ -238,8 +249,20 @@ impl Worker {
         let deadline = tokio::time::Instant::now() + timeout;
         let request = self.client.next_request();
         let (command, query) = match op {
-            Op::Read => (None, serde_json::to_vec(&Query { key: key.to_string() }).expect("query")),
-            Op::Write(v) => (Some(Command::Write { key: key.into(), value: *v }), Vec::new()),
+            Op::Read => (
+                None,
+                serde_json::to_vec(&Query {
+                    key: key.to_string(),
+                })
+                .expect("query"),
+            ),
+            Op::Write(v) => (
+                Some(Command::Write {
+                    key: key.into(),
+                    value: *v,
+                }),
+                Vec::new(),
+            ),
             Op::Cas(e, n) => (
                 Some(Command::Cas {
                     key: key.into(),
@@ -248,7 +271,13 @@ impl Worker {
                 }),
                 Vec::new(),
             ),
-            Op::Append(v) => (Some(Command::Append { key: key.into(), value: *v }), Vec::new()),
+            Op::Append(v) => (
+                Some(Command::Append {
+                    key: key.into(),
+                    value: *v,
+                }),
+                Vec::new(),
+            ),
         };
         let command = command.map(|c| serde_json::to_vec(&c).expect("command"));
         let mode = match scenario.workload.read {
@@ -273,8 +302,20 @@ impl Worker {
             tries += 1;
             let budget = (deadline - now).min(self.attempt_timeout);
             let attempt = match &command {
-                Some(c) => tokio::time::timeout(budget, self.client.write_once(node, shard, request, c.clone())).await,
-                None => tokio::time::timeout(budget, self.client.read_once(node, shard, query.clone(), mode)).await,
+                Some(c) => {
+                    tokio::time::timeout(
+                        budget,
+                        self.client.write_once(node, shard, request, c.clone()),
+                    )
+                    .await
+                }
+                None => {
+                    tokio::time::timeout(
+                        budget,
+                        self.client.read_once(node, shard, query.clone(), mode),
+                    )
+                    .await
+                }
             };
             let attempt = attempt.unwrap_or_else(|_| {
                 self.client.reset(node);
@@ -286,7 +327,9 @@ impl Worker {
                         Ok(Reply::Done) => Outcome::Ok(Value::Null),
                         Ok(Reply::Mismatch) => Outcome::Fail("mismatch".into()),
                         // A list-append read of a never-appended key is the empty list.
-                        Ok(Reply::Value(None)) if scenario.workload.kind == WorkloadKind::ListAppend => {
+                        Ok(Reply::Value(None))
+                            if scenario.workload.kind == WorkloadKind::ListAppend =>
+                        {
                             Outcome::Ok(Value::List(Vec::new()))
                         }
                         Ok(Reply::Value(v)) => Outcome::Ok(v.map_or(Value::Null, Value::Int)),
@@ -309,8 +352,9 @@ impl Worker {
             // Next node in order after this one; pause briefly between rounds.
             let pos = nodes.iter().position(|n| *n == node).unwrap_or(0);
             node = nodes[(pos + 1) % nodes.len()];
-            if tries % nodes.len() == 0 {
-                let pause = Duration::from_millis(20).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            if tries.is_multiple_of(nodes.len()) {
+                let pause = Duration::from_millis(20)
+                    .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
                 tokio::time::sleep(pause).await;
             }
         }

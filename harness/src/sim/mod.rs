@@ -77,7 +77,9 @@ pub struct SimOutcome {
 
 /// The nodes' address book.
 pub fn addresses(nodes: u32) -> BTreeMap<NodeId, String> {
-    (1..=u64::from(nodes)).map(|i| (i, format!("n{i}:7000"))).collect()
+    (1..=u64::from(nodes))
+        .map(|i| (i, format!("n{i}:7000")))
+        .collect()
 }
 
 fn uses_disk_fault(scenario: &Scenario, kind: DiskFaultKind) -> bool {
@@ -102,7 +104,10 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             let captured = PANICS.with(|p| {
                 if let Some(list) = p.borrow_mut().as_mut() {
-                    let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+                    let at = info
+                        .location()
+                        .map(|l| format!(" at {l}"))
+                        .unwrap_or_default();
                     let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
                         (*s).to_string()
                     } else if let Some(s) = info.payload().downcast_ref::<String>() {
@@ -169,7 +174,13 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
         .rng_seed(seed)
         .simulation_duration(limit + Duration::from_secs(5))
         .min_message_latency(scenario.network.latency.min)
-        .max_message_latency(scenario.network.latency.max.max(scenario.network.latency.min));
+        .max_message_latency(
+            scenario
+                .network
+                .latency
+                .max
+                .max(scenario.network.latency.min),
+        );
     if uses_disk_fault(scenario, DiskFaultKind::TornWrites) {
         // Unsynced writes may reach the disk partly when a node crashes.
         builder.fs().block_size(512);
@@ -196,8 +207,14 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
             let mut config = NodeConfig::new(i, addrs.clone(), "/data/tumult".into());
             config.listen = Some("0.0.0.0:7000".into());
             config.seed = seed;
-            let membership = if voters.contains(i) { voters.clone() } else { Membership::default() };
-            config.shards = (0..u64::from(shards)).map(|s| (s, membership.clone())).collect();
+            let membership = if voters.contains(i) {
+                voters.clone()
+            } else {
+                Membership::default()
+            };
+            config.shards = (0..u64::from(shards))
+                .map(|s| (s, membership.clone()))
+                .collect();
             async move {
                 let env = Env {
                     network: Arc::new(TurmoilNetwork),
@@ -213,7 +230,9 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                     Err(e) => {
                         tracing::warn!(node = i, "node failed to start: {e}");
                         let now = recorder::host_now();
-                        let stop = TraceEvent::Stop { reason: e.to_string() };
+                        let stop = TraceEvent::Stop {
+                            reason: e.to_string(),
+                        };
                         let mut r = recorder.lock().expect("recorder");
                         for s in 0..u64::from(shards) {
                             r.trace(i, s, &stop, now);
@@ -274,7 +293,12 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                         }
                     };
                     let error = result.err().map(|e| e.to_string());
-                    recorder.lock().expect("recorder").nemesis(f, Some(value), error, recorder::host_now());
+                    recorder.lock().expect("recorder").nemesis(
+                        f,
+                        Some(value),
+                        error,
+                        recorder::host_now(),
+                    );
                 }
                 Ok(())
             }
@@ -316,7 +340,10 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
             }
         } else if current == Phase::Recovery {
             let since = now - heal_at.unwrap_or(now);
-            let leaderless = recorder.lock().expect("recorder").leaderless(u64::from(c.shards));
+            let leaderless = recorder
+                .lock()
+                .expect("recorder")
+                .leaderless(u64::from(c.shards));
             let waiting: Vec<usize> = states
                 .lock()
                 .expect("client state")
@@ -336,7 +363,10 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                     }
                     if !waiting.is_empty() {
                         let names: Vec<String> = waiting.iter().map(|c| format!("c{c}")).collect();
-                        parts.push(format!("clients with no ok operation: {}", names.join(", ")));
+                        parts.push(format!(
+                            "clients with no ok operation: {}",
+                            names.join(", ")
+                        ));
                     }
                     format!("after {:?}: {}", recovery_time, parts.join("; "))
                 };

@@ -127,7 +127,8 @@ impl Nemesis {
     }
 
     fn resolve_groups(&mut self, groups: &[Vec<Selector>]) -> Vec<BTreeSet<NodeId>> {
-        let mut resolved: Vec<BTreeSet<NodeId>> = groups.iter().map(|g| self.resolve_list(g)).collect();
+        let mut resolved: Vec<BTreeSet<NodeId>> =
+            groups.iter().map(|g| self.resolve_list(g)).collect();
         let named: BTreeSet<NodeId> = resolved.iter().flatten().copied().collect();
         let rest: BTreeSet<NodeId> = self.all().difference(&named).copied().collect();
         for (g, sel) in resolved.iter_mut().zip(groups) {
@@ -139,17 +140,29 @@ impl Nemesis {
     }
 
     fn record(&self, f: &str, value: Option<Json>, error: Option<String>, time: u64) {
-        self.recorder.lock().expect("recorder").nemesis(f, value, error, time);
+        self.recorder
+            .lock()
+            .expect("recorder")
+            .nemesis(f, value, error, time);
     }
 
     /// Applies the cut set to turmoil: partitions and flaky failures combined.
     fn sync_links(&mut self, sim: &mut turmoil::Sim<'_>) {
         let mut want: BTreeSet<(NodeId, NodeId)> = self.cut.clone();
         want.extend(self.flaky_cut.keys().copied());
-        for (a, b) in want.difference(&self.applied_cut).copied().collect::<Vec<_>>() {
+        for (a, b) in want
+            .difference(&self.applied_cut)
+            .copied()
+            .collect::<Vec<_>>()
+        {
             sim.partition_oneway(host(a), host(b));
         }
-        for (a, b) in self.applied_cut.difference(&want).copied().collect::<Vec<_>>() {
+        for (a, b) in self
+            .applied_cut
+            .difference(&want)
+            .copied()
+            .collect::<Vec<_>>()
+        {
             sim.repair_oneway(host(a), host(b));
         }
         self.applied_cut = want;
@@ -251,7 +264,14 @@ impl Nemesis {
     pub fn apply(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
         let now = nanos(sim.elapsed());
         let f = action.name();
-        let skipped = |this: &Self| this.record(f, None, Some("selector matched nothing; skipped".into()), now);
+        let skipped = |this: &Self| {
+            this.record(
+                f,
+                None,
+                Some("selector matched nothing; skipped".into()),
+                now,
+            )
+        };
         match action {
             Action::Crash { nodes } => {
                 let set = self.resolve_list(nodes);
@@ -317,7 +337,12 @@ impl Nemesis {
                 let groups = self.resolve_groups(groups);
                 self.cut_groups(&groups);
                 self.sync_links(sim);
-                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+                self.record(
+                    f,
+                    Some(Json::Array(groups.iter().map(names).collect())),
+                    None,
+                    now,
+                );
             }
             Action::PartitionOneway { from, to } => {
                 let from_set = self.resolve_groups(std::slice::from_ref(from)).remove(0);
@@ -334,7 +359,12 @@ impl Nemesis {
                     }
                 }
                 self.sync_links(sim);
-                self.record(f, Some(json!([names(&from_set), names(&to_set)])), None, now);
+                self.record(
+                    f,
+                    Some(json!([names(&from_set), names(&to_set)])),
+                    None,
+                    now,
+                );
             }
             Action::PartitionHalves => {
                 let all = self.all();
@@ -381,7 +411,8 @@ impl Nemesis {
                 let rest: BTreeSet<NodeId> = self.all().difference(&set).copied().collect();
                 // Each isolated node is cut from every other node, the other isolated ones included.
                 for n in &set {
-                    let others: BTreeSet<NodeId> = self.all().into_iter().filter(|x| x != n).collect();
+                    let others: BTreeSet<NodeId> =
+                        self.all().into_iter().filter(|x| x != n).collect();
                     self.cut_between(&[*n].into(), &others);
                 }
                 self.sync_links(sim);
@@ -405,7 +436,12 @@ impl Nemesis {
                         }
                     }
                 }
-                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+                self.record(
+                    f,
+                    Some(Json::Array(groups.iter().map(names).collect())),
+                    None,
+                    now,
+                );
             }
             Action::Release { groups } => {
                 let groups = self.resolve_groups(groups);
@@ -421,7 +457,12 @@ impl Nemesis {
                         }
                     }
                 }
-                self.record(f, Some(Json::Array(groups.iter().map(names).collect())), None, now);
+                self.record(
+                    f,
+                    Some(Json::Array(groups.iter().map(names).collect())),
+                    None,
+                    now,
+                );
             }
             Action::Slow { latency } => {
                 sim.set_max_message_latency(latency.max);
@@ -473,7 +514,12 @@ impl Nemesis {
                         }
                     }
                 }
-                self.record(f, Some(json!({"nodes": names(&set), "kind": kind.name()})), None, now);
+                self.record(
+                    f,
+                    Some(json!({"nodes": names(&set), "kind": kind.name()})),
+                    None,
+                    now,
+                );
             }
         }
     }

@@ -73,7 +73,12 @@ impl Recorder {
     /// Shards in `0..shards` that no live node leads.
     pub fn leaderless(&self, shards: u64) -> Vec<ShardId> {
         (0..shards)
-            .filter(|s| !self.leading.iter().any(|(shard, n)| shard == s && !self.stopped.contains(n)))
+            .filter(|s| {
+                !self
+                    .leading
+                    .iter()
+                    .any(|(shard, n)| shard == s && !self.stopped.contains(n))
+            })
             .collect()
     }
 
@@ -122,6 +127,9 @@ pub struct Sink(pub Shared);
 impl TraceSink for Sink {
     fn emit(&self, node: NodeId, shard: ShardId, event: &TraceEvent) {
         let time = host_now();
-        self.0.lock().expect("recorder lock").trace(node, shard, event, time);
+        self.0
+            .lock()
+            .expect("recorder lock")
+            .trace(node, shard, event, time);
     }
 }
