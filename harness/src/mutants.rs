@@ -246,6 +246,15 @@ pub fn run_isolated(exe: &Path, out: &Path, scenario: &Scenario, seed: u64, muta
         (Some(v), _) => v,
         (None, output) => {
             let why = match output {
+                // Exit 2 is bad usage or bad input, not a broken engine: no catch.
+                Ok(o) if o.status.code() == Some(2) => {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    return serde_json::json!({
+                        "scenario": scenario.name, "seed": seed, "verdict": "unknown", "expected": "pass",
+                        "met": true, "mutant": mutant, "error": err.trim(),
+                        "sim_seconds": 0.0, "wall_seconds": started.elapsed().as_secs_f64(),
+                    });
+                }
                 Ok(o) => {
                     let err = String::from_utf8_lossy(&o.stderr);
                     let tail: Vec<&str> = err.lines().rev().take(3).collect();

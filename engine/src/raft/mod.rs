@@ -954,10 +954,11 @@ impl Raft {
     // ----------------------------------------------------------------------
 
     fn handle_pre_vote(&mut self, from: NodeId, term: Term, last_index: Index, last_term: Term) {
-        // §9.6: grant only to an up-to-date log, and only if we have not
-        // heard from a leader within the minimum election timeout.
-        let can_vote = term > self.term
-            || (self.leader.is_none() && (self.vote.is_none() || self.vote == Some(from)));
+        // §9.6: grant only for a term above ours (a candidate behind in term
+        // learns ours from the refusal and catches up first), to an up-to-date
+        // log, and only if we have not heard from a leader within the minimum
+        // election timeout.
+        let can_vote = term > self.term;
         let grant = can_vote && !self.in_lease() && self.log.is_up_to_date(last_index, last_term);
         if grant {
             self.events.push(TraceEvent::PreVoteGranted {

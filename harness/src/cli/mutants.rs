@@ -103,11 +103,26 @@ pub fn run(args: MutantsArgs) -> Outcome {
     };
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     // Each run in a child process: a run that aborts cannot stop the catalogue.
-    let isolate = match std::env::current_exe() {
-        Ok(exe) => Some((exe, args.out.clone())),
-        Err(_) => None,
-    };
-    let findings = catalogue(&mutants, &runs, &opts, jobs, budget, isolate, &seen, &done);
+    // A private copy of this executable, so that a rebuild meanwhile cannot
+    // swap the binary the children run.
+    let _ = std::fs::create_dir_all(&args.out);
+    let isolate = std::env::current_exe().ok().map(|exe| {
+        let copy = args.out.join(format!("tumult-{}", std::process::id()));
+        match std::fs::copy(&exe, &copy) {
+            Ok(_) => (copy, args.out.clone()),
+            Err(_) => (exe, args.out.clone()),
+        }
+    });
+    let findings = catalogue(
+        &mutants,
+        &runs,
+        &opts,
+        jobs,
+        budget,
+        isolate.clone(),
+        &seen,
+        &done,
+    );
     print!("{}", table(&findings));
     let caught = findings.iter().filter(|f| f.caught()).count();
     println!(
@@ -116,6 +131,11 @@ pub fn run(args: MutantsArgs) -> Outcome {
         runs.len(),
         started.elapsed().as_secs_f64()
     );
+    if let Some((exe, _)) = &isolate {
+        if exe.starts_with(&args.out) {
+            let _ = std::fs::remove_file(exe);
+        }
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&findings).expect("findings serialize");
         if let Err(e) = std::fs::write(path, json) {

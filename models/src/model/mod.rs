@@ -43,7 +43,7 @@
 //! use stateright::{Checker, Model};
 //! use tumult_models::model::{ModelConfig, RaftModel};
 //!
-//! let config = ModelConfig { servers: 2, max_term: 1, max_log: 1, ..ModelConfig::default() };
+//! let config = ModelConfig { servers: 2, voters: 2, max_term: 1, max_log: 1, ..ModelConfig::default() };
 //! let checker = RaftModel::new(config).checker().spawn_bfs().join();
 //! assert!(checker.discovery("election safety").is_none());
 //! ```
@@ -421,7 +421,14 @@ pub struct RaftModel {
 
 impl RaftModel {
     /// A model of `config`, with symmetry reduction on.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration is invalid ([`ModelConfig::validate`]).
     pub fn new(config: ModelConfig) -> Self {
+        if let Err(e) = config.validate() {
+            panic!("invalid model configuration: {e}");
+        }
         RaftModel {
             config,
             symmetry: true,
