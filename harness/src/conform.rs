@@ -60,7 +60,10 @@ pub fn check(entries: &[Entry]) -> CheckResult {
         }
         Err(e @ ConformanceError::Malformed { .. }) => ("fail", e.to_string(), BTreeMap::new()),
     };
-    figures.insert("seconds".to_string(), Json::from(started.elapsed().as_secs_f64()));
+    figures.insert(
+        "seconds".to_string(),
+        Json::from(started.elapsed().as_secs_f64()),
+    );
     CheckResult {
         result: result.into(),
         detail,
