@@ -221,21 +221,20 @@ pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
 /// executable `exe`) writing under `out`, so that a run that aborts the
 /// process (a panic while unwinding) cannot take the catalogue down with it.
 /// An aborted run counts as failing `assertion`. Returns its verdict JSON.
-pub fn run_isolated(exe: &Path, out: &Path, scenario: &Scenario, seed: u64, mutant: &str) -> Json {
+pub fn run_isolated(
+    exe: &Path,
+    out: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<&str>,
+) -> Json {
     let started = Instant::now();
     let output = std::process::Command::new(exe)
         .arg("run")
         .arg(&scenario.file)
-        .args([
-            "--seed",
-            &seed.to_string(),
-            "--mutant",
-            mutant,
-            "--jobs",
-            "1",
-            "--out",
-        ])
+        .args(["--seed", &seed.to_string(), "--jobs", "1", "--out"])
         .arg(out)
+        .args(mutant.map(|m| ["--mutant", m]).into_iter().flatten())
         .stdin(std::process::Stdio::null())
         .output();
     let path = crate::run::run_dir(out, &scenario.name, seed).join("verdict.json");
@@ -331,13 +330,17 @@ pub fn hunt_with(
             break;
         }
         let v = match isolate {
-            Some((exe, out)) => run_isolated(exe, &out.join(mutant), scenario, *seed, mutant),
+            Some((exe, out)) => run_isolated(exe, &out.join(mutant), scenario, *seed, Some(mutant)),
             None => crate::run::verdict_json(&run_seed(scenario, *seed, &opts).verdict),
         };
         seen(&line(&v));
         finding.runs += 1;
         finding.sim_seconds += v["sim_seconds"].as_f64().unwrap_or(0.0);
         if let Some((check, detail)) = catching_check_json(&v) {
+            if clean_fails(scenario, *seed, opts_clean(&opts), isolate) {
+                // The engine without the mutant fails this run too: not a catch.
+                continue;
+            }
             finding.check = Some(check);
             finding.scenario = Some(scenario.name.clone());
             finding.file = Some(scenario.file.clone());
@@ -348,6 +351,42 @@ pub fn hunt_with(
     }
     finding.wall_seconds = started.elapsed().as_secs_f64();
     finding
+}
+
+fn opts_clean(opts: &RunOptions) -> RunOptions {
+    RunOptions {
+        mutant: None,
+        ..opts.clone()
+    }
+}
+
+/// Whether the run of (scenario, seed) misses its expectation without any
+/// mutant (asked once per process): such a run cannot catch a mutant.
+pub fn clean_fails(
+    scenario: &Scenario,
+    seed: u64,
+    opts: RunOptions,
+    isolate: Option<(&Path, &Path)>,
+) -> bool {
+    static CLEAN: std::sync::Mutex<std::collections::BTreeMap<(String, u64), bool>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let key = (scenario.name.clone(), seed);
+    if let Some(&f) = CLEAN.lock().expect("clean cache").get(&key) {
+        return f;
+    }
+    let v = match isolate {
+        Some((exe, out)) => run_isolated(exe, &out.join("no-mutant"), scenario, seed, None),
+        None => crate::run::verdict_json(&run_seed(scenario, seed, &opts).verdict),
+    };
+    let fails = catching_check_json(&v).is_some();
+    if fails {
+        eprintln!(
+            "tumult mutants: {} seed {seed} fails without any mutant too; it catches nothing",
+            scenario.name
+        );
+    }
+    CLEAN.lock().expect("clean cache").insert(key, fails);
+    fails
 }
 
 /// Hunts every mutant of `mutants` on `jobs` threads (one mutant per thread

@@ -54,3 +54,23 @@ fn a_user_can_run_a_scenario_from_their_own_test_and_assert_on_it() {
     assert_eq!(result.verdict.checks["recovery"].result, "pass");
     assert!(result.verdict.counts.ok > 100);
 }
+
+/// Runs in one process share tokio's process-wide task ids; a history must
+/// not depend on them, nor on other simulations running on other threads.
+#[test]
+fn concurrent_runs_in_one_process_give_the_same_history() {
+    let s = parse_str("determinism.toml", SCENARIO).expect("valid");
+    let reference = run_seed(&s, 5, &RunOptions::in_memory()).history;
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || run_seed(&s, 5, &RunOptions::in_memory()).history)
+        })
+        .collect();
+    for h in handles {
+        assert!(
+            h.join().expect("run") == reference,
+            "a concurrent run differs"
+        );
+    }
+}

@@ -585,7 +585,8 @@ impl Driver {
         };
         let network = Arc::clone(&self.env.network);
         let link = self.config.link;
-        tokio::spawn(async move {
+        let spawner = Arc::clone(&self.env.network);
+        spawner.spawn(Box::pin(async move {
             let fetch = super::service::fetch_snapshot(network, addr, link, shard, meta.index);
             let result = match tokio::time::timeout(std::time::Duration::from_secs(30), fetch).await
             {
@@ -598,7 +599,7 @@ impl Driver {
                 Err(_) => None,
             };
             let _ = inputs.send(Input::SnapshotFetched { shard, result });
-        });
+        }));
     }
 }
 

@@ -334,7 +334,8 @@ impl Node {
         );
         let mut server_shutdown = shutdown_rx.clone();
         let mut server_stopped = stopped.clone();
-        tokio::spawn(async move {
+        let net = Arc::clone(&env.network);
+        env.network.spawn(Box::pin(async move {
             let signal = async move {
                 tokio::select! {
                     biased;
@@ -342,33 +343,23 @@ impl Node {
                     _ = server_stopped.wait_for(|s| s.is_some()) => {}
                 }
             };
-            let result = tonic::transport::Server::builder()
-                .add_service(
-                    crate::transport::pb::tumult_server::TumultServer::new(svc)
-                        .max_decoding_message_size(64 * 1024 * 1024),
-                )
-                .serve_with_incoming_shutdown(listener, signal)
-                .await;
-            if let Err(e) = result {
-                tracing::warn!(node = id, "server ended: {e}");
-            }
-        });
+            let server = crate::transport::pb::tumult_server::TumultServer::new(svc)
+                .max_decoding_message_size(64 * 1024 * 1024);
+            crate::transport::serve(net, listener, server, signal).await;
+            tracing::debug!(node = id, "server ended");
+        }));
         // A panic in the driver (a broken invariant) must stop the node
         // visibly: the supervisor records it, which also shuts the server.
         let supervisor_tx = stop_tx.clone();
-        let driver_task = tokio::spawn(driver.run(inputs_rx, shutdown_rx, stop_tx));
-        tokio::spawn(async move {
-            if let Err(e) = driver_task.await {
-                let why = if e.is_panic() {
-                    let payload = e.into_panic();
-                    payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".to_string())
-                } else {
-                    "driver task cancelled".to_string()
-                };
+        env.network.spawn(Box::pin(async move {
+            use futures::FutureExt;
+            let run = std::panic::AssertUnwindSafe(driver.run(inputs_rx, shutdown_rx, stop_tx));
+            if let Err(payload) = run.catch_unwind().await {
+                let why = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".to_string());
                 tracing::error!(node = id, "driver stopped: {why}");
                 supervisor_tx.send_if_modified(|s| {
                     if s.is_none() {
@@ -379,7 +370,7 @@ impl Node {
                     }
                 });
             }
-        });
+        }));
         Ok(Node {
             id,
             inputs,

@@ -61,7 +61,7 @@ impl Peers {
         };
         let tx = self.links.entry(to).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(link_task(
+            self.network.spawn(Box::pin(link_task(
                 self.me,
                 to,
                 addr,
@@ -69,7 +69,7 @@ impl Peers {
                 self.link,
                 rx,
                 Arc::clone(&self.counters),
-            ));
+            )));
             tx
         });
         self.counters

@@ -67,6 +67,24 @@ pub trait Network: Send + Sync + 'static {
     fn connect(&self, addr: &str) -> BoxFuture<'static, io::Result<Conn>>;
     /// Listens on `addr` ("host:port").
     fn bind(&self, addr: &str) -> BoxFuture<'static, io::Result<Listener>>;
+    /// Runs a background task of the engine (and of its gRPC stack) in this
+    /// world. Default: `tokio::spawn`.
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+}
+
+/// Hands hyper's and tonic's background tasks to a [`Network`]'s `spawn`.
+#[derive(Clone)]
+pub struct NetExecutor(pub std::sync::Arc<dyn Network>);
+
+impl<F> hyper::rt::Executor<F> for NetExecutor
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        self.0.spawn(Box::pin(fut));
+    }
 }
 
 fn accept_stream<L, S, F, Fut>(listener: L, accept: F) -> Listener
@@ -124,6 +142,15 @@ pub struct TurmoilNetwork;
 
 #[cfg(feature = "turmoil")]
 impl Network for TurmoilNetwork {
+    /// Every task of a simulated host goes into the host's `LocalSet`: its
+    /// tasks are then dropped in spawn order when the host crashes. (tokio's
+    /// own task list is sharded by a process-wide task id, so with
+    /// `tokio::spawn` the order of the sockets' FINs at a crash, and so the
+    /// run, would depend on what else the process had spawned before.)
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::task::spawn_local(task);
+    }
+
     fn connect(&self, addr: &str) -> BoxFuture<'static, io::Result<Conn>> {
         let addr = addr.to_string();
         Box::pin(async move {
