@@ -157,14 +157,22 @@ fn removed_leader_steps_down_and_the_remaining_voters_carry_on() {
         &done
     )));
 
-    // The old leader stepped down in its term and never led again.
+    // The old leader handed over (or stepped down) and never led again.
     assert!(
         cluster
             .trace
             .of(old, 0, removed_at)
             .iter()
-            .any(|e| matches!(e, TraceEvent::BecomeFollower { term, .. } if *term == old_term)),
+            .any(|e| matches!(e, TraceEvent::BecomeFollower { term, .. } if *term >= old_term)),
         "n{old} stepped down"
+    );
+    assert!(
+        cluster
+            .trace
+            .of(old, 0, removed_at)
+            .iter()
+            .any(|e| matches!(e, TraceEvent::TransferLeader { .. })),
+        "n{old} handed leadership over with TimeoutNow before its removal"
     );
     let elections = cluster.trace.elections(0, removed_at);
     assert!(!elections.is_empty(), "a new leader was elected");

@@ -101,3 +101,54 @@ fn heartbeats_of_a_thousand_shards_travel_as_one_deliver_per_interval() {
         assert!((K - 3..=K + 3).contains(&received));
     }
 }
+
+#[test]
+fn shards_are_added_and_removed_at_run_time() {
+    use tumult_engine::raft::Membership;
+    let mut sim = sim(71, Duration::from_secs(120));
+    let cluster = Spec::new(3, 1).start(&mut sim);
+    assert!(run_for(&mut sim, Duration::from_secs(5), |_| (1..=3)
+        .all(|i| cluster.node(i).is_some())));
+    let nodes: Vec<_> = (1..=3).map(|i| cluster.node(i).expect("running")).collect();
+    let out = task(&mut sim, "admin", async move {
+        for n in &nodes {
+            n.add_shard(5, Membership::new([1, 2, 3]))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut c = client(3, 1);
+        c.write(5, b"hello".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut applied = Vec::new();
+        for n in &nodes {
+            // Followers learn the commit with the next heartbeat.
+            let mut st = n.status(5).await.map_err(|e| e.to_string())?;
+            for _ in 0..50 {
+                if st.applied >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                st = n.status(5).await.map_err(|e| e.to_string())?;
+            }
+            applied.push(st.applied);
+        }
+        for n in &nodes {
+            n.remove_shard(5).await.map_err(|e| e.to_string())?;
+        }
+        c.deadline = Duration::from_secs(2);
+        let after = c.write(5, b"again".to_vec()).await;
+        let shard0 = c.write(0, b"still".to_vec()).await.is_ok();
+        Ok::<_, String>((applied, after.is_err(), shard0))
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(
+        &out
+    )));
+    let (applied, refused, shard0) = take(&out).expect("shard added, written, removed");
+    assert!(
+        applied.iter().all(|a| *a >= 2),
+        "every node applied the no-op and the write: {applied:?}"
+    );
+    assert!(refused, "a removed shard takes no more writes");
+    assert!(shard0, "the other shard is untouched");
+}

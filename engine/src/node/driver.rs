@@ -315,6 +315,19 @@ impl Driver {
                     ))));
                     return;
                 }
+                if !add && node == self.config.id && s.raft.status().is_leader() {
+                    // A leader asked to remove itself hands leadership over
+                    // first (TimeoutNow), and the new leader removes it: the
+                    // shard never waits out an election timeout for it.
+                    if let Some(target) = voters.voters.iter().copied().next() {
+                        if s.raft.transfer_leader(target).is_ok() {
+                            let _ = reply.send(Err(ClientError::NotLeader {
+                                leader: Some(target),
+                            }));
+                            return;
+                        }
+                    }
+                }
                 match s.raft.propose_membership(voters) {
                     Ok(index) => {
                         let term = s.raft.status().term;
