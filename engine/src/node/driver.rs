@@ -319,7 +319,7 @@ impl Driver {
                     // A leader asked to remove itself hands leadership over
                     // first (TimeoutNow), and the new leader removes it: the
                     // shard never waits out an election timeout for it.
-                    if let Some(target) = voters.voters.iter().copied().next() {
+                    if let Some(target) = s.raft.most_up_to_date_follower() {
                         if s.raft.transfer_leader(target).is_ok() {
                             let _ = reply.send(Err(ClientError::NotLeader {
                                 leader: Some(target),
@@ -344,14 +344,16 @@ impl Driver {
                     return;
                 };
                 let status = s.raft.status();
-                let target = to.or_else(|| {
-                    status
-                        .membership
-                        .voters
-                        .iter()
-                        .copied()
-                        .find(|v| *v != self.config.id)
-                });
+                let target = to
+                    .or_else(|| s.raft.most_up_to_date_follower())
+                    .or_else(|| {
+                        status
+                            .membership
+                            .voters
+                            .iter()
+                            .copied()
+                            .find(|v| *v != self.config.id)
+                    });
                 let result = match target {
                     Some(t) => s
                         .raft

@@ -473,8 +473,9 @@ impl Node {
         .map(drop)
     }
 
-    /// Hands leadership of `shard` to `to` (or, with `None`, to the first other
-    /// voter; the leader brings the target's log up to date before handing over).
+    /// Hands leadership of `shard` to `to` (or, with `None`, to the follower
+    /// with the most replicated log; the leader brings the target's log up to
+    /// date before handing over).
     pub async fn transfer_leader(
         &self,
         shard: ShardId,

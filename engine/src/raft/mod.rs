@@ -771,6 +771,26 @@ impl Raft {
     }
 
     /// Role, term, leader, cursors and membership.
+    /// On a leader: the voter other than itself with the highest replicated
+    /// index (the lowest id among equals), the natural target of a
+    /// leadership transfer. `None` on a follower or a single-voter shard.
+    pub fn most_up_to_date_follower(&self) -> Option<NodeId> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        self.membership
+            .voters
+            .iter()
+            .copied()
+            .filter(|v| *v != self.id)
+            .max_by_key(|v| {
+                (
+                    self.progress.get(v).map_or(0, |p| p.matched),
+                    std::cmp::Reverse(*v),
+                )
+            })
+    }
+
     pub fn status(&self) -> Status {
         Status {
             id: self.id,

@@ -1770,3 +1770,24 @@ fn safety_under_message_loss_duplication_reordering_and_crashes() {
         );
     }
 }
+
+#[test]
+fn s3_10_transfer_target_is_the_follower_with_the_most_replicated_log() {
+    let mut c = Cluster::new(3, true, true);
+    c.elect(1);
+    c.tick(2);
+    // n2 lags: only n3 has the new entry.
+    c.cut.insert((1, 2));
+    c.propose(1, b"x");
+    assert_eq!(c.node_mut(1).most_up_to_date_follower(), Some(3));
+    assert_eq!(
+        c.node_mut(2).most_up_to_date_follower(),
+        None,
+        "only a leader knows"
+    );
+    c.cut.clear();
+    c.tick(4);
+    c.stabilize();
+    // Caught up: equal logs, the lower id wins.
+    assert_eq!(c.node_mut(1).most_up_to_date_follower(), Some(2));
+}
