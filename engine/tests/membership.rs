@@ -272,3 +272,45 @@ fn removed_node_that_keeps_pre_voting_does_not_disturb_the_rest() {
 fn removed_node_that_keeps_campaigning_with_higher_terms_does_not_disturb_the_rest() {
     removed_node_cannot_disrupt(44, false);
 }
+
+/// A cluster bootstrapped from one node grows to three by single-server
+/// changes, one at a time, and every member applies the same log.
+#[test]
+fn a_cluster_bootstrapped_from_one_node_grows_to_three() {
+    let mut sim = sim(43, Duration::from_secs(120));
+    let mut spec = Spec::new(3, 1);
+    spec.voters = vec![1];
+    let cluster = spec.start(&mut sim);
+    let out = task(&mut sim, "admin", async move {
+        let mut c = client(3, 9);
+        c.write(0, b"alone".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        c.change_membership(0, 2, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        c.write(0, b"two".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        c.change_membership(0, 3, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        c.write(0, b"three".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(())
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &out
+    )));
+    take(&out).expect("bootstrap, two additions and writes");
+    let want: Vec<Vec<u8>> = vec![b"alone".to_vec(), b"two".to_vec(), b"three".to_vec()];
+    assert!(
+        run_for(&mut sim, Duration::from_secs(10), |_| (1..=3)
+            .all(|i| cluster.state(i, 0) == want)),
+        "every member applied the same commands"
+    );
+    for i in 1..=3 {
+        assert_eq!(voters_of(&cluster, i), Some(vec![1, 2, 3]));
+    }
+}
