@@ -486,39 +486,62 @@ fn make_verdict(
     }
 }
 
-/// Re-runs the scenario and seed recorded in `dir` and compares digests.
-/// Returns (recorded digest, new digest).
-pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
+/// What a run directory records: its scenario (parsed under its original
+/// file name, so it keeps its name), its seed, its mutant and `verdict.json`.
+pub struct RecordedRun {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub mutant: Option<String>,
+    pub verdict: Json,
+}
+
+/// Reads `scenario.toml` and `verdict.json` of a run directory.
+pub fn read_run_dir(dir: &Path) -> Result<RecordedRun, String> {
     let verdict_path = dir.join("verdict.json");
     let text = std::fs::read_to_string(&verdict_path)
         .map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
-    let v: Json = serde_json::from_str(&text)
+    let verdict: Json = serde_json::from_str(&text)
         .map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
-    let seed = v.get("seed").and_then(Json::as_u64).ok_or_else(|| {
+    let seed = verdict.get("seed").and_then(Json::as_u64).ok_or_else(|| {
         format!(
             "{}: field `seed` missing or not an integer",
             verdict_path.display()
         )
     })?;
-    let file = v
+    let file = verdict
         .get("file")
         .and_then(Json::as_str)
         .unwrap_or("scenario.toml")
         .to_string();
+    let mutant = verdict
+        .get("mutant")
+        .and_then(Json::as_str)
+        .map(str::to_string);
     let scenario_path = dir.join("scenario.toml");
     let source = std::fs::read_to_string(&scenario_path)
         .map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
-    // Parse under the original file name, so the scenario keeps its name.
     let scenario = crate::scenario::parse_str(&file, &source).map_err(|e| e.to_string())?;
+    Ok(RecordedRun {
+        scenario,
+        seed,
+        mutant,
+        verdict,
+    })
+}
+
+/// Re-runs the scenario and seed recorded in `dir` and compares digests.
+/// Returns (recorded digest, new digest, the new run).
+pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
+    let run = read_run_dir(dir)?;
     let history_path = dir.join("history.jsonl");
     let recorded = std::fs::read(&history_path)
         .map_err(|e| format!("{}: cannot read: {e}", history_path.display()))?;
     let opts = RunOptions {
-        mutant: v.get("mutant").and_then(Json::as_str).map(str::to_string),
+        mutant: run.mutant,
         ..RunOptions::in_memory()
     };
     crate::mutants::validate(opts.mutant.as_deref())?;
-    let result = run_seed(&scenario, seed, &opts);
+    let result = run_seed(&run.scenario, run.seed, &opts);
     Ok((sha256_hex(&recorded), sha256_hex(&result.history), result))
 }
 

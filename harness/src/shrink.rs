@@ -378,23 +378,9 @@ fn finish(
 /// What `verdict.json` of a run directory says about the run to shrink:
 /// (scenario, seed, failed check, mutant).
 pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), String> {
+    let run = crate::run::read_run_dir(dir)?;
+    let (seed, mutant, v) = (run.seed, run.mutant, run.verdict);
     let verdict_path = dir.join("verdict.json");
-    let text = std::fs::read_to_string(&verdict_path)
-        .map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
-    let v: Json = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
-    let seed = v.get("seed").and_then(Json::as_u64).ok_or_else(|| {
-        format!(
-            "{}: field `seed` missing or not an integer",
-            verdict_path.display()
-        )
-    })?;
-    let file = v
-        .get("file")
-        .and_then(Json::as_str)
-        .unwrap_or("scenario.toml")
-        .to_string();
-    let mutant = v.get("mutant").and_then(Json::as_str).map(str::to_string);
     let checks = v.get("checks").and_then(Json::as_object);
     let failed = |name: &str| {
         checks
@@ -432,11 +418,7 @@ pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), S
             verdict_path.display()
         )
     })?;
-    let scenario_path = dir.join("scenario.toml");
-    let source = std::fs::read_to_string(&scenario_path)
-        .map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
-    let scenario = parse_str(&file, &source).map_err(|e| e.to_string())?;
-    Ok((scenario, seed, check, mutant))
+    Ok((run.scenario, seed, check, mutant))
 }
 
 /// Shrinks the failing run in `dir` and writes the result to `out`

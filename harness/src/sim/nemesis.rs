@@ -45,6 +45,23 @@ fn host(n: NodeId) -> String {
     format!("n{n}")
 }
 
+/// Every unordered pair of distinct nodes in different groups, as (low, high).
+fn pairs_across(groups: &[BTreeSet<NodeId>]) -> BTreeSet<(NodeId, NodeId)> {
+    let mut pairs = BTreeSet::new();
+    for (i, g) in groups.iter().enumerate() {
+        for h in &groups[i + 1..] {
+            for a in g {
+                for b in h {
+                    if a != b {
+                        pairs.insert(((*a).min(*b), (*a).max(*b)));
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}
+
 fn names(nodes: &BTreeSet<NodeId>) -> Json {
     Json::Array(nodes.iter().map(|n| Json::String(host(*n))).collect())
 }
@@ -180,11 +197,9 @@ impl Nemesis {
     }
 
     fn cut_groups(&mut self, groups: &[BTreeSet<NodeId>]) {
-        for i in 0..groups.len() {
-            for j in i + 1..groups.len() {
-                let (a, b) = (groups[i].clone(), groups[j].clone());
-                self.cut_between(&a, &b);
-            }
+        for (a, b) in pairs_across(groups) {
+            self.cut.insert((a, b));
+            self.cut.insert((b, a));
         }
     }
 
@@ -424,16 +439,9 @@ impl Nemesis {
             }
             Action::Hold { groups } => {
                 let groups = self.resolve_groups(groups);
-                for i in 0..groups.len() {
-                    for j in i + 1..groups.len() {
-                        for a in &groups[i] {
-                            for b in &groups[j] {
-                                let pair = ((*a).min(*b), (*a).max(*b));
-                                if a != b && self.held.insert(pair) {
-                                    sim.hold(host(pair.0), host(pair.1));
-                                }
-                            }
-                        }
+                for pair in pairs_across(&groups) {
+                    if self.held.insert(pair) {
+                        sim.hold(host(pair.0), host(pair.1));
                     }
                 }
                 self.record(
@@ -445,16 +453,9 @@ impl Nemesis {
             }
             Action::Release { groups } => {
                 let groups = self.resolve_groups(groups);
-                for i in 0..groups.len() {
-                    for j in i + 1..groups.len() {
-                        for a in &groups[i] {
-                            for b in &groups[j] {
-                                let pair = ((*a).min(*b), (*a).max(*b));
-                                if self.held.remove(&pair) {
-                                    sim.release(host(pair.0), host(pair.1));
-                                }
-                            }
-                        }
+                for pair in pairs_across(&groups) {
+                    if self.held.remove(&pair) {
+                        sim.release(host(pair.0), host(pair.1));
                     }
                 }
                 self.record(
