@@ -191,15 +191,7 @@ pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
     if v.get("met").and_then(Json::as_bool) != Some(false) {
         return None;
     }
-    let mut counted: Vec<String> = v
-        .get("counted_checks")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut counted = crate::run::counted_checks(v).unwrap_or_default();
     counted.sort_by_key(|c| (c != "assertion", c.clone()));
     for c in &counted {
         let x = &v["checks"][c];

@@ -389,22 +389,14 @@ pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), S
             .and_then(Json::as_str)
             == Some("fail")
     };
-    let counted: Vec<String> = v
-        .get("counted_checks")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| {
-            vec![
-                "assertion".into(),
-                "linearizable".into(),
-                "model".into(),
-                "recovery".into(),
-            ]
-        });
+    let counted: Vec<String> = crate::run::counted_checks(&v).unwrap_or_else(|| {
+        vec![
+            "assertion".into(),
+            "linearizable".into(),
+            "model".into(),
+            "recovery".into(),
+        ]
+    });
     let mut order = counted.clone();
     order.sort_by_key(|c| (c != "assertion", c.clone()));
     // A scenario expected to fail names its checks; else assertion comes first.
