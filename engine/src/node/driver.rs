@@ -467,7 +467,7 @@ impl Driver {
                 if !has && s.snapshot_to_write.is_none() {
                     continue;
                 }
-                let ready = if has {
+                let mut ready = if has {
                     s.raft.ready()
                 } else {
                     Ready::default()
@@ -476,7 +476,8 @@ impl Driver {
                     shard: *id,
                     hard_state: ready.hard_state,
                     truncate_from: ready.truncate_from,
-                    entries: ready.entries.clone(),
+                    // Only storage needs the entries: move them, do not copy.
+                    entries: std::mem::take(&mut ready.entries),
                     snapshot: s.snapshot_to_write.take(),
                     compact_to: ready.compact.as_ref().map(|m| m.index),
                 };
