@@ -8,7 +8,11 @@
 //! includes parsing the text (`lin::check_text`), translating, pairing and
 //! checking per key. The layer runs with `tumult check`'s options except
 //! shrinking and drawing (timed separately at the end): a verdict-only
-//! comparison. Set `BENCH_TRACE=1` for per-file times.
+//! comparison. Both sides use every core: porcupine's `check_events` checks
+//! a one-partition etcd log on the calling thread and starts one thread per
+//! kv key, stopping them all at the first violation; the layer checks keys
+//! on one worker per core and stops them too. Set `BENCH_TRACE=1` for
+//! per-file times and, per kv key, its cost alone and in the layer.
 
 use porcupine::{Event, EventModel, Model};
 use std::collections::BTreeMap;
@@ -283,6 +287,48 @@ fn main() {
     // Parse once for both sides (untimed).
     let etcd_direct: Vec<Vec<Event<Etcd>>> = etcd.iter().map(|(_, t)| etcd_events(t)).collect();
     let kv_direct: Vec<Vec<Event<Kv>>> = kv.iter().map(|(_, t)| kv_events(t)).collect();
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        // What each kv key costs alone (porcupine direct, one partition, no
+        // threads), and what the layer reports per key.
+        for ((path, text), events) in kv.iter().zip(&kv_direct) {
+            let parts = Kv::partition_events(events);
+            let costs: Vec<String> = parts
+                .iter()
+                .map(|p| {
+                    let t = Instant::now();
+                    // A key may be hard alone (the full check stops at
+                    // another key's violation): bounded.
+                    let ok = porcupine::check_events_timeout(p, Duration::from_secs(2));
+                    format!(
+                        "{}:{ok:?}:{:.1}ms",
+                        p.len(),
+                        t.elapsed().as_secs_f64() * 1e3
+                    )
+                })
+                .collect();
+            eprintln!("keys alone {}: {}", path.display(), costs.join(" "));
+            let r = lin::check_text(
+                text,
+                Format::PorcupineKv,
+                &CheckOptions {
+                    shrink: None,
+                    ..CheckOptions::default()
+                },
+            )
+            .unwrap();
+            let per: Vec<String> = r
+                .per_key
+                .iter()
+                .map(|k| format!("{}:{:?}:{:.1}ms", k.operations, k.result, k.seconds * 1e3))
+                .collect();
+            eprintln!(
+                "layer keys {}: {} (total {:.1}ms)",
+                path.display(),
+                per.join(" "),
+                r.seconds * 1e3
+            );
+        }
+    }
     let opts = CheckOptions {
         shrink: None,
         html: None,

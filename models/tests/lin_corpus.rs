@@ -151,3 +151,34 @@ fn shrunk_etcd_violations_are_violations_on_their_own() {
         sizes[sizes.len() - 1]
     );
 }
+
+/// In kv/c50-bad one key is a violation found in milliseconds, while the
+/// biggest key alone takes porcupine seconds: the hard key must not hold
+/// the verdict up, with one thread (time slices) or several (the running
+/// check is stopped).
+#[test]
+fn a_hard_key_does_not_hold_up_a_violation_in_another() {
+    let path = corpus_dir().join("kv/c50-bad.txt");
+    for threads in [1, 2, 4] {
+        let opts = CheckOptions {
+            shrink: None,
+            threads,
+            ..opts()
+        };
+        let report = lin::check_file(&path, Format::PorcupineKv, &opts).unwrap();
+        assert!(
+            matches!(report.verdict, Verdict::Violation { .. }),
+            "threads {threads}: {:?}",
+            report.verdict
+        );
+        assert!(
+            report.seconds < 2.0,
+            "threads {threads}: the violation took {:.3} s",
+            report.seconds
+        );
+        assert!(report
+            .per_key
+            .iter()
+            .all(|k| k.result != lin::KeyResult::Unknown));
+    }
+}

@@ -5,13 +5,16 @@
 //! Only porcupine-rs's plain `check_operations_timeout` decides verdicts:
 //! its `*_info_timeout` variants report `Illegal` when the deadline fires,
 //! so the info variant is used only to draw a set already known illegal.
+//! A check stopped early because another key was found not linearizable
+//! (see [`Stoppable`]) decides nothing either.
 
 use super::spec::{KeyOps, Role, Spec};
 use super::{CheckOptions, KeyReport, KeyResult, Verdict, ViolationOp};
-use porcupine::{CheckResult, Operation};
-use std::collections::HashSet;
+use porcupine::{CheckResult, Model, Operation};
+use std::collections::{HashSet, VecDeque};
+use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,7 @@ pub(crate) fn deadline_after(start: Instant, timeout: Duration) -> Instant {
         .unwrap_or(start)
 }
 
-fn check_until<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> CheckResult {
+fn check_until<M: Model>(ops: &[Operation<M>], deadline: Instant) -> CheckResult {
     if ops.is_empty() {
         return CheckResult::Ok;
     }
@@ -34,28 +37,114 @@ fn check_until<M: Spec>(ops: &[Operation<M>], deadline: Instant) -> CheckResult 
     porcupine::check_operations_timeout(ops, left)
 }
 
+/// A key's spec whose every step is refused once `stop` is set, so that
+/// the checks of other keys end at once when one key is found not
+/// linearizable (porcupine-rs has no other way to stop a check). A check
+/// that was running when `stop` was set may wrongly report `Illegal`: its
+/// result is discarded, so verdicts still come only from
+/// `check_operations_timeout` over the spec's own steps.
+struct Stoppable<'a, M>(PhantomData<&'a M>);
+
+impl<M> Clone for Stoppable<'_, M> {
+    fn clone(&self) -> Self {
+        Stoppable(PhantomData)
+    }
+}
+
+/// An operation of a [`Stoppable`] spec.
+#[derive(Debug)]
+struct StopOp<'a, Op> {
+    op: Op,
+    stop: &'a AtomicBool,
+}
+
+impl<Op: Clone> Clone for StopOp<'_, Op> {
+    fn clone(&self) -> Self {
+        StopOp {
+            op: self.op.clone(),
+            stop: self.stop,
+        }
+    }
+}
+
+impl<'a, M: Spec> Model for Stoppable<'a, M> {
+    type State = M::State;
+    type Op = StopOp<'a, M::Op>;
+    type Metadata = ();
+
+    fn init() -> M::State {
+        M::init()
+    }
+
+    fn step(state: &M::State, op: &Self::Op) -> (bool, M::State) {
+        if op.stop.load(Ordering::Relaxed) {
+            return (false, state.clone());
+        }
+        M::step(state, &op.op)
+    }
+
+    fn equal(a: &M::State, b: &M::State) -> bool {
+        M::equal(a, b)
+    }
+}
+
+type StopOps<'a, M> = Vec<Operation<Stoppable<'a, M>>>;
+
+/// `ops` as operations of the [`Stoppable`] spec (without metadata, which
+/// the check does not need).
+fn stoppable<'a, M: Spec>(ops: &[Operation<M>], stop: &'a AtomicBool) -> StopOps<'a, M> {
+    ops.iter()
+        .map(|o| Operation {
+            client_id: o.client_id,
+            call_time: o.call_time,
+            return_time: o.return_time,
+            op: StopOp {
+                op: o.op.clone(),
+                stop,
+            },
+            metadata: None,
+        })
+        .collect()
+}
+
 /// What the per-key stage found.
 pub(crate) struct Outcome {
     pub verdict: Verdict,
     pub per_key: Vec<KeyReport>,
 }
 
-/// First time slice a key gets; each later round gives the keys still
-/// undecided `SLICE_GROWTH` times more.
-const FIRST_SLICE: Duration = Duration::from_millis(20);
+/// Bounds of the first time slice a key gets while other keys wait for a
+/// thread; each time a key runs out of its slice it goes to the back of the
+/// queue and later gets `SLICE_GROWTH` times more.
+const MIN_FIRST_SLICE: Duration = Duration::from_millis(20);
+const MAX_FIRST_SLICE: Duration = Duration::from_millis(500);
+/// Wall time the first pass over all keys may take at most when every key
+/// is hard (it sets the first slice between the bounds above).
+const FIRST_PASS: Duration = Duration::from_secs(2);
 const SLICE_GROWTH: u32 = 4;
 
-/// Checks every key; on a violation, shrinks and draws the first violating
-/// key (in key order).
+/// The first slice for `keys` keys on `workers` threads: as long as the
+/// first pass over all keys stays within [`FIRST_PASS`], so that typical
+/// keys finish without a restart while a violation behind many hard keys is
+/// still reached soon.
+fn first_slice(keys: usize, workers: usize) -> Duration {
+    let passes = keys.div_ceil(workers.max(1)).max(1) as u32;
+    (FIRST_PASS / passes).clamp(MIN_FIRST_SLICE, MAX_FIRST_SLICE)
+}
+
+/// Checks every key; on a violation, shrinks and draws the violating key
+/// (the first in key order, should two be found at the same time).
 ///
-/// porcupine-rs cannot be stopped from outside except by its timeout, so
-/// while several keys are undecided they are checked in rounds of growing
-/// time slices (20 ms, 80 ms, ...): a key that runs out of its slice starts
-/// again in the next round, and once a violation is found no new round
-/// starts. A hard key then delays a violation in another key by at most one
-/// slice. Restarts cost at most 4/3 of the time a key needs (usually far
-/// less: most keys finish in the first slice, and the last undecided key
-/// runs to the deadline without restarts).
+/// Keys are checked on `opts.threads` workers from a queue, biggest first.
+/// When a key is found not linearizable, the checks still running are
+/// stopped at once (see [`Stoppable`]) and no new one starts. While other
+/// keys wait for a thread, a check gets a time slice (see [`first_slice`]):
+/// a key that runs out of it goes to the back of the queue and starts again
+/// later with `SLICE_GROWTH` times more, so a hard key delays a violation
+/// in a waiting key by at most one slice. Once no key waits, every check
+/// runs to the deadline: a restart could not help anyone. Restarts cost at
+/// most 4/3 of the time a key needs, and none for keys that finish within
+/// their first slice.
 pub(crate) fn check_keys<M: Spec>(
     keys: &[KeyOps<M>],
     opts: &CheckOptions,
@@ -68,38 +157,8 @@ pub(crate) fn check_keys<M: Spec>(
     } else {
         opts.threads
     };
-    let mut results: Vec<(KeyResult, f64)> = vec![(KeyResult::Unknown, 0.0); n];
-    // Biggest keys first, so one slow key does not start last.
-    let mut pending: Vec<usize> = (0..n).collect();
-    pending.sort_by_key(|&i| std::cmp::Reverse(keys[i].ops.len()));
-    let mut slice = FIRST_SLICE;
-    while !pending.is_empty() && Instant::now() < deadline {
-        // A key checked alone cannot be overtaken by another's violation:
-        // it gets all the time left rather than restarts.
-        let this_slice = if pending.len() == 1 {
-            opts.timeout
-        } else {
-            slice
-        };
-        let round = check_round(keys, &pending, this_slice, deadline, threads);
-        let mut undecided = Vec::new();
-        for (&i, (result, seconds)) in pending.iter().zip(round) {
-            results[i].1 += seconds;
-            match result {
-                CheckResult::Ok => results[i].0 = KeyResult::Ok,
-                CheckResult::Illegal => results[i].0 = KeyResult::Violation,
-                CheckResult::Unknown => undecided.push(i),
-            }
-        }
-        pending = undecided;
-        if results.iter().any(|r| r.0 == KeyResult::Violation) {
-            for &i in &pending {
-                results[i].0 = KeyResult::Skipped;
-            }
-            break;
-        }
-        slice = slice.saturating_mul(SLICE_GROWTH);
-    }
+    let workers = threads.min(n).max(1);
+    let results = run_queue(keys, first_slice(n, workers), deadline, workers);
 
     let per_key: Vec<KeyReport> = keys
         .iter()
@@ -123,38 +182,90 @@ pub(crate) fn check_keys<M: Spec>(
     Outcome { verdict, per_key }
 }
 
-/// Checks the keys `which` for at most `slice` each, on `threads` workers;
-/// returns each key's result and seconds, in the order of `which`. Stops
-/// handing out keys once one is found not linearizable (the rest get
-/// `Unknown` and no time).
-fn check_round<M: Spec>(
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks the keys on `workers` threads from a queue (biggest keys first,
+/// so one slow key does not start last); returns each key's result and
+/// seconds. A key not decided when a violation was found is `Skipped`;
+/// one out of time at the deadline is `Unknown`.
+fn run_queue<M: Spec>(
     keys: &[KeyOps<M>],
-    which: &[usize],
-    slice: Duration,
+    first: Duration,
     deadline: Instant,
-    threads: usize,
-) -> Vec<(CheckResult, f64)> {
-    let results: Vec<Mutex<(CheckResult, f64)>> = which
-        .iter()
-        .map(|_| Mutex::new((CheckResult::Unknown, 0.0)))
+    workers: usize,
+) -> Vec<(KeyResult, f64)> {
+    let n = keys.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(keys[i].ops.len()));
+    let waiting: Mutex<VecDeque<(usize, Duration)>> =
+        Mutex::new(order.into_iter().map(|i| (i, first)).collect());
+    let results: Vec<Mutex<(KeyResult, f64)>> = (0..n)
+        .map(|_| Mutex::new((KeyResult::Unknown, 0.0)))
         .collect();
-    let next = AtomicUsize::new(0);
-    let found = AtomicBool::new(false);
-    let work = || loop {
-        let slot = next.fetch_add(1, Ordering::Relaxed);
-        if slot >= which.len() || found.load(Ordering::Relaxed) {
-            break;
+    // Set once a key is found not linearizable: stops every other check.
+    let stop = AtomicBool::new(false);
+    let work = || {
+        // The key this worker holds, its next slice and its operations.
+        let mut held: Option<(usize, Duration, StopOps<'_, M>)> = None;
+        loop {
+            if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
+                break;
+            }
+            // Keep the key just out of time when no other key waits for a
+            // thread, else queue it and take the next.
+            let (key, slice, ops, alone) = {
+                let mut q = lock(&waiting);
+                let next = match held.take() {
+                    Some(h) if q.is_empty() => h,
+                    Some((key, slice, _)) => {
+                        q.push_back((key, slice));
+                        let (key, slice) = q.pop_front().expect("just pushed");
+                        (key, slice, Vec::new())
+                    }
+                    None => match q.pop_front() {
+                        Some((key, slice)) => (key, slice, Vec::new()),
+                        None => break,
+                    },
+                };
+                // Once the queue is empty it stays empty (a key is only
+                // queued in exchange for another): nobody waits any more.
+                (next.0, next.1, next.2, q.is_empty())
+            };
+            let ops = if ops.is_empty() {
+                stoppable(&keys[key].ops, &stop)
+            } else {
+                ops
+            };
+            let t0 = Instant::now();
+            let until = if alone {
+                deadline
+            } else {
+                deadline_after(t0, slice).min(deadline)
+            };
+            let result = check_until(&ops, until);
+            let seconds = t0.elapsed().as_secs_f64();
+            let decided = match result {
+                CheckResult::Ok => Some(KeyResult::Ok),
+                // Sound only if no step was refused: `stop` still unset.
+                CheckResult::Illegal if !stop.swap(true, Ordering::SeqCst) => {
+                    Some(KeyResult::Violation)
+                }
+                CheckResult::Illegal | CheckResult::Unknown => None,
+            };
+            {
+                let mut r = lock(&results[key]);
+                r.1 += seconds;
+                if let Some(d) = decided {
+                    r.0 = d;
+                }
+            }
+            if decided.is_none() {
+                held = Some((key, slice.saturating_mul(SLICE_GROWTH), ops));
+            }
         }
-        let t0 = Instant::now();
-        let until = deadline_after(t0, slice).min(deadline);
-        let result = check_until(&keys[which[slot]].ops, until);
-        if result == CheckResult::Illegal {
-            found.store(true, Ordering::Relaxed);
-        }
-        *results[slot].lock().unwrap_or_else(|e| e.into_inner()) =
-            (result, t0.elapsed().as_secs_f64());
     };
-    let workers = threads.min(which.len()).max(1);
     if workers == 1 {
         work();
     } else {
@@ -164,9 +275,16 @@ fn check_round<M: Spec>(
             }
         });
     }
+    let found = stop.into_inner();
     results
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .map(|m| {
+            let (result, seconds) = m.into_inner().unwrap_or_else(|e| e.into_inner());
+            match result {
+                KeyResult::Unknown if found => (KeyResult::Skipped, seconds),
+                r => (r, seconds),
+            }
+        })
         .collect()
 }
 

@@ -140,7 +140,8 @@ pub enum KeyResult {
     Violation,
     /// Out of time.
     Unknown,
-    /// Not checked: another key was already found not linearizable.
+    /// Not decided: another key was found not linearizable first (its
+    /// check was not started, or was stopped).
     Skipped,
 }
 
