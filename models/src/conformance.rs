@@ -415,8 +415,8 @@ fn inconsistent(id: NodeId, message: String) -> Violation {
 /// A `start` event: the node recovered its ballot and log from disk. What it
 /// reported before (every event is emitted once its writes are durable) must
 /// be there: the term, the vote in that term, and every entry it appended
-/// (it may hold more, written but not reported before a crash). Events
-/// without the recovered log (older histories) are not checked.
+/// (it may hold more, written but not reported before a crash). Start
+/// events without the recovered log (older histories) are not checked.
 fn recover(s: &mut ServerState, id: NodeId, ev: &Value) -> Result<Result<(), Violation>, String> {
     let term = field(ev, "term")?;
     let vote = match ev.get("vote") {
@@ -427,6 +427,13 @@ fn recover(s: &mut ServerState, id: NodeId, ev: &Value) -> Result<Result<(), Vio
         ),
     };
     let fail = |message: String| Ok(Err(Violation::new(Rule::Durability, Some(id), message)));
+    let (Some(last_index), Some(last_term)) = (
+        ev.get("last_index").and_then(Value::as_u64),
+        ev.get("last_term").and_then(Value::as_u64),
+    ) else {
+        // An older history: its start events name neither the log nor the vote.
+        return Ok(Ok(()));
+    };
     if term < s.term {
         return fail(format!(
             "n{id} restarted in term {term}, but had reached term {} before",
@@ -443,22 +450,17 @@ fn recover(s: &mut ServerState, id: NodeId, ev: &Value) -> Result<Result<(), Vio
             }
         }
     }
-    if let (Some(last_index), Some(last_term)) = (
-        ev.get("last_index").and_then(Value::as_u64),
-        ev.get("last_term").and_then(Value::as_u64),
-    ) {
-        if last_index < s.last_index() {
-            return fail(format!(
-                "n{id} restarted with its log ending at index {last_index}, but had appended up to {}",
-                s.last_index()
-            ));
-        }
-        if last_index == s.last_index() && last_term != s.last_term() {
-            return fail(format!(
-                "n{id} restarted with index {last_index} of term {last_term}, but had appended it with term {}",
-                s.last_term()
-            ));
-        }
+    if last_index < s.last_index() {
+        return fail(format!(
+            "n{id} restarted with its log ending at index {last_index}, but had appended up to {}",
+            s.last_index()
+        ));
+    }
+    if last_index == s.last_index() && last_term != s.last_term() {
+        return fail(format!(
+            "n{id} restarted with index {last_index} of term {last_term}, but had appended it with term {}",
+            s.last_term()
+        ));
     }
     if term > s.term {
         s.term = term;
@@ -571,17 +573,17 @@ fn apply(
             check_voter(s, id, &format!("becomes candidate in term {term}"))
                 .and_then(|()| adopt_term(s, id, term, "becoming candidate"))
                 .and_then(|()| match s.vote {
-                Some(v) if v != id => Err(Violation::new(
-                    Rule::OneVotePerTerm,
-                    Some(id),
-                    format!("n{id} campaigns in term {term}, where it voted for n{v}"),
-                )),
-                _ => {
-                    s.vote = Some(id);
-                    s.role = Role::Candidate;
-                    Ok(())
-                }
-            })
+                    Some(v) if v != id => Err(Violation::new(
+                        Rule::OneVotePerTerm,
+                        Some(id),
+                        format!("n{id} campaigns in term {term}, where it voted for n{v}"),
+                    )),
+                    _ => {
+                        s.vote = Some(id);
+                        s.role = Role::Candidate;
+                        Ok(())
+                    }
+                })
         }
         "become-leader" => {
             let term = field(ev, "term")?;
