@@ -13,7 +13,9 @@ use client::{ClientSpec, ClientState};
 use nemesis::{AdminRequest, Nemesis};
 use recorder::{nanos, Recorder, Shared, Sink};
 use serde_json::json;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -266,7 +268,8 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
     // its own task with its own client, as a Jepsen nemesis issues them: a
     // step does not wait for an earlier one to finish, so two changes can
     // reach a leader together (the engine must refuse the second while the
-    // first is uncommitted).
+    // first is uncommitted). Idle clients are reused, so a step that follows
+    // a finished one finds its connections open.
     let (admin_tx, admin_rx) = tokio::sync::mpsc::unbounded_channel::<AdminRequest>();
     let admin_rx = Arc::new(Mutex::new(Some(admin_rx)));
     {
@@ -281,10 +284,15 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                 let Some(mut rx) = rx else {
                     return Ok(());
                 };
+                let idle: Rc<RefCell<Vec<Client>>> = Rc::default();
                 while let Some(req) = rx.recv().await {
-                    let mut client = Client::new(Arc::new(TurmoilNetwork), addrs.clone(), 0);
-                    client.deadline = Duration::from_secs(5);
+                    let mut client = idle.borrow_mut().pop().unwrap_or_else(|| {
+                        let mut c = Client::new(Arc::new(TurmoilNetwork), addrs.clone(), 0);
+                        c.deadline = Duration::from_secs(5);
+                        c
+                    });
                     let recorder = Arc::clone(&recorder);
+                    let idle = Rc::clone(&idle);
                     tokio::task::spawn_local(async move {
                         let (f, value, result) = match req {
                             AdminRequest::Membership { shard, node, add } => {
@@ -305,6 +313,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                             error,
                             recorder::host_now(),
                         );
+                        idle.borrow_mut().push(client);
                     });
                 }
                 Ok(())
