@@ -69,8 +69,21 @@ pub enum TraceEvent {
     /// The node stopped itself (for example after a storage error).
     Stop { reason: String },
     /// The node (re)started this shard from its disk: volatile state (commit
-    /// index, role) starts over; `term` and `snapshot` are what it recovered.
-    Start { term: Term, snapshot: Index },
+    /// index, role) starts over; `term`, `vote`, `snapshot` and the last log
+    /// entry (`last_index`, `last_term`; the snapshot's when the log is
+    /// empty) are what it recovered. Every event before a crash was emitted
+    /// only once what it reports was durable, so a checker can compare the
+    /// two.
+    Start {
+        term: Term,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        vote: Option<NodeId>,
+        snapshot: Index,
+        #[serde(default)]
+        last_index: Index,
+        #[serde(default)]
+        last_term: Term,
+    },
 }
 
 /// Where a node's trace events go, besides `tracing`.

@@ -4,7 +4,15 @@
 //! and each server's own step against the model's rules: terms and commit
 //! indexes never decrease, one vote per term, no truncation at or below the
 //! commit index, a leader commits by counting only entries of its term,
-//! applied entries are committed ones, only committed entries are compacted.
+//! applied entries are committed ones, only committed entries are compacted,
+//! a follower truncates only a conflicting suffix (never an entry the
+//! replacing Append carries with the same term), a leader appends a
+//! membership change only after committing an entry of its term and while
+//! no other change is uncommitted, a server that is not a voter of its own
+//! configuration never campaigns, and a restarted server recovers the ballot
+//! and the log it reported before the crash (a `start` event with `vote`,
+//! `last_index` and `last_term`: every engine event is emitted only once
+//! what it reports is durable).
 //!
 //! The input is independent of the history file: one [`TraceRecord`] per
 //! trace line (node name, shard, the event as a JSON object with its fields
@@ -143,6 +151,10 @@ pub struct Conformance {
     shards: BTreeMap<u64, ClusterState>,
     names: BTreeMap<String, NodeId>,
     events: u64,
+    /// (shard, node) -> (index, term) of the entry the node's last event,
+    /// a truncation, removed: the next event must replace it by an entry of
+    /// another term.
+    truncated: BTreeMap<(u64, NodeId), (Index, Term)>,
 }
 
 fn field(event: &Value, name: &str) -> Result<u64, String> {
@@ -268,6 +280,31 @@ impl Conformance {
             .and_then(Value::as_str)
             .ok_or_else(|| malformed(format!("no \"event\" name in {}", record.event)))?
             .to_string();
+        let violation = |v: Violation, state: String| {
+            ConformanceError::Violation(Box::new(ConformanceViolation {
+                index: record.index,
+                time: record.time,
+                node: record.node.clone(),
+                shard: record.shard,
+                event: record.event.clone(),
+                rule: v.rule,
+                message: v.message,
+                state,
+            }))
+        };
+        if name == "start" {
+            let id = self.node_id(&record.node);
+            self.truncated.remove(&(record.shard, id));
+            if let Some(cluster) = self.shards.get_mut(&record.shard) {
+                if cluster.servers.contains_key(&id) {
+                    let before = describe(cluster);
+                    let s = cluster.servers.get_mut(&id).expect("checked");
+                    recover(s, id, &record.event)
+                        .map_err(malformed)?
+                        .map_err(|v| violation(v, before))?;
+                }
+            }
+        }
         if matches!(name.as_str(), "crash" | "restart" | "start" | "stop") {
             self.restart(&record.node);
             return Ok(());
@@ -280,6 +317,41 @@ impl Conformance {
             .or_insert_with(|| ServerState::new(&[]));
         let before = describe(cluster);
         let prev = header(&cluster.servers[&id]);
+        // §5.3: what a truncation removed must not come back unchanged.
+        let removed = self.truncated.remove(&(record.shard, id));
+        if name == "truncate" {
+            let from = field(&record.event, "from").map_err(malformed)?;
+            if let Some(t) = cluster.servers[&id].term_at(from) {
+                self.truncated.insert((record.shard, id), (from, t));
+            }
+        }
+        let stale = match removed {
+            Some((from, old)) if name == "append" => {
+                let same = field(&record.event, "from").ok() == Some(from)
+                    && record
+                        .event
+                        .get("terms")
+                        .and_then(Value::as_array)
+                        .and_then(|t| t.first())
+                        .and_then(Value::as_u64)
+                        == Some(old);
+                same.then(|| {
+                    Violation::new(
+                        Rule::TruncateMatching,
+                        Some(id),
+                        format!(
+                            "n{id} truncated its log from index {from} and appended the same \
+                             entry (term {old}) there again: only a conflicting suffix may be \
+                             removed (§5.3)"
+                        ),
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some(v) = stale {
+            return Err(violation(v, before));
+        }
         let outcome = apply(cluster, id, &name, &record.event)
             .map_err(malformed)?
             .and_then(|touched| {
@@ -305,18 +377,7 @@ impl Conformance {
                 }
                 Ok(())
             });
-        outcome.map_err(|v: Violation| {
-            ConformanceError::Violation(Box::new(ConformanceViolation {
-                index: record.index,
-                time: record.time,
-                node: record.node.clone(),
-                shard: record.shard,
-                event: record.event.clone(),
-                rule: v.rule,
-                message: v.message,
-                state: before,
-            }))
-        })
+        outcome.map_err(|v: Violation| violation(v, before))
     }
 
     /// What the checker saw, once every event went through.
@@ -349,6 +410,104 @@ struct Touched {
 
 fn inconsistent(id: NodeId, message: String) -> Violation {
     Violation::new(Rule::Inconsistent, Some(id), message)
+}
+
+/// A `start` event: the node recovered its ballot and log from disk. What it
+/// reported before (every event is emitted once its writes are durable) must
+/// be there: the term, the vote in that term, and every entry it appended
+/// (it may hold more, written but not reported before a crash). Start
+/// events without the recovered log (older histories) are not checked.
+fn recover(s: &mut ServerState, id: NodeId, ev: &Value) -> Result<Result<(), Violation>, String> {
+    let term = field(ev, "term")?;
+    let vote = match ev.get("vote") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| format!("field \"vote\" is not an unsigned integer in {ev}"))?,
+        ),
+    };
+    let fail = |message: String| Ok(Err(Violation::new(Rule::Durability, Some(id), message)));
+    let (Some(last_index), Some(last_term)) = (
+        ev.get("last_index").and_then(Value::as_u64),
+        ev.get("last_term").and_then(Value::as_u64),
+    ) else {
+        // An older history: its start events name neither the log nor the vote.
+        return Ok(Ok(()));
+    };
+    if term < s.term {
+        return fail(format!(
+            "n{id} restarted in term {term}, but had reached term {} before",
+            s.term
+        ));
+    }
+    if term == s.term {
+        if let Some(v) = s.vote {
+            if vote != Some(v) {
+                return fail(format!(
+                    "n{id} voted for n{v} in term {term} and restarted in that term with {}",
+                    vote.map_or("no vote".to_string(), |w| format!("a vote for n{w}"))
+                ));
+            }
+        }
+    }
+    if last_index < s.last_index() {
+        return fail(format!(
+            "n{id} restarted with its log ending at index {last_index}, but had appended up to {}",
+            s.last_index()
+        ));
+    }
+    if last_index == s.last_index() && last_term != s.last_term() {
+        return fail(format!(
+            "n{id} restarted with index {last_index} of term {last_term}, but had appended it with term {}",
+            s.last_term()
+        ));
+    }
+    if term > s.term {
+        s.term = term;
+        s.vote = vote;
+    } else if s.vote.is_none() {
+        s.vote = vote;
+    }
+    Ok(Ok(()))
+}
+
+/// Dissertation §4.2.2: only a voter of its own configuration campaigns
+/// (unknown configurations are not judged).
+fn check_voter(s: &ServerState, id: NodeId, what: &str) -> Result<(), Violation> {
+    let voters = s.voters();
+    if voters.is_empty() || voters.contains(&id) {
+        return Ok(());
+    }
+    Err(Violation::new(
+        Rule::NonVoterCampaign,
+        Some(id),
+        format!("n{id} {what}, but it is not a voter of its configuration {voters:?}"),
+    ))
+}
+
+/// Dissertation §4.1: the leader `s` appends a membership change at `index`
+/// only once it committed an entry of its term, and only when its previous
+/// change is committed.
+fn check_membership_change(s: &ServerState, id: NodeId, index: Index) -> Result<(), Violation> {
+    let fail = |message: String| Err(Violation::new(Rule::MembershipChange, Some(id), message));
+    if let Some(t) = s.term_at(s.commit) {
+        if t != s.term {
+            return fail(format!(
+                "n{id}, leader of term {}, appends a membership change at index {index} before \
+                 committing an entry of its term (its commit index {} holds term {t})",
+                s.term, s.commit
+            ));
+        }
+    }
+    let previous = s.config_index();
+    if previous > s.commit && previous < index {
+        return fail(format!(
+            "n{id}, leader of term {}, appends a membership change at index {index} while the \
+             change at index {previous} is not committed (commit index {})",
+            s.term, s.commit
+        ));
+    }
+    Ok(())
 }
 
 /// Adopts `term` if it is newer; an event naming an older term than the
@@ -403,25 +562,28 @@ fn apply(
                     ),
                 ))
             } else {
-                s.role = Role::PreCandidate;
-                Ok(())
+                check_voter(s, id, &format!("starts a pre-vote for term {term}")).map(|()| {
+                    s.role = Role::PreCandidate;
+                })
             }
         }
         "become-candidate" => {
             let term = field(ev, "term")?;
             touched.role = true;
-            adopt_term(s, id, term, "becoming candidate").and_then(|()| match s.vote {
-                Some(v) if v != id => Err(Violation::new(
-                    Rule::OneVotePerTerm,
-                    Some(id),
-                    format!("n{id} campaigns in term {term}, where it voted for n{v}"),
-                )),
-                _ => {
-                    s.vote = Some(id);
-                    s.role = Role::Candidate;
-                    Ok(())
-                }
-            })
+            check_voter(s, id, &format!("becomes candidate in term {term}"))
+                .and_then(|()| adopt_term(s, id, term, "becoming candidate"))
+                .and_then(|()| match s.vote {
+                    Some(v) if v != id => Err(Violation::new(
+                        Rule::OneVotePerTerm,
+                        Some(id),
+                        format!("n{id} campaigns in term {term}, where it voted for n{v}"),
+                    )),
+                    _ => {
+                        s.vote = Some(id);
+                        s.role = Role::Candidate;
+                        Ok(())
+                    }
+                })
         }
         "become-leader" => {
             let term = field(ev, "term")?;
@@ -534,13 +696,23 @@ fn apply(
         "membership" => {
             let index = field(ev, "index")?;
             let voters = ids(ev, "voters")?;
+            // A leader's configuration in force changes only when it appends one.
+            let proposed = s.role == Role::Leader
+                && index == s.last_index()
+                && index > s.commit
+                && s.term_at(index) == Some(s.term);
+            let verdict = if proposed {
+                check_membership_change(s, id, index)
+            } else {
+                Ok(())
+            };
             if index == s.snapshot.index {
                 s.snapshot.voters = voters;
             } else if let Some(e) = s.entry_mut(index) {
                 touched.log = true;
                 e.payload = Payload::Config(voters);
             }
-            Ok(())
+            verdict
         }
         "transfer-leader" | "read-index" => {
             let term = field(ev, "term")?;
@@ -746,12 +918,10 @@ fn install(s: &mut ServerState, index: Index, entry_term: Term) {
     if index <= s.snapshot.index {
         return;
     }
+    // The engine replaces its whole log by an installed snapshot (it asks
+    // for one only when it does not hold the entry at its index).
     let voters = s.voters_at(index).to_vec();
-    if s.term_at(index) == Some(entry_term) {
-        s.log.drain(..(index - s.snapshot.index) as usize);
-    } else {
-        s.log.clear();
-    }
+    s.log.clear();
     s.snapshot = Snapshot {
         index,
         term: entry_term,

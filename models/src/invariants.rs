@@ -362,6 +362,19 @@ pub enum Rule {
     CompactUncommitted,
     /// A step names a state the server cannot be in (its own log or term disagree).
     Inconsistent,
+    /// What a server reported before a crash (its ballot, the entries it
+    /// appended) is what it recovers from its disk afterwards.
+    Durability,
+    /// §5.3: a follower removes only a conflicting suffix: the entry it
+    /// truncates differs in term from the one that replaces it.
+    TruncateMatching,
+    /// Dissertation §4.1: a leader appends a membership change only after it
+    /// committed an entry of its term, and only when no earlier change is
+    /// uncommitted.
+    MembershipChange,
+    /// Dissertation §4.2.2: a server that is not a voter of its own
+    /// configuration never starts an election.
+    NonVoterCampaign,
 }
 
 impl Rule {
@@ -380,6 +393,10 @@ impl Rule {
             Rule::AppliedCommitted => "applied-committed",
             Rule::CompactUncommitted => "compact-uncommitted",
             Rule::Inconsistent => "inconsistent",
+            Rule::Durability => "durability",
+            Rule::TruncateMatching => "truncate-matching",
+            Rule::MembershipChange => "membership-change",
+            Rule::NonVoterCampaign => "non-voter-campaign",
         }
     }
 }

@@ -89,9 +89,18 @@ impl Driver {
         for (shard, initial) in ids {
             let recovered = store.load(shard)?;
             let snapshot = store.load_snapshot(shard)?;
+            let base = recovered
+                .snapshot
+                .as_ref()
+                .map_or((0, 0), |m| (m.index, m.term));
+            let (last_index, last_term) =
+                recovered.entries.last().map_or(base, |e| (e.index, e.term));
             let start = TraceEvent::Start {
                 term: recovered.hard_state.term,
+                vote: recovered.hard_state.vote,
                 snapshot: snapshot.as_ref().map_or(0, |(m, _)| m.index),
+                last_index,
+                last_term,
             };
             env.trace.emit(config.id, shard, &start);
             let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;

@@ -13,7 +13,9 @@ use client::{ClientSpec, ClientState};
 use nemesis::{AdminRequest, Nemesis};
 use recorder::{nanos, Recorder, Shared, Sink};
 use serde_json::json;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -262,7 +264,12 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
     }
 
     // Membership changes and transfers run through the engine's client API
-    // from their own host, and are recorded when they complete.
+    // from their own host, and are recorded when they complete. Each runs as
+    // its own task with its own client, as a Jepsen nemesis issues them: a
+    // step does not wait for an earlier one to finish, so two changes can
+    // reach a leader together (the engine must refuse the second while the
+    // first is uncommitted). Idle clients are reused, so a step that follows
+    // a finished one finds its connections open.
     let (admin_tx, admin_rx) = tokio::sync::mpsc::unbounded_channel::<AdminRequest>();
     let admin_rx = Arc::new(Mutex::new(Some(admin_rx)));
     {
@@ -277,28 +284,37 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                 let Some(mut rx) = rx else {
                     return Ok(());
                 };
-                let mut client = Client::new(Arc::new(TurmoilNetwork), addrs, 0);
-                client.deadline = Duration::from_secs(5);
+                let idle: Rc<RefCell<Vec<Client>>> = Rc::default();
                 while let Some(req) = rx.recv().await {
-                    let (f, value, result) = match req {
-                        AdminRequest::Membership { shard, node, add } => {
-                            let r = client.change_membership(shard, node, add).await;
-                            let f = if add { "add-member" } else { "remove-member" };
-                            (f, json!({"node": format!("n{node}"), "shard": shard}), r)
-                        }
-                        AdminRequest::Transfer { shard, to } => {
-                            let r = client.transfer_leader(shard, to).await;
-                            let to = to.map(|n| format!("n{n}"));
-                            ("transfer-leader", json!({"shard": shard, "to": to}), r)
-                        }
-                    };
-                    let error = result.err().map(|e| e.to_string());
-                    recorder.lock().expect("recorder").nemesis(
-                        f,
-                        Some(value),
-                        error,
-                        recorder::host_now(),
-                    );
+                    let mut client = idle.borrow_mut().pop().unwrap_or_else(|| {
+                        let mut c = Client::new(Arc::new(TurmoilNetwork), addrs.clone(), 0);
+                        c.deadline = Duration::from_secs(5);
+                        c
+                    });
+                    let recorder = Arc::clone(&recorder);
+                    let idle = Rc::clone(&idle);
+                    tokio::task::spawn_local(async move {
+                        let (f, value, result) = match req {
+                            AdminRequest::Membership { shard, node, add } => {
+                                let r = client.change_membership(shard, node, add).await;
+                                let f = if add { "add-member" } else { "remove-member" };
+                                (f, json!({"node": format!("n{node}"), "shard": shard}), r)
+                            }
+                            AdminRequest::Transfer { shard, to } => {
+                                let r = client.transfer_leader(shard, to).await;
+                                let to = to.map(|n| format!("n{n}"));
+                                ("transfer-leader", json!({"shard": shard, "to": to}), r)
+                            }
+                        };
+                        let error = result.err().map(|e| e.to_string());
+                        recorder.lock().expect("recorder").nemesis(
+                            f,
+                            Some(value),
+                            error,
+                            recorder::host_now(),
+                        );
+                        idle.borrow_mut().push(client);
+                    });
                 }
                 Ok(())
             }

@@ -1,0 +1,370 @@
+//! The trace checker's step rules on hand-made traces: each rule fires on a
+//! trace that breaks it, at the event that does, and stays quiet on the same
+//! trace done right.
+
+use serde_json::{json, Value};
+use tumult_models::conformance::{check_trace, ConformanceError, TraceRecord};
+use tumult_models::invariants::Rule;
+
+fn trace(events: &[(&str, Value)]) -> Vec<TraceRecord> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (node, ev))| TraceRecord {
+            node: node.to_string(),
+            shard: 0,
+            event: ev.clone(),
+            time: i as u64 * 1000,
+            index: i as u64,
+        })
+        .collect()
+}
+
+fn passes(events: &[(&str, Value)]) {
+    if let Err(e) = check_trace(trace(events)) {
+        panic!("unexpected: {e}");
+    }
+}
+
+fn violation(events: &[(&str, Value)]) -> (u64, Rule, String) {
+    match check_trace(trace(events)) {
+        Ok(s) => panic!("no violation found in {} events", s.events),
+        Err(ConformanceError::Violation(v)) => {
+            println!("{v}");
+            (v.index, v.rule, v.node)
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// n1 leads term 1 with n2's vote; both hold entries 1..=2 of term 1.
+fn elected() -> Vec<(&'static str, Value)> {
+    vec![
+        ("n1", json!({"event": "become-candidate", "term": 1})),
+        (
+            "n2",
+            json!({"event": "vote-granted", "term": 1, "candidate": 1}),
+        ),
+        ("n1", json!({"event": "become-leader", "term": 1})),
+        (
+            "n1",
+            json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]}),
+        ),
+        (
+            "n2",
+            json!({"event": "become-follower", "term": 1, "leader": 1}),
+        ),
+        (
+            "n2",
+            json!({"event": "append", "term": 1, "from": 1, "to": 2, "terms": [1, 1]}),
+        ),
+    ]
+}
+
+fn with(
+    mut t: Vec<(&'static str, Value)>,
+    more: &[(&'static str, Value)],
+) -> Vec<(&'static str, Value)> {
+    t.extend_from_slice(more);
+    t
+}
+
+// --- durability: a restarted node recovers what it reported -------------
+
+#[test]
+fn a_vote_lost_in_a_crash_is_caught() {
+    let t = with(
+        elected(),
+        &[(
+            "n2",
+            json!({"event": "start", "term": 1, "snapshot": 0, "last_index": 2, "last_term": 1}),
+        )],
+    );
+    assert_eq!(violation(&t), (6, Rule::Durability, "n2".into()));
+}
+
+#[test]
+fn a_vote_recovered_after_a_crash_passes() {
+    passes(&with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "start", "term": 1, "vote": 1, "snapshot": 0, "last_index": 2, "last_term": 1}),
+            ),
+            // A node that never voted in its term may restart without a vote.
+            (
+                "n3",
+                json!({"event": "start", "term": 0, "snapshot": 0, "last_index": 0, "last_term": 0}),
+            ),
+        ],
+    ));
+}
+
+#[test]
+fn a_term_lost_in_a_crash_is_caught() {
+    let t = with(
+        elected(),
+        &[(
+            "n1",
+            json!({"event": "start", "term": 0, "snapshot": 0, "last_index": 2, "last_term": 1}),
+        )],
+    );
+    assert_eq!(violation(&t), (6, Rule::Durability, "n1".into()));
+}
+
+#[test]
+fn an_acknowledged_entry_lost_in_a_crash_is_caught() {
+    let t = with(
+        elected(),
+        &[(
+            "n2",
+            json!({"event": "start", "term": 1, "vote": 1, "snapshot": 0, "last_index": 1, "last_term": 1}),
+        )],
+    );
+    assert_eq!(violation(&t), (6, Rule::Durability, "n2".into()));
+}
+
+#[test]
+fn an_entry_recovered_with_another_term_is_caught() {
+    let t = with(
+        elected(),
+        &[(
+            "n2",
+            json!({"event": "start", "term": 1, "vote": 1, "snapshot": 0, "last_index": 2, "last_term": 0}),
+        )],
+    );
+    assert_eq!(violation(&t), (6, Rule::Durability, "n2".into()));
+}
+
+#[test]
+fn more_than_was_reported_may_be_recovered() {
+    // Written but not reported before the crash (the node stopped between
+    // its write and its report): allowed, and so is an older history's
+    // start event without the recovered log.
+    passes(&with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "start", "term": 2, "vote": 3, "snapshot": 0, "last_index": 5, "last_term": 1}),
+            ),
+            ("n1", json!({"event": "start", "term": 1, "snapshot": 0})),
+        ],
+    ));
+}
+
+#[test]
+fn a_recovered_vote_is_remembered() {
+    // n2 recovers a vote for n3 in term 2 it had not reported: it may not
+    // vote for n1 in term 2 afterwards.
+    let t = with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "start", "term": 2, "vote": 3, "snapshot": 0, "last_index": 2, "last_term": 1}),
+            ),
+            (
+                "n2",
+                json!({"event": "vote-granted", "term": 2, "candidate": 1}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t), (7, Rule::OneVotePerTerm, "n2".into()));
+}
+
+// --- truncate-matching: only a conflicting suffix is removed --------------
+
+#[test]
+fn a_truncation_of_a_matching_entry_is_caught() {
+    // A duplicated Append of entry 2 (term 1) removes entry 2 and puts the
+    // same entry back.
+    let t = with(
+        elected(),
+        &[
+            ("n2", json!({"event": "truncate", "term": 1, "from": 2})),
+            (
+                "n2",
+                json!({"event": "append", "term": 1, "from": 2, "to": 2, "terms": [1]}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t), (7, Rule::TruncateMatching, "n2".into()));
+}
+
+#[test]
+fn a_truncation_of_a_conflicting_entry_passes() {
+    passes(&with(
+        elected(),
+        &[
+            ("n3", json!({"event": "become-candidate", "term": 2})),
+            (
+                "n2",
+                json!({"event": "vote-granted", "term": 2, "candidate": 3}),
+            ),
+            ("n3", json!({"event": "become-leader", "term": 2})),
+            (
+                "n3",
+                json!({"event": "append", "term": 2, "from": 1, "to": 2, "terms": [1, 2]}),
+            ),
+            ("n2", json!({"event": "truncate", "term": 2, "from": 2})),
+            (
+                "n2",
+                json!({"event": "append", "term": 2, "from": 2, "to": 2, "terms": [2]}),
+            ),
+        ],
+    ));
+}
+
+// --- membership-change: after a commit of the term, one at a time --------
+
+#[test]
+fn a_membership_change_before_a_commit_of_the_term_is_caught() {
+    let t = with(
+        elected(),
+        &[
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n1",
+                json!({"event": "membership", "index": 3, "voters": [1, 2, 3, 4]}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t), (7, Rule::MembershipChange, "n1".into()));
+}
+
+#[test]
+fn a_second_uncommitted_membership_change_is_caught() {
+    let t = with(
+        elected(),
+        &[
+            (
+                "n1",
+                json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1}),
+            ),
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n1",
+                json!({"event": "membership", "index": 3, "voters": [1, 2, 3, 4]}),
+            ),
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 4, "to": 4, "terms": [1]}),
+            ),
+            (
+                "n1",
+                json!({"event": "membership", "index": 4, "voters": [1, 2, 3, 4, 5]}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t), (10, Rule::MembershipChange, "n1".into()));
+}
+
+#[test]
+fn membership_changes_one_committed_after_the_other_pass() {
+    passes(&with(
+        elected(),
+        &[
+            (
+                "n1",
+                json!({"event": "commit", "term": 1, "index": 2, "entry_term": 1}),
+            ),
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n1",
+                json!({"event": "membership", "index": 3, "voters": [1, 2, 3, 4]}),
+            ),
+            // A follower's configuration changes when it appends the entry.
+            (
+                "n2",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "membership", "index": 3, "voters": [1, 2, 3, 4]}),
+            ),
+            (
+                "n1",
+                json!({"event": "commit", "term": 1, "index": 3, "entry_term": 1}),
+            ),
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 4, "to": 4, "terms": [1]}),
+            ),
+            (
+                "n1",
+                json!({"event": "membership", "index": 4, "voters": [1, 2, 3, 4, 5]}),
+            ),
+        ],
+    ));
+}
+
+// --- non-voter-campaign: a removed server stays quiet ---------------------
+
+/// n2 holds the configuration {n1, n3} that removed it.
+fn removed() -> Vec<(&'static str, Value)> {
+    with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "membership", "index": 3, "voters": [1, 3]}),
+            ),
+        ],
+    )
+}
+
+#[test]
+fn a_removed_server_starting_a_pre_vote_is_caught() {
+    let t = with(
+        removed(),
+        &[("n2", json!({"event": "start-pre-vote", "term": 2}))],
+    );
+    assert_eq!(violation(&t), (8, Rule::NonVoterCampaign, "n2".into()));
+}
+
+#[test]
+fn a_removed_server_becoming_candidate_is_caught() {
+    let t = with(
+        removed(),
+        &[("n2", json!({"event": "become-candidate", "term": 2}))],
+    );
+    assert_eq!(violation(&t), (8, Rule::NonVoterCampaign, "n2".into()));
+}
+
+#[test]
+fn voters_and_servers_of_unknown_configuration_may_campaign() {
+    passes(&with(
+        removed(),
+        &[
+            // n1 and n3 have reported no configuration.
+            ("n1", json!({"event": "start-pre-vote", "term": 1})),
+            ("n3", json!({"event": "start-pre-vote", "term": 1})),
+            ("n3", json!({"event": "become-candidate", "term": 2})),
+            // Added back, n2 may campaign again.
+            (
+                "n2",
+                json!({"event": "append", "term": 1, "from": 4, "to": 4, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "membership", "index": 4, "voters": [1, 2, 3]}),
+            ),
+            ("n2", json!({"event": "start-pre-vote", "term": 2})),
+        ],
+    ));
+}
