@@ -181,33 +181,82 @@ fn ids(event: &Value, name: &str) -> Result<Vec<NodeId>, String> {
     Ok(out)
 }
 
-fn describe(state: &ClusterState) -> String {
-    let mut out = String::new();
-    for (id, s) in &state.servers {
-        let tail: Vec<String> = s
-            .log
+/// What a violation report shows of one server: a copy of its state
+/// without the log, plus the terms of the last few entries. Taken before
+/// every event, so it is kept cheap; it is only rendered on a violation.
+struct ServerBrief {
+    id: NodeId,
+    role: Role,
+    term: Term,
+    vote: Option<NodeId>,
+    snapshot: (Index, Term),
+    log_len: usize,
+    tail: [Term; BRIEF_TAIL],
+    commit: Index,
+    applied: Index,
+}
+
+/// Entries shown at the end of each log in a violation report.
+const BRIEF_TAIL: usize = 8;
+
+/// The cluster's state before an event, as a violation report shows it.
+struct Before(Vec<ServerBrief>);
+
+fn brief(state: &ClusterState) -> Before {
+    Before(
+        state
+            .servers
             .iter()
-            .enumerate()
-            .rev()
-            .take(8)
-            .rev()
-            .map(|(k, e)| format!("{}@t{}", s.snapshot.index + 1 + k as Index, e.term))
-            .collect();
-        out.push_str(&format!(
-            "    n{id}: {:?} term {} vote {} snapshot {}@t{} log(last {}) [{}{}] commit {} applied {}\n",
-            s.role,
-            s.term,
-            s.vote.map_or("-".into(), |v| format!("n{v}")),
-            s.snapshot.index,
-            s.snapshot.term,
-            tail.len(),
-            if s.log.len() > 8 { "..., " } else { "" },
-            tail.join(", "),
-            s.commit,
-            s.applied
-        ));
+            .map(|(&id, s)| {
+                let mut tail = [0; BRIEF_TAIL];
+                let shown = s.log.len().min(BRIEF_TAIL);
+                for (slot, e) in tail.iter_mut().zip(&s.log[s.log.len() - shown..]) {
+                    *slot = e.term;
+                }
+                ServerBrief {
+                    id,
+                    role: s.role,
+                    term: s.term,
+                    vote: s.vote,
+                    snapshot: (s.snapshot.index, s.snapshot.term),
+                    log_len: s.log.len(),
+                    tail,
+                    commit: s.commit,
+                    applied: s.applied,
+                }
+            })
+            .collect(),
+    )
+}
+
+impl Before {
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        for s in &self.0 {
+            let shown = s.log_len.min(BRIEF_TAIL);
+            let first = s.snapshot.0 + 1 + (s.log_len - shown) as Index;
+            let tail: Vec<String> = s.tail[..shown]
+                .iter()
+                .enumerate()
+                .map(|(k, term)| format!("{}@t{term}", first + k as Index))
+                .collect();
+            out.push_str(&format!(
+                "    n{}: {:?} term {} vote {} snapshot {}@t{} log(last {}) [{}{}] commit {} applied {}\n",
+                s.id,
+                s.role,
+                s.term,
+                s.vote.map_or("-".into(), |v| format!("n{v}")),
+                s.snapshot.0,
+                s.snapshot.1,
+                shown,
+                if s.log_len > BRIEF_TAIL { "..., " } else { "" },
+                tail.join(", "),
+                s.commit,
+                s.applied
+            ));
+        }
+        out
     }
-    out
 }
 
 /// A copy of a server without its log, for the step comparisons.
@@ -280,7 +329,7 @@ impl Conformance {
             .and_then(Value::as_str)
             .ok_or_else(|| malformed(format!("no \"event\" name in {}", record.event)))?
             .to_string();
-        let violation = |v: Violation, state: String| {
+        let violation = |v: Violation, before: Before| {
             ConformanceError::Violation(Box::new(ConformanceViolation {
                 index: record.index,
                 time: record.time,
@@ -289,7 +338,7 @@ impl Conformance {
                 event: record.event.clone(),
                 rule: v.rule,
                 message: v.message,
-                state,
+                state: before.describe(),
             }))
         };
         if name == "start" {
@@ -297,7 +346,7 @@ impl Conformance {
             self.truncated.remove(&(record.shard, id));
             if let Some(cluster) = self.shards.get_mut(&record.shard) {
                 if cluster.servers.contains_key(&id) {
-                    let before = describe(cluster);
+                    let before = brief(cluster);
                     let s = cluster.servers.get_mut(&id).expect("checked");
                     recover(s, id, &record.event)
                         .map_err(malformed)?
@@ -315,7 +364,7 @@ impl Conformance {
             .servers
             .entry(id)
             .or_insert_with(|| ServerState::new(&[]));
-        let before = describe(cluster);
+        let before = brief(cluster);
         let prev = header(&cluster.servers[&id]);
         // §5.3: what a truncation removed must not come back unchanged.
         let removed = self.truncated.remove(&(record.shard, id));
