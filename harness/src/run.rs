@@ -161,7 +161,8 @@ pub struct RunResult {
     pub verdict: RunVerdict,
     /// The run directory, if one was written.
     pub dir: Option<PathBuf>,
-    /// The history as written to `history.jsonl`.
+    /// The history as written to `history.jsonl` (empty in the results of
+    /// `tumult run` and `tumult suite`, which keep only verdicts).
     pub history: Vec<u8>,
 }
 

@@ -127,6 +127,9 @@ pub(crate) fn default_jobs() -> usize {
 }
 
 /// Runs every (scenario, seed) on `jobs` threads; results in input order.
+/// The results keep verdicts, not histories (those are in the run
+/// directories): a sweep of many seeds would otherwise hold every history in
+/// memory at once.
 pub fn execute(
     runs: &[(Scenario, u64)],
     opts: &RunOptions,
@@ -156,7 +159,8 @@ pub fn execute(
                 };
                 let (scenario, seed) = &runs[i];
                 bar.set_message(format!("{} seed {seed}", scenario.name));
-                let result = run_seed(scenario, *seed, opts);
+                let mut result = run_seed(scenario, *seed, opts);
+                result.history = Vec::new();
                 bar.println(result.summary());
                 if bar.is_hidden() {
                     println!("{}", result.summary());
