@@ -442,23 +442,10 @@ fn history_files_round_trip() {
 #[test]
 fn unobserved_indeterminate_appends_do_not_explode() {
     let mut h = H::new();
-    for p in 0..60 {
-        h = h.op(
-            p,
-            OpType::Invoke,
-            Function::Append,
-            "k",
-            Value::Int(100 + p as i64),
-        );
-    }
-    for p in 0..60 {
-        h = h.op(
-            p,
-            OpType::Info,
-            Function::Append,
-            "k",
-            Value::Int(100 + p as i64),
-        );
+    for t in [OpType::Invoke, OpType::Info] {
+        for p in 0..60 {
+            h = h.op(p, t, Function::Append, "k", Value::Int(100 + p as i64));
+        }
     }
     let h = h.append(100, "k", 1).read_list(101, "k", &[1]);
     let opts = CheckOptions {
