@@ -496,17 +496,7 @@ pub struct RecordedRun {
     pub verdict: Json,
 }
 
-/// The `counted_checks` of a `verdict.json`, if it lists them.
-pub fn counted_checks(verdict: &Json) -> Option<Vec<String>> {
-    verdict
-        .get("counted_checks")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect()
-        })
-}
+pub use tumult_reports::run::counted_checks;
 
 /// Reads `scenario.toml` and `verdict.json` of a run directory.
 pub fn read_run_dir(dir: &Path) -> Result<RecordedRun, String> {

@@ -227,10 +227,9 @@ fn header(h: &mut String, run: &RunDir) {
     ));
 }
 
-fn checks(h: &mut String, run: &RunDir) {
-    h.push_str("<h2>Checks</h2><table id=\"checks\"><tr><th>check</th><th>result</th><th>counts</th><th>figures</th><th>detail</th></tr>");
-    let counted: Vec<String> = run
-        .verdict
+/// The `counted_checks` of a `verdict.json`, if it lists them.
+pub fn counted_checks(verdict: &Json) -> Option<Vec<String>> {
+    verdict
         .get("counted_checks")
         .and_then(Json::as_array)
         .map(|a| {
@@ -238,7 +237,11 @@ fn checks(h: &mut String, run: &RunDir) {
                 .filter_map(|c| c.as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_default();
+}
+
+fn checks(h: &mut String, run: &RunDir) {
+    h.push_str("<h2>Checks</h2><table id=\"checks\"><tr><th>check</th><th>result</th><th>counts</th><th>figures</th><th>detail</th></tr>");
+    let counted = counted_checks(&run.verdict).unwrap_or_default();
     if let Some(Json::Object(checks)) = run.verdict.get("checks") {
         for (name, c) in checks {
             let result = c.get("result").and_then(Json::as_str).unwrap_or("?");
