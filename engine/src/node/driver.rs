@@ -419,9 +419,12 @@ impl Driver {
                     .expect("known shards lock")
                     .remove(&shard);
                 self.app.restore(shard, &[]);
+                // Durable before the reply: a removed shard must not come
+                // back at the next restart.
                 let result = self
                     .store
                     .remove_shard(shard)
+                    .and_then(|()| self.store.sync())
                     .map_err(|e| ClientError::Refused(e.to_string()));
                 let _ = reply.send(result);
             }

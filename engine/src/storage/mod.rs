@@ -7,14 +7,14 @@
 //!
 //! # Durability
 //!
-//! [`Store::write`] commits a redb transaction with `Durability::None`: it is
-//! visible to later reads but not durable. [`Store::sync`] commits an empty
-//! durable transaction, which makes every earlier commit durable, and then
-//! really syncs the file. Nothing written is durable before `sync` returns,
-//! and a crash between `write` and `sync` loses the write (redb reopens at
-//! the last synced transaction). redb never overwrites the pages of its last
-//! durable commit with a non-durable one, so torn writes of unsynced pages
-//! cannot damage synced state.
+//! Writes ([`Store::write`], [`Store::remove_shard`], [`Store::put_meta`])
+//! go into one open redb transaction. [`Store::sync`] commits it durably and
+//! really syncs the file: one commit per sync, however many writes it
+//! carries. Reads see what the last `sync` made durable, which is exactly
+//! what a crash would leave: a crash before `sync` loses every write since
+//! the previous one. redb never overwrites the pages of its last durable
+//! commit with later ones, so torn writes of unsynced pages (written early
+//! when redb's write buffer fills) cannot damage synced state.
 //!
 //! Dropping a `Store` is a power loss: nothing it would write on the way out
 //! reaches the disk. Use [`Store::close`] for a graceful shutdown.
@@ -54,11 +54,10 @@ pub use disk::{Disk, DiskFaults, DiskFile, FaultyDisk, StdDisk};
 
 use crate::raft::{Entry, HardState, Index, Recovered, ShardId, SnapshotMeta};
 use backend::{Backend, SharedFile};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The database file's name inside the store's directory.
@@ -158,8 +157,8 @@ pub struct Store {
     file: Arc<SharedFile>,
     /// Set by the first failed write or sync; says what failed.
     poisoned: Mutex<Option<String>>,
-    /// Something was committed since the last durable commit.
-    unsynced: AtomicBool,
+    /// The transaction that collects the writes since the last sync.
+    pending: Mutex<Option<WriteTransaction>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,7 +186,7 @@ impl Store {
             db: Some(db),
             file,
             poisoned: Mutex::new(None),
-            unsynced: AtomicBool::new(false),
+            pending: Mutex::new(None),
         };
         // Create the tables, so that readers always find them.
         let txn = store.db().begin_write().ctx(opening())?;
@@ -235,6 +234,32 @@ impl Store {
             }
         }
         result
+    }
+
+    /// The pending transaction. A caller bug that panicked inside it (see
+    /// [`Store::write`]) took it out first, so a poisoned lock is harmless.
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<WriteTransaction>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in the pending transaction (opened if needed). Its failure
+    /// poisons the store and drops the transaction.
+    fn in_pending(
+        &self,
+        op: &'static str,
+        context: &dyn Fn() -> String,
+        f: impl FnOnce(&WriteTransaction) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.mutate(op, || {
+            let mut pending = self.pending();
+            let txn = match pending.take() {
+                Some(txn) => txn,
+                None => self.db().begin_write().ctx(context())?,
+            };
+            f(&txn)?;
+            *pending = Some(txn);
+            Ok(())
+        })
     }
 
     /// Whether an earlier failure poisoned the store (and what it was).
@@ -313,8 +338,8 @@ impl Store {
         Ok(Some((meta, data)))
     }
 
-    /// Applies `batch` in ONE redb transaction (all shards together). Not
-    /// durable until [`Store::sync`].
+    /// Applies `batch` (all shards together) to the pending transaction:
+    /// readable and durable after the next [`Store::sync`].
     ///
     /// # Panics
     ///
@@ -323,34 +348,24 @@ impl Store {
         if batch.is_empty() {
             return self.check_poisoned("write");
         }
-        self.mutate("write", || {
-            let ctx = || format!("writing a batch of {} shard writes", batch.len());
-            let mut txn = self.db().begin_write().ctx(ctx())?;
-            txn.set_durability(Durability::None).ctx(ctx())?;
-            {
-                let mut t = Tables {
-                    entries: txn.open_table(ENTRIES).ctx(ctx())?,
-                    hard_state: txn.open_table(HARD_STATE).ctx(ctx())?,
-                    snap_meta: txn.open_table(SNAP_META).ctx(ctx())?,
-                    snap_data: txn.open_table(SNAP_DATA).ctx(ctx())?,
-                };
-                for w in batch {
-                    t.apply(w)?;
-                }
-            }
-            self.unsynced.store(true, Ordering::SeqCst);
-            txn.commit().ctx(ctx())
+        let ctx = || format!("writing a batch of {} shard writes", batch.len());
+        self.in_pending("write", &ctx, |txn| {
+            let mut t = Tables {
+                entries: txn.open_table(ENTRIES).ctx(ctx())?,
+                hard_state: txn.open_table(HARD_STATE).ctx(ctx())?,
+                snap_meta: txn.open_table(SNAP_META).ctx(ctx())?,
+                snap_data: txn.open_table(SNAP_DATA).ctx(ctx())?,
+            };
+            batch.iter().try_for_each(|w| t.apply(w))
         })
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable (and readable): one durable commit
+    /// of the pending transaction, then a real sync of the file.
     pub fn sync(&self) -> Result<(), StorageError> {
         self.mutate("sync", || {
-            if self.unsynced.swap(false, Ordering::SeqCst) {
-                let ctx = "committing durably";
-                // An empty durable commit makes the non-durable ones before it durable.
-                let txn = self.db().begin_write().ctx(ctx)?;
-                txn.commit().ctx(ctx)?;
+            if let Some(txn) = self.pending().take() {
+                txn.commit().ctx("committing durably")?;
             }
             self.file
                 .sync()
@@ -358,39 +373,32 @@ impl Store {
         })
     }
 
-    /// Deletes everything stored for `shard`, in its own transaction. Not
-    /// durable until [`Store::sync`].
+    /// Deletes everything stored for `shard`, in the pending transaction:
+    /// gone for readers and durably after the next [`Store::sync`].
     pub fn remove_shard(&self, shard: ShardId) -> Result<(), StorageError> {
-        self.mutate("remove a shard", || {
-            let ctx = || format!("removing shard {shard}");
-            let mut txn = self.db().begin_write().ctx(ctx())?;
-            txn.set_durability(Durability::None).ctx(ctx())?;
-            {
-                let mut entries = txn.open_table(ENTRIES).ctx(ctx())?;
-                entries
-                    .retain_in((shard, 0)..=(shard, u64::MAX), |_, _| false)
-                    .ctx(ctx())?;
-                for def in [HARD_STATE, SNAP_META, SNAP_DATA] {
-                    txn.open_table(def).ctx(ctx())?.remove(shard).ctx(ctx())?;
-                }
+        let ctx = || format!("removing shard {shard}");
+        self.in_pending("remove a shard", &ctx, |txn| {
+            let mut entries = txn.open_table(ENTRIES).ctx(ctx())?;
+            entries
+                .retain_in((shard, 0)..=(shard, u64::MAX), |_, _| false)
+                .ctx(ctx())?;
+            for def in [HARD_STATE, SNAP_META, SNAP_DATA] {
+                txn.open_table(def).ctx(ctx())?.remove(shard).ctx(ctx())?;
             }
-            self.unsynced.store(true, Ordering::SeqCst);
-            txn.commit().ctx(ctx())
+            Ok(())
         })
     }
 
-    /// Stores small node-level metadata. Not durable until [`Store::sync`].
+    /// Stores small node-level metadata, in the pending transaction:
+    /// readable and durable after the next [`Store::sync`].
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.mutate("put metadata", || {
-            let ctx = || format!("writing metadata {key:?}");
-            let mut txn = self.db().begin_write().ctx(ctx())?;
-            txn.set_durability(Durability::None).ctx(ctx())?;
+        let ctx = || format!("writing metadata {key:?}");
+        self.in_pending("put metadata", &ctx, |txn| {
             txn.open_table(META)
                 .ctx(ctx())?
                 .insert(key, value)
                 .ctx(ctx())?;
-            self.unsynced.store(true, Ordering::SeqCst);
-            txn.commit().ctx(ctx())
+            Ok(())
         })
     }
 
@@ -417,6 +425,7 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Power-loss semantics: redb's shutdown writes must not reach the disk.
         self.file.detach();
+        drop(self.pending().take());
         drop(self.db.take());
     }
 }
