@@ -20,6 +20,10 @@
 //! time). The whole run is timed, as `tumult run` reports it.
 
 use std::time::{Duration, Instant, SystemTime};
+
+/// The allocator of the `tumult` binary, so the bench measures what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tumult_harness::run::{run_seed, RunOptions};
 use tumult_harness::scenario::parse_str;
 
