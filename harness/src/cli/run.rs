@@ -20,18 +20,8 @@ pub struct RunArgs {
     /// Run these seeds: `N`, `A..=B`, `A..B` or `1,5,9` (default: each file's `[run] seeds`).
     #[arg(long)]
     pub seeds: Option<String>,
-    /// Where run directories go.
-    #[arg(long, default_value = "target/tumult")]
-    pub out: PathBuf,
-    /// Seeds run in parallel (default: the number of cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Do not write each run's `report.html`.
-    #[arg(long)]
-    pub no_report: bool,
-    /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
-    #[arg(long)]
-    pub mutant: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 /// Arguments of `tumult suite`.
@@ -46,12 +36,19 @@ pub struct SuiteArgs {
     /// Run only the K-th of N disjoint slices of the (scenario, seed) list.
     #[arg(long)]
     pub partition: Option<String>,
-    /// Where run directories and the suite index go.
-    #[arg(long, default_value = "target/tumult")]
-    pub out: PathBuf,
     /// Write JUnit XML here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// How `run` and `suite` execute their runs, and where results go.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Where run directories and the index of the runs go.
+    #[arg(long, default_value = "target/tumult")]
+    pub out: PathBuf,
     /// Seeds run in parallel (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -61,6 +58,32 @@ pub struct SuiteArgs {
     /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
+}
+
+impl ExecArgs {
+    /// Runs `runs`, writes their reports and the index (with `junit`), and
+    /// says how it went.
+    fn execute(self, runs: &[(Scenario, u64)], label: &str, junit: Option<&Path>) -> Outcome {
+        if let Err(e) = crate::mutants::validate(self.mutant.as_deref()) {
+            return bad(e);
+        }
+        let start = std::time::Instant::now();
+        let jobs = self.jobs.unwrap_or_else(default_jobs);
+        let opts = RunOptions {
+            mutant: self.mutant,
+            ..RunOptions::writing_to(&self.out)
+        };
+        let results = execute(runs, &opts, jobs, label);
+        let outcome = conclude(&results, start.elapsed().as_secs_f64());
+        if !self.no_report {
+            crate::suite::write_reports(&results, jobs);
+        }
+        if let Err(e) = crate::suite::write_index(&self.out, &results, junit) {
+            eprintln!("tumult: {e}");
+            return Outcome::BadInput;
+        }
+        outcome
+    }
 }
 
 /// Arguments of `tumult replay`.
@@ -226,23 +249,7 @@ pub fn run(args: RunArgs) -> Outcome {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
-    if let Err(e) = crate::mutants::validate(args.mutant.as_deref()) {
-        return bad(e);
-    }
-    let start = std::time::Instant::now();
-    let opts = RunOptions {
-        mutant: args.mutant,
-        ..RunOptions::writing_to(&args.out)
-    };
-    let results = execute(&runs, &opts, args.jobs.unwrap_or_else(default_jobs), "run");
-    let outcome = conclude(&results, start.elapsed().as_secs_f64());
-    if !args.no_report {
-        crate::suite::write_reports(&results, args.jobs.unwrap_or_else(default_jobs));
-    }
-    if let Err(e) = crate::suite::write_index(&args.out, &results, None) {
-        eprintln!("tumult: {e}");
-    }
-    outcome
+    args.exec.execute(&runs, "run", None)
 }
 
 /// `tumult suite`.
@@ -265,29 +272,7 @@ pub fn suite(args: SuiteArgs) -> Outcome {
         },
         None => runs,
     };
-    if let Err(e) = crate::mutants::validate(args.mutant.as_deref()) {
-        return bad(e);
-    }
-    let start = std::time::Instant::now();
-    let opts = RunOptions {
-        mutant: args.mutant,
-        ..RunOptions::writing_to(&args.out)
-    };
-    let results = execute(
-        &runs,
-        &opts,
-        args.jobs.unwrap_or_else(default_jobs),
-        "suite",
-    );
-    let outcome = conclude(&results, start.elapsed().as_secs_f64());
-    if !args.no_report {
-        crate::suite::write_reports(&results, args.jobs.unwrap_or_else(default_jobs));
-    }
-    if let Err(e) = crate::suite::write_index(&args.out, &results, args.junit.as_deref()) {
-        eprintln!("tumult: {e}");
-        return Outcome::BadInput;
-    }
-    outcome
+    args.exec.execute(&runs, "suite", args.junit.as_deref())
 }
 
 /// `tumult replay`.
