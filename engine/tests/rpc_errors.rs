@@ -1,5 +1,7 @@
 //! A malformed or unknown RPC gets a gRPC error status, never a panic, and
-//! the node keeps working afterwards.
+//! the node keeps working afterwards. `Deliver` is a client-streaming call:
+//! each case sends a stream (of one batch, unless it says otherwise) and
+//! closes it.
 
 mod common;
 
@@ -64,6 +66,30 @@ async fn raw_call(ch: Channel, method: &'static str, body: Vec<u8>) -> Result<Ve
     .map(tonic::Response::into_inner)
 }
 
+/// A client-streaming call of `method` whose stream carries `bodies`, raw.
+async fn raw_stream(
+    ch: Channel,
+    method: &'static str,
+    bodies: Vec<Vec<u8>>,
+) -> Result<Vec<u8>, Status> {
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unknown(format!("not ready: {e}")))?;
+    grpc.client_streaming(
+        tonic::Request::new(futures::stream::iter(bodies)),
+        PathAndQuery::from_static(method),
+        RawCodec,
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+/// A `Deliver` stream that carries `batches` and then closes.
+fn stream(batches: Vec<pb::Batch>) -> impl futures::Stream<Item = pb::Batch> + Send + 'static {
+    futures::stream::iter(batches)
+}
+
 fn heartbeat(shard: u64, to: u64) -> pb::RaftMessage {
     pb::RaftMessage {
         shard,
@@ -112,6 +138,7 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let ch = channel(&net, &addr(1), &LinkConfig::default());
         let mut n1 = TumultClient::new(ch.clone());
         let batch = |from: u64, messages: Vec<pb::RaftMessage>| pb::Batch { from, messages };
+        let one = |from: u64, messages: Vec<pb::RaftMessage>| stream(vec![batch(from, messages)]);
         let mut got: Vec<(&str, Option<Code>, Code)> = Vec::new();
 
         // Bodies that are not protobuf at all.
@@ -120,7 +147,7 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
             ("truncated length prefix", vec![0x12, 0x80]),
             ("field of a length beyond the body", vec![0x12, 0x7f, 0x01]),
         ] {
-            let r = raw_call(ch.clone(), "/tumult.v1.Tumult/Deliver", body).await;
+            let r = raw_stream(ch.clone(), "/tumult.v1.Tumult/Deliver", vec![body]).await;
             got.push((what, code(r), Code::Internal));
         }
         let r = raw_call(ch.clone(), "/tumult.v1.Tumult/Write", vec![0xff; 9]).await;
@@ -136,26 +163,26 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
             to: 1,
             body: None,
         };
-        let r = n1.deliver(batch(2, vec![no_body])).await;
+        let r = n1.deliver(one(2, vec![no_body])).await;
         got.push(("message with no body", code(r), Code::InvalidArgument));
-        let r = n1.deliver(batch(2, vec![heartbeat(99, 1)])).await;
+        let r = n1.deliver(one(2, vec![heartbeat(99, 1)])).await;
         got.push(("message for an unknown shard", code(r), Code::NotFound));
-        let r = n1.deliver(batch(2, vec![heartbeat(0, 3)])).await;
+        let r = n1.deliver(one(2, vec![heartbeat(0, 3)])).await;
         got.push(("message for another node", code(r), Code::InvalidArgument));
-        let r = n1.deliver(batch(9, vec![heartbeat(0, 1)])).await;
+        let r = n1.deliver(one(9, vec![heartbeat(0, 1)])).await;
         got.push(("unknown sender", code(r), Code::PermissionDenied));
-        let r = n1.deliver(batch(1, vec![heartbeat(0, 1)])).await;
+        let r = n1.deliver(one(1, vec![heartbeat(0, 1)])).await;
         got.push((
             "sender claims to be the receiver",
             code(r),
             Code::PermissionDenied,
         ));
         let r = n1
-            .deliver(batch(2, vec![append(0, 1, 0, vec![(1, 1), (3, 1)])]))
+            .deliver(one(2, vec![append(0, 1, 0, vec![(1, 1), (3, 1)])]))
             .await;
         got.push(("non-contiguous entries", code(r), Code::InvalidArgument));
         let r = n1
-            .deliver(batch(2, vec![append(0, 1, 0, vec![(1, 5)])]))
+            .deliver(one(2, vec![append(0, 1, 0, vec![(1, 5)])]))
             .await;
         got.push((
             "entry newer than its leader",
@@ -163,18 +190,18 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
             Code::InvalidArgument,
         ));
         let r = n1
-            .deliver(batch(2, vec![append(0, 3, 0, vec![(1, 3), (2, 2)])]))
+            .deliver(one(2, vec![append(0, 3, 0, vec![(1, 3), (2, 2)])]))
             .await;
         got.push(("entry terms decreasing", code(r), Code::InvalidArgument));
         let r = n1
-            .deliver(batch(2, vec![append(0, 1, 0, vec![(0, 1)])]))
+            .deliver(one(2, vec![append(0, 1, 0, vec![(0, 1)])]))
             .await;
         got.push(("entry at index 0", code(r), Code::InvalidArgument));
         let mut no_payload = append(0, 1, 0, vec![(1, 1)]);
         if let Some(pb::raft_message::Body::Append(a)) = &mut no_payload.body {
             a.entries[0].payload = None;
         }
-        let r = n1.deliver(batch(2, vec![no_payload])).await;
+        let r = n1.deliver(one(2, vec![no_payload])).await;
         got.push(("entry with no payload", code(r), Code::InvalidArgument));
         let no_meta = pb::RaftMessage {
             shard: 0,
@@ -186,12 +213,54 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
                 },
             )),
         };
-        let r = n1.deliver(batch(2, vec![no_meta])).await;
+        let r = n1.deliver(one(2, vec![no_meta])).await;
         got.push((
             "install-snapshot without meta",
             code(r),
             Code::InvalidArgument,
         ));
+
+        // Streams of several batches: a bad batch ends the stream whatever
+        // came before it; unknown shards are reported when the stream ends.
+        let good = || batch(2, vec![heartbeat(0, 1)]);
+        let no_body = pb::RaftMessage {
+            shard: 0,
+            to: 1,
+            body: None,
+        };
+        let r = n1
+            .deliver(stream(vec![good(), good(), batch(2, vec![no_body])]))
+            .await;
+        got.push((
+            "malformed batch after good ones",
+            code(r),
+            Code::InvalidArgument,
+        ));
+        let r = n1
+            .deliver(stream(vec![good(), batch(9, vec![heartbeat(0, 1)])]))
+            .await;
+        got.push((
+            "unknown sender after a good batch",
+            code(r),
+            Code::PermissionDenied,
+        ));
+        let r = raw_stream(
+            ch.clone(),
+            "/tumult.v1.Tumult/Deliver",
+            vec![prost::Message::encode_to_vec(&good()), vec![0xff; 16]],
+        )
+        .await;
+        got.push(("garbage body after a good batch", code(r), Code::Internal));
+        let r = n1
+            .deliver(stream(vec![
+                good(),
+                batch(2, vec![heartbeat(99, 1)]),
+                good(),
+            ]))
+            .await;
+        got.push(("unknown shard amid good batches", code(r), Code::NotFound));
+        // A stream of good batches that its sender closes is acknowledged.
+        let clean = n1.deliver(stream(vec![good(), good(), good()])).await;
 
         // Client calls naming what does not exist.
         let r = n1
@@ -251,16 +320,17 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         // The node still works.
         let after = cl.write(0, b"after".to_vec()).await;
         let other_shard = cl.write(1, b"other".to_vec()).await;
-        (first, got, after, other_shard)
+        (first, got, clean.map(|_| ()), after, other_shard)
     });
     assert!(run_for(&mut sim, Duration::from_secs(60), |_| finished(
         &out
     )));
-    let (first, got, after, other_shard) = take(&out);
+    let (first, got, clean, after, other_shard) = take(&out);
     assert!(first.is_ok(), "the first write succeeded: {first:?}");
     for (what, code, want) in &got {
         assert_eq!(*code, Some(*want), "{what}: expected status {want:?}");
     }
+    assert!(clean.is_ok(), "a closed stream of good batches: {clean:?}");
     assert!(after.is_ok(), "a later write succeeds: {after:?}");
     assert!(
         other_shard.is_ok(),
@@ -306,10 +376,10 @@ fn a_message_for_an_unknown_shard_does_not_cost_the_rest_of_its_batch() {
                 term: 50,
             })),
         };
-        n1.deliver(pb::Batch {
+        n1.deliver(stream(vec![pb::Batch {
             from: 2,
             messages: vec![heartbeat(99, 1), timeout_now],
-        })
+        }]))
         .await
     });
     assert!(run_for(&mut sim, Duration::from_secs(5), |_| finished(

@@ -1,7 +1,8 @@
 //! Counters a node keeps about its traffic, readable at any time without
-//! asking the driver: how many `Deliver` calls and Raft messages went to and
-//! came from each peer. They show the Multi-Raft batching at work: with any
-//! number of shards, two nodes exchange about one `Deliver` per tick.
+//! asking the driver: how many `Deliver` batches and Raft messages went to
+//! and came from each peer, and how many `Deliver` streams failed. They show
+//! the Multi-Raft batching at work: with any number of shards, two nodes
+//! exchange about one batch per tick.
 
 use crate::raft::NodeId;
 use std::collections::BTreeMap;
@@ -10,13 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Traffic with one peer since the node started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PeerMetrics {
-    /// `Deliver` calls made to the peer (each carries one batch).
+    /// Batches pushed into `Deliver` streams to the peer (each one message
+    /// of the stream). A batch pushed into a stream that then fails is
+    /// counted here but may never arrive.
     pub deliver_sent: u64,
-    /// `Deliver` calls to the peer that failed (timeout, refused, lost connection).
+    /// `Deliver` streams to the peer that ended in an error (connect failure,
+    /// lost connection found by keepalive, refused by the peer).
     pub deliver_failed: u64,
     /// Raft messages handed to the peer's link (all shards together).
     pub messages_sent: u64,
-    /// `Deliver` calls received from the peer and accepted.
+    /// Batches received from the peer on `Deliver` streams and accepted.
     pub deliver_received: u64,
     /// Raft messages received from the peer.
     pub messages_received: u64,
@@ -34,7 +38,7 @@ impl NodeMetrics {
     pub fn messages_sent(&self) -> u64 {
         self.peers.values().map(|p| p.messages_sent).sum()
     }
-    /// `Deliver` calls made to all peers.
+    /// `Deliver` batches sent to all peers.
     pub fn deliver_sent(&self) -> u64 {
         self.peers.values().map(|p| p.deliver_sent).sum()
     }

@@ -380,13 +380,13 @@ impl Node {
         })
     }
 
-    /// Traffic counters: `Deliver` calls and Raft messages per peer. Cheap,
+    /// Traffic counters: `Deliver` batches and streams, Raft messages, per peer. Cheap,
     /// synchronous, and readable from outside the node's runtime.
     ///
     /// ```no_run
     /// # fn f(node: &tumult_engine::node::Node) {
     /// let m = node.metrics();
-    /// println!("{} deliver calls carried {} messages", m.deliver_sent(), m.messages_sent());
+    /// println!("{} deliver batches carried {} messages", m.deliver_sent(), m.messages_sent());
     /// # }
     /// ```
     pub fn metrics(&self) -> NodeMetrics {

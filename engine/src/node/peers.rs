@@ -1,11 +1,24 @@
-//! One outgoing link per peer, shared by all shards: a task that coalesces
-//! whatever messages are queued into one `Deliver` call, so that the
-//! heartbeats of every shard between two nodes travel as one message.
-
+//! One outgoing link per peer, shared by all shards: a task that keeps one
+//! long-lived client-streaming `Deliver` call open to the peer and sends
+//! whatever messages are queued as one `Batch` on it, so that the heartbeats
+//! of every shard between two nodes travel as one message (one HTTP/2 DATA
+//! frame on an open stream, not a call of its own).
+//!
+//! The link opens a stream when it has messages and none is open. A batch
+//! goes into the stream as soon as the stream takes it; while it does not
+//! (connecting, or HTTP/2 flow control), messages wait in the link, are
+//! coalesced into the next batch and, beyond [`MAX_QUEUED`], the oldest are
+//! dropped. The stream has no deadline; a dead connection is noticed by the
+//! HTTP/2 keepalive (see [`stream_channel`]), which ends the call with an
+//! error. When the call ends, whatever was pushed into it and not yet
+//! delivered is lost (Raft tolerates loss), and the next messages open a new
+//! stream, on a fresh channel if the error may mean a stalled connection:
+//! turmoil's TCP never retransmits, so a connection that lost a segment
+//! never recovers.
 use super::metrics::Counters;
 use crate::raft::NodeId;
 use crate::transport::pb::{tumult_client::TumultClient, Batch, RaftMessage};
-use crate::transport::{channel, LinkConfig, Network};
+use crate::transport::{stream_channel, LinkConfig, Network};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -78,6 +91,7 @@ impl Peers {
     }
 }
 
+/// The link to one peer: see the module doc.
 async fn link_task(
     me: NodeId,
     to: NodeId,
@@ -87,31 +101,91 @@ async fn link_task(
     mut rx: mpsc::UnboundedReceiver<Vec<RaftMessage>>,
     counters: Arc<Counters>,
 ) {
-    let mut client = TumultClient::new(channel(&network, &addr, &link));
-    while let Some(mut messages) = rx.recv().await {
-        while let Ok(more) = rx.try_recv() {
-            messages.extend(more);
-        }
-        if messages.len() > MAX_QUEUED {
-            let drop = messages.len() - MAX_QUEUED;
-            messages.drain(..drop);
-        }
-        let batch = Batch { from: me, messages };
-        counters.add(to, 1, |c| &c.deliver_sent);
-        if let Err(status) = client.deliver(batch).await {
-            counters.add(to, 1, |c| &c.deliver_failed);
-            tracing::debug!(node = me, peer = %addr, "deliver failed: {status}");
-            // A timed-out request may sit on a stalled connection (turmoil's
-            // TCP never retransmits): start over on a fresh one.
-            if matches!(
-                status.code(),
-                tonic::Code::DeadlineExceeded
-                    | tonic::Code::Unavailable
-                    | tonic::Code::Cancelled
-                    | tonic::Code::Unknown
-            ) {
-                client = TumultClient::new(channel(&network, &addr, &link));
+    let connect = || TumultClient::new(stream_channel(&network, &addr, &link));
+    let mut client = connect();
+    // Messages not yet handed to a stream, oldest first.
+    let mut pending: Vec<RaftMessage> = Vec::new();
+    loop {
+        // No stream is open: wait until there is something to send.
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(messages) => pending = messages,
+                None => return,
             }
         }
+        take_queued(&mut rx, &mut pending);
+        // Open a stream whose first message is everything queued. Capacity 1:
+        // while the stream does not take batches, messages wait in `pending`
+        // and are coalesced there.
+        let (stream_tx, stream_rx) = mpsc::channel::<Batch>(1);
+        let first = Batch {
+            from: me,
+            messages: std::mem::take(&mut pending),
+        };
+        stream_tx
+            .try_send(first)
+            .expect("a new stream's channel has room for one batch");
+        counters.add(to, 1, |c| &c.deliver_sent);
+        let mut call_client = client.clone();
+        let call = call_client.deliver(tokio_stream::wrappers::ReceiverStream::new(stream_rx));
+        tokio::pin!(call);
+        let ended = loop {
+            tokio::select! {
+                biased;
+                ended = &mut call => break ended,
+                more = rx.recv() => match more {
+                    Some(messages) => {
+                        pending.extend(messages);
+                        take_queued(&mut rx, &mut pending);
+                    }
+                    // The node is stopping.
+                    None => return,
+                },
+                permit = stream_tx.reserve(), if !pending.is_empty() => match permit {
+                    Ok(permit) => {
+                        permit.send(Batch {
+                            from: me,
+                            messages: std::mem::take(&mut pending),
+                        });
+                        counters.add(to, 1, |c| &c.deliver_sent);
+                    }
+                    // The call dropped its request stream: it is ending;
+                    // wait for how.
+                    Err(_) => break (&mut call).await,
+                },
+            }
+        };
+        match ended {
+            // The receiver only answers a stream that its sender closed,
+            // which this link never does; open a new one all the same.
+            Ok(_) => tracing::debug!(node = me, peer = %addr, "deliver stream ended"),
+            Err(status) => {
+                counters.add(to, 1, |c| &c.deliver_failed);
+                tracing::debug!(node = me, peer = %addr, "deliver stream failed: {status}");
+                // The stream may have died on a stalled connection (turmoil's
+                // TCP never retransmits): start over on a fresh one.
+                if matches!(
+                    status.code(),
+                    tonic::Code::DeadlineExceeded
+                        | tonic::Code::Unavailable
+                        | tonic::Code::Cancelled
+                        | tonic::Code::Unknown
+                ) {
+                    client = connect();
+                }
+            }
+        }
+    }
+}
+
+/// Moves every batch already queued in `rx` to the end of `pending`, then
+/// applies the [`MAX_QUEUED`] rule: the oldest messages beyond it are dropped.
+fn take_queued(rx: &mut mpsc::UnboundedReceiver<Vec<RaftMessage>>, pending: &mut Vec<RaftMessage>) {
+    while let Ok(more) = rx.try_recv() {
+        pending.extend(more);
+    }
+    if pending.len() > MAX_QUEUED {
+        let drop = pending.len() - MAX_QUEUED;
+        pending.drain(..drop);
     }
 }

@@ -9,7 +9,7 @@ use super::{ClientError, Input, ReadMode, Reply};
 use crate::raft::{NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::transport::pb::{self, tumult_client::TumultClient};
 use crate::transport::{channel, decode, LinkConfig, Network};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
@@ -58,55 +58,9 @@ impl Service {
         }
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Input) -> Result<T, ClientError> {
-        let (tx, rx) = oneshot::channel();
-        self.inputs
-            .send(make(tx))
-            .map_err(|_| ClientError::Stopped("node stopped".into()))?;
-        rx.await
-            .map_err(|_| ClientError::Stopped("node stopped".into()))?
-    }
-
-    fn respond(
-        &self,
-        result: Result<Vec<u8>, ClientError>,
-    ) -> Result<Response<pb::ClientResponse>, Status> {
-        use pb::client_response::Result as R;
-        let result = match result {
-            Ok(bytes) => R::Ok(bytes),
-            Err(ClientError::NotLeader { leader }) => R::NotLeader(pb::NotLeader {
-                leader: leader.unwrap_or(0),
-                address: leader
-                    .and_then(|l| self.peers.get(&l).cloned())
-                    .unwrap_or_default(),
-            }),
-            Err(e) => return Err(status_of(e)),
-        };
-        Ok(Response::new(pb::ClientResponse {
-            result: Some(result),
-        }))
-    }
-}
-
-/// How a client error travels: `FailedPrecondition` and `NotFound` mean the
-/// request certainly had no effect; `Unavailable` means its outcome is unknown.
-pub(crate) fn status_of(e: ClientError) -> Status {
-    match e {
-        ClientError::UnknownShard(_) => Status::not_found(e.to_string()),
-        ClientError::Refused(_) | ClientError::NotLeader { .. } => {
-            Status::failed_precondition(e.to_string())
-        }
-        ClientError::Indeterminate | ClientError::Stopped(_) => Status::unavailable(e.to_string()),
-    }
-}
-
-#[tonic::async_trait]
-impl pb::tumult_server::Tumult for Service {
-    async fn deliver(
-        &self,
-        request: Request<pb::Batch>,
-    ) -> Result<Response<pb::DeliverAck>, Status> {
-        let batch = request.into_inner();
+    /// Checks one batch of a `Deliver` stream and hands its messages to the
+    /// driver; messages for unknown shards are dropped and counted in `tally`.
+    fn deliver_batch(&self, batch: pb::Batch, tally: &mut Tally) -> Result<(), Status> {
         if !self.peers.contains_key(&batch.from) || batch.from == self.id {
             return Err(Status::permission_denied(format!(
                 "unknown sender node {}",
@@ -147,13 +101,95 @@ impl pb::tumult_server::Tumult for Service {
         self.counters.add(batch.from, 1, |c| &c.deliver_received);
         self.counters
             .add(batch.from, received, |c| &c.messages_received);
+        tally.delivered += received;
         if !unknown.is_empty() {
-            let shards: std::collections::BTreeSet<ShardId> =
-                unknown.iter().map(|(s, _)| *s).collect();
-            return Err(Status::not_found(format!(
-                "node {} does not host shard(s) {shards:?}; {} message(s) for them dropped, {received} delivered",
-                self.id,
+            tracing::debug!(
+                node = self.id,
+                from = batch.from,
+                "{} message(s) for shard(s) not hosted here dropped",
                 unknown.len()
+            );
+            tally.dropped += unknown.len() as u64;
+            tally.unknown_shards.extend(unknown.iter().map(|(s, _)| *s));
+        }
+        Ok(())
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Input) -> Result<T, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.inputs
+            .send(make(tx))
+            .map_err(|_| ClientError::Stopped("node stopped".into()))?;
+        rx.await
+            .map_err(|_| ClientError::Stopped("node stopped".into()))?
+    }
+
+    fn respond(
+        &self,
+        result: Result<Vec<u8>, ClientError>,
+    ) -> Result<Response<pb::ClientResponse>, Status> {
+        use pb::client_response::Result as R;
+        let result = match result {
+            Ok(bytes) => R::Ok(bytes),
+            Err(ClientError::NotLeader { leader }) => R::NotLeader(pb::NotLeader {
+                leader: leader.unwrap_or(0),
+                address: leader
+                    .and_then(|l| self.peers.get(&l).cloned())
+                    .unwrap_or_default(),
+            }),
+            Err(e) => return Err(status_of(e)),
+        };
+        Ok(Response::new(pb::ClientResponse {
+            result: Some(result),
+        }))
+    }
+}
+
+/// What one `Deliver` stream has carried so far.
+#[derive(Default)]
+struct Tally {
+    /// Messages handed to the driver.
+    delivered: u64,
+    /// Messages dropped because their shard is not hosted here, and those shards.
+    dropped: u64,
+    unknown_shards: BTreeSet<ShardId>,
+}
+
+/// How a client error travels: `FailedPrecondition` and `NotFound` mean the
+/// request certainly had no effect; `Unavailable` means its outcome is unknown.
+pub(crate) fn status_of(e: ClientError) -> Status {
+    match e {
+        ClientError::UnknownShard(_) => Status::not_found(e.to_string()),
+        ClientError::Refused(_) | ClientError::NotLeader { .. } => {
+            Status::failed_precondition(e.to_string())
+        }
+        ClientError::Indeterminate | ClientError::Stopped(_) => Status::unavailable(e.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::tumult_server::Tumult for Service {
+    /// One peer's stream of batches, for as long as the peer keeps it open.
+    /// Each batch is checked and handed to the driver as it arrives. A batch
+    /// from an unknown sender, or with a malformed message or one addressed
+    /// to another node, ends the stream with an error: the sender is broken.
+    /// Messages for shards this node does not host are dropped one by one
+    /// while the rest of their batch is delivered and the stream goes on; a
+    /// stream that had any ends, when its sender closes it, with `NotFound`
+    /// naming them instead of an ack.
+    async fn deliver(
+        &self,
+        request: Request<tonic::Streaming<pb::Batch>>,
+    ) -> Result<Response<pb::DeliverAck>, Status> {
+        let mut stream = request.into_inner();
+        let mut tally = Tally::default();
+        while let Some(batch) = stream.message().await? {
+            self.deliver_batch(batch, &mut tally)?;
+        }
+        if !tally.unknown_shards.is_empty() {
+            return Err(Status::not_found(format!(
+                "node {} does not host shard(s) {:?}; {} message(s) for them dropped, {} delivered",
+                self.id, tally.unknown_shards, tally.dropped, tally.delivered
             )));
         }
         Ok(Response::new(pb::DeliverAck {}))

@@ -3,8 +3,16 @@
 //!
 //! The engine never opens a socket itself. It asks a [`Network`] to connect
 //! and to listen: [`TcpNetwork`] in production, `TurmoilNetwork` (feature
-//! `turmoil`) in the simulator. Connections to peers use HTTP/2 keepalive, and
-//! the node recreates a channel whose request timed out, because turmoil's TCP
+//! `turmoil`) in the simulator.
+//!
+//! Raft traffic between two nodes travels on one long-lived client-streaming
+//! `Deliver` call per direction: each batch is one message on an open HTTP/2
+//! stream (one DATA frame), not a call of its own. Such a call lives on a
+//! [`stream_channel`], which has no per-request deadline (it would end the
+//! stream after [`LinkConfig::request_timeout`]); every other call uses a
+//! [`channel`], which has one. Both use HTTP/2 keepalive, which is what
+//! notices a dead connection under an open stream: the call then ends with an
+//! error and the node starts over on a fresh channel, because turmoil's TCP
 //! never retransmits and a stalled connection would otherwise stay stalled
 //! after a partition heals.
 
@@ -35,7 +43,7 @@ pub struct LinkConfig {
     pub keepalive_interval: Duration,
     /// A connection whose ping is not answered within this is torn down.
     pub keepalive_timeout: Duration,
-    /// Deadline of one request.
+    /// Deadline of one request on a [`channel`] (a [`stream_channel`] has none).
     pub request_timeout: Duration,
 }
 
@@ -50,29 +58,52 @@ impl Default for LinkConfig {
     }
 }
 
-/// Opens a lazily connecting channel to `addr` ("host:port") over `net`.
+/// Opens a lazily connecting channel to `addr` ("host:port") over `net`,
+/// whose requests each have the deadline [`LinkConfig::request_timeout`].
+/// For unary and short streaming calls.
 pub fn channel(net: &Arc<dyn Network>, addr: &str, link: &LinkConfig) -> Channel {
+    connect_lazy(
+        net,
+        addr,
+        endpoint(net, addr, link).timeout(link.request_timeout),
+    )
+}
+
+/// Opens a lazily connecting channel to `addr` ("host:port") over `net` whose
+/// requests have no deadline: for long-lived streaming calls (the peer links'
+/// `Deliver`), which a deadline would cut off. A dead connection is still
+/// noticed, by the HTTP/2 keepalive of [`LinkConfig`] (a ping unanswered for
+/// `keepalive_timeout` ends every call on the connection with an error); a
+/// call whose peer is alive but never answers waits as long as its caller.
+pub fn stream_channel(net: &Arc<dyn Network>, addr: &str, link: &LinkConfig) -> Channel {
+    connect_lazy(net, addr, endpoint(net, addr, link))
+}
+
+/// The settings every channel to a peer shares: the injected network's
+/// executor, the connect timeout and keepalive.
+fn endpoint(net: &Arc<dyn Network>, addr: &str, link: &LinkConfig) -> Endpoint {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a host:port address is a valid URI")
+        .executor(NetExecutor(Arc::clone(net)))
+        .connect_timeout(link.connect_timeout)
+        .http2_keep_alive_interval(link.keepalive_interval)
+        .keep_alive_timeout(link.keepalive_timeout)
+        .keep_alive_while_idle(true)
+}
+
+/// A channel of `endpoint` whose connections `net` opens.
+fn connect_lazy(net: &Arc<dyn Network>, addr: &str, endpoint: Endpoint) -> Channel {
     let net = Arc::clone(net);
     let target = addr.to_string();
-    let connect_net = Arc::clone(&net);
     let connector = tower::service_fn(move |_uri: tonic::codegen::http::Uri| {
-        let net = Arc::clone(&connect_net);
+        let net = Arc::clone(&net);
         let target = target.clone();
         async move {
             let conn = net.connect(&target).await?;
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(conn))
         }
     });
-    let executor = NetExecutor(Arc::clone(&net));
-    Endpoint::from_shared(format!("http://{addr}"))
-        .expect("a host:port address is a valid URI")
-        .executor(executor)
-        .connect_timeout(link.connect_timeout)
-        .timeout(link.request_timeout)
-        .http2_keep_alive_interval(link.keepalive_interval)
-        .keep_alive_timeout(link.keepalive_timeout)
-        .keep_alive_while_idle(true)
-        .connect_with_connector_lazy(connector)
+    endpoint.connect_with_connector_lazy(connector)
 }
 
 /// Serves the node's gRPC service on `listener` until `shutdown` resolves;
