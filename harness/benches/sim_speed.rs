@@ -269,7 +269,7 @@ mod grpc_floor {
                     waiting: Waiting::default(),
                     next_id: AtomicU64::new(0),
                 });
-                serve(net, listener, server, std::future::pending()).await;
+                serve(net, listener, server, link_config, std::future::pending()).await;
                 Ok(())
             });
         }

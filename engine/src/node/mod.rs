@@ -335,6 +335,7 @@ impl Node {
         let mut server_shutdown = shutdown_rx.clone();
         let mut server_stopped = stopped.clone();
         let net = Arc::clone(&env.network);
+        let link = config.link;
         env.network.spawn(Box::pin(async move {
             let signal = async move {
                 tokio::select! {
@@ -345,7 +346,7 @@ impl Node {
             };
             let server = crate::transport::pb::tumult_server::TumultServer::new(svc)
                 .max_decoding_message_size(64 * 1024 * 1024);
-            crate::transport::serve(net, listener, server, signal).await;
+            crate::transport::serve(net, listener, server, link, signal).await;
             tracing::debug!(node = id, "server ended");
         }));
         // A panic in the driver (a broken invariant) must stop the node

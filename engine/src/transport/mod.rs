@@ -109,6 +109,11 @@ fn connect_lazy(net: &Arc<dyn Network>, addr: &str, endpoint: Endpoint) -> Chann
 /// Serves the node's gRPC service on `listener` until `shutdown` resolves;
 /// then every open connection is dropped at once.
 ///
+/// The server pings its connections too (`link`'s keepalive): a peer that
+/// vanished without closing its connection (a crash, a partition) would
+/// otherwise leave that connection, and the `Deliver` stream on it, waiting
+/// forever.
+///
 /// HTTP/2 through hyper directly rather than through tonic's server, because
 /// tonic's server stamps each response with a `date` header read from the
 /// wall clock: in the simulator that changes the bytes on the wire, and so
@@ -117,6 +122,7 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
     net: Arc<dyn Network>,
     mut listener: Listener,
     server: pb::tumult_server::TumultServer<T>,
+    link: LinkConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use futures::StreamExt;
@@ -125,7 +131,12 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
     use hyper_util::service::TowerToHyperService;
 
     let mut builder = Builder::new(NetExecutor(Arc::clone(&net))).http2_only();
-    builder.http2().auto_date_header(false);
+    builder
+        .http2()
+        .auto_date_header(false)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(link.keepalive_interval)
+        .keep_alive_timeout(link.keepalive_timeout);
     let (close_tx, close_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
