@@ -23,12 +23,12 @@
 //! time). The whole run is timed, as `tumult run` reports it.
 
 use std::time::{Duration, Instant, SystemTime};
+use tumult_harness::run::{run_seed, RunOptions};
+use tumult_harness::scenario::parse_str;
 
 /// The allocator of the `tumult` binary, so the bench measures what it runs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tumult_harness::run::{run_seed, RunOptions};
-use tumult_harness::scenario::parse_str;
 
 fn scenario(rate: u32, seconds: u64) -> String {
     format!(
@@ -58,21 +58,29 @@ fn world<'a>(sim: Duration, latency: (Duration, Duration)) -> turmoil::Sim<'a> {
         .build()
 }
 
+/// A host that only sleeps on a 50 ms timer.
+async fn idle() -> turmoil::Result {
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Steps `world` until `sim` has passed; sim seconds per wall second.
+fn step_for(world: &mut turmoil::Sim<'_>, sim: Duration) -> f64 {
+    let t = Instant::now();
+    while world.elapsed() < sim {
+        world.step().expect("the bench's world steps");
+    }
+    sim.as_secs_f64() / t.elapsed().as_secs_f64()
+}
+
 /// Sim seconds per wall second of an idle turmoil world with `hosts` hosts.
 fn floor(hosts: usize, sim: Duration, latency: (Duration, Duration)) -> f64 {
     let mut world = world(sim, latency);
     for h in 0..hosts {
-        world.host(format!("h{h}"), || async {
-            loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        });
+        world.host(format!("h{h}"), idle);
     }
-    let t = Instant::now();
-    while world.elapsed() < sim {
-        world.step().expect("idle world steps");
-    }
-    sim.as_secs_f64() / t.elapsed().as_secs_f64()
+    step_for(&mut world, sim)
 }
 
 /// The gRPC floor: the same world (5 node hosts, 5 client hosts, one idle
@@ -302,11 +310,7 @@ mod grpc_floor {
                 }
             });
         }
-        let t = std::time::Instant::now();
-        while world.elapsed() < sim {
-            world.step().expect("gRPC floor world steps");
-        }
-        let speed = sim.as_secs_f64() / t.elapsed().as_secs_f64();
+        let speed = super::step_for(world, sim);
         // Every client wrote about once per period: the floor did its work.
         let expected = (sim.as_secs_f64() * f64::from(rate)) as u64;
         let written = written.load(Ordering::Relaxed);
@@ -330,11 +334,7 @@ fn main() {
     let base = floor(hosts, sim, latency);
     println!("turmoil floor ({hosts} idle hosts, 1 ms tick): {base:.1}x real time (baseline)");
     let mut w = world(sim, latency);
-    w.host("nemesis", || async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    w.host("nemesis", idle);
     let grpc = grpc_floor::run(&mut w, sim, 200);
     println!(
         "gRPC floor (same hosts, 200 writes/s as 1 unary call + 4 streamed messages and 4 \
