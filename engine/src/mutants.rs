@@ -65,11 +65,15 @@ pub enum Mutant {
     /// A follower installing a snapshot keeps its own conflicting log
     /// (it holds an entry at the snapshot's index, of another term).
     SnapshotKeepsSuffix,
+    /// A snapshot fetch that completes after the log moved past it (a newer
+    /// leader's Appends arrived meanwhile and were acknowledged) still
+    /// replaces the log, discarding acknowledged entries after the snapshot.
+    LateSnapshotInstall,
 }
 
 impl Mutant {
     /// Every mutant, in catalogue order.
-    pub const ALL: [Mutant; 15] = [
+    pub const ALL: [Mutant; 16] = [
         Mutant::CommitOldTerm,
         Mutant::VoteNotPersisted,
         Mutant::VoteIgnoresLog,
@@ -85,6 +89,7 @@ impl Mutant {
         Mutant::RemovedNotFenced,
         Mutant::RetryAppliedTwice,
         Mutant::SnapshotKeepsSuffix,
+        Mutant::LateSnapshotInstall,
     ];
 
     /// The name used on the command line and in `verdict.json`.
@@ -105,6 +110,7 @@ impl Mutant {
             Mutant::RemovedNotFenced => "removed-not-fenced",
             Mutant::RetryAppliedTwice => "retry-applied-twice",
             Mutant::SnapshotKeepsSuffix => "snapshot-keeps-suffix",
+            Mutant::LateSnapshotInstall => "late-snapshot-install",
         }
     }
 
@@ -138,6 +144,9 @@ impl Mutant {
             Mutant::RemovedNotFenced => "a removed server is not fenced",
             Mutant::RetryAppliedTwice => "retried client write applied twice",
             Mutant::SnapshotKeepsSuffix => "snapshot install keeping the conflicting log suffix",
+            Mutant::LateSnapshotInstall => {
+                "a late snapshot fetch replaces a log that moved past it, dropping acknowledged entries"
+            }
         }
     }
 

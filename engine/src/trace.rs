@@ -66,6 +66,17 @@ pub enum TraceEvent {
     TransferLeader { term: Term, to: NodeId },
     /// A read at commit index `index` was confirmed by a quorum in `term`.
     ReadIndex { term: Term, index: Index },
+    /// A message from `from` was refused and dropped: it was malformed or
+    /// claimed something this server knows to be impossible (a second leader
+    /// of its term, an acknowledgement past its log, a rewrite of a committed
+    /// entry). Real peers running this engine never send one, so in the
+    /// simulator it is an engine bug; in production, a broken or forged peer.
+    RefusedMessage {
+        from: NodeId,
+        /// The message kind (`Append`, `AppendResp`, ...).
+        message: String,
+        why: String,
+    },
     /// The node stopped itself (for example after a storage error).
     Stop { reason: String },
     /// The node (re)started this shard from its disk: volatile state (commit

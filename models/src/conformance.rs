@@ -777,6 +777,21 @@ fn apply(
                 Ok(())
             }
         }
+        // A server refused a peer's message as malformed or impossible. Every
+        // peer of a simulated cluster runs the engine, so the sender broke a
+        // protocol rule (or the receiver's view of its own state is wrong).
+        "refused-message" => {
+            let text = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+            let from = field(ev, "from")?;
+            Err(inconsistent(
+                id,
+                format!(
+                    "n{id} refused {} from n{from}: {}",
+                    text("message"),
+                    text("why")
+                ),
+            ))
+        }
         // Unknown events are left for newer checkers.
         _ => Ok(()),
     };

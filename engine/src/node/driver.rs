@@ -59,6 +59,7 @@ pub(crate) struct Driver {
     peers: Peers,
     inputs: mpsc::UnboundedSender<Input>,
     next_ctx: u64,
+    counters: Arc<super::metrics::Counters>,
 }
 
 fn mix(a: u64, b: u64) -> u64 {
@@ -112,7 +113,7 @@ impl Driver {
             config.peers.clone(),
             Arc::clone(&env.network),
             config.link,
-            counters,
+            Arc::clone(&counters),
         );
         Ok(Driver {
             config,
@@ -124,6 +125,7 @@ impl Driver {
             peers,
             inputs,
             next_ctx: 1,
+            counters,
         })
     }
 
@@ -441,7 +443,17 @@ impl Driver {
                 };
                 s.fetching = false;
                 let Some((meta, blob)) = result else { return };
+                // The fetch ran while the shard went on: a newer leader may
+                // have replicated past the snapshot meanwhile, and this node
+                // acknowledged those entries. Installing would discard them.
                 if meta.index <= s.applied || !s.raft.snapshot_wanted(&meta) {
+                    tracing::debug!(
+                        node = self.config.id,
+                        shard,
+                        index = meta.index,
+                        "fetched snapshot no longer wanted: the log moved past it; dropped"
+                    );
+                    super::metrics::Counters::bump(&self.counters.snapshots_dropped);
                     return;
                 }
                 let Some((sessions, data)) = Sessions::decode(&blob) else {
@@ -459,6 +471,7 @@ impl Driver {
                 s.applied_membership = meta.membership.clone();
                 s.snapshot_index = meta.index;
                 s.raft.snapshot_installed(meta.clone());
+                super::metrics::Counters::bump(&self.counters.snapshots_installed);
                 s.snapshot_to_write = Some((meta, blob));
                 // Entries below the snapshot will never be applied here: their waiters cannot learn their fate.
                 let later = s.waiting.split_off(&(s.applied + 1));
@@ -545,6 +558,15 @@ impl Driver {
         };
         for event in &ready.events {
             tracing::debug!(node = me, shard = id, ?event, "trace");
+            if let TraceEvent::RefusedMessage { from, message, why } = event {
+                tracing::warn!(
+                    node = me,
+                    shard = id,
+                    from,
+                    "refused {message} from n{from}: {why}"
+                );
+                self.counters.add(*from, 1, |c| &c.messages_refused);
+            }
             self.env.trace.emit(me, id, event);
         }
         for (to, msg) in &ready.messages {

@@ -24,6 +24,9 @@ pub struct PeerMetrics {
     pub deliver_received: u64,
     /// Raft messages received from the peer.
     pub messages_received: u64,
+    /// Messages from the peer refused as malformed or impossible (a batch
+    /// that fails to decode counts once): a forged or broken peer.
+    pub messages_refused: u64,
 }
 
 /// A snapshot of a node's counters, from [`Node::metrics`](super::Node::metrics).
@@ -31,6 +34,11 @@ pub struct PeerMetrics {
 pub struct NodeMetrics {
     /// Per peer.
     pub peers: BTreeMap<NodeId, PeerMetrics>,
+    /// Snapshots fetched from a leader and installed.
+    pub snapshots_installed: u64,
+    /// Snapshots fetched from a leader but dropped on arrival because the
+    /// shard's log had moved past them meanwhile (see `Raft::snapshot_wanted`).
+    pub snapshots_dropped: u64,
 }
 
 impl NodeMetrics {
@@ -51,6 +59,7 @@ pub(crate) struct PeerCounters {
     pub(crate) messages_sent: AtomicU64,
     pub(crate) deliver_received: AtomicU64,
     pub(crate) messages_received: AtomicU64,
+    pub(crate) messages_refused: AtomicU64,
 }
 
 /// The live counters, one set per peer known at start (fixed afterwards, so
@@ -58,6 +67,8 @@ pub(crate) struct PeerCounters {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     peers: BTreeMap<NodeId, PeerCounters>,
+    pub(crate) snapshots_installed: AtomicU64,
+    pub(crate) snapshots_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -68,7 +79,13 @@ impl Counters {
                 .filter(|p| *p != me)
                 .map(|p| (p, PeerCounters::default()))
                 .collect(),
+            ..Counters::default()
         }
+    }
+
+    /// Counts one on a node-wide counter.
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts `n` on the field `pick` chooses of `peer`'s counters.
@@ -93,10 +110,13 @@ impl Counters {
                             messages_sent: get(&c.messages_sent),
                             deliver_received: get(&c.deliver_received),
                             messages_received: get(&c.messages_received),
+                            messages_refused: get(&c.messages_refused),
                         },
                     )
                 })
                 .collect(),
+            snapshots_installed: get(&self.snapshots_installed),
+            snapshots_dropped: get(&self.snapshots_dropped),
         }
     }
 }

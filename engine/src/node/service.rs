@@ -70,8 +70,11 @@ impl Service {
         // A malformed message rejects the whole batch: the sender is broken.
         let mut decoded = Vec::with_capacity(batch.messages.len());
         for m in batch.messages {
-            let (shard, to, msg) =
-                decode(m).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let (shard, to, msg) = decode(m).map_err(|e| {
+                tracing::warn!(node = self.id, from = batch.from, "refused a batch: {e}");
+                self.counters.add(batch.from, 1, |c| &c.messages_refused);
+                Status::invalid_argument(e.to_string())
+            })?;
             if to != self.id {
                 return Err(Status::invalid_argument(format!(
                     "message for node {to} delivered to node {}",

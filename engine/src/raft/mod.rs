@@ -188,7 +188,8 @@ pub struct Ready {
     /// Fetch this snapshot from that leader, then call [`Raft::snapshot_installed`].
     /// May repeat for a fetch already under way.
     pub fetch_snapshot: Option<(NodeId, SnapshotMeta)>,
-    /// What happened, in order.
+    /// What happened, in order. A peer's message that was refused (see
+    /// [`Raft::step`]) is a [`TraceEvent::RefusedMessage`]: log and count it.
     pub events: Vec<TraceEvent>,
 }
 
@@ -422,9 +423,21 @@ impl Raft {
     }
 
     /// Handles a message from a peer. Any message, in any order, duplicated
-    /// or stale, is safe.
+    /// or stale, is safe. A message that is malformed ([`Message::check`]) or
+    /// claims what this replica knows to be impossible (a second leader of
+    /// its term, an acknowledgement past the leader's log, a rewrite of a
+    /// committed entry) is dropped and reported as a
+    /// [`TraceEvent::RefusedMessage`]: the core never asserts on what a peer sent.
     pub fn step(&mut self, from: NodeId, msg: Message) {
         if from == self.id {
+            return;
+        }
+        if let Err(why) = msg.check() {
+            self.reject(from, &msg, why);
+            return;
+        }
+        if let Err(why) = self.check_claims(from, &msg) {
+            self.reject(from, &msg, why);
             return;
         }
         let mterm = msg.term();
@@ -659,12 +672,20 @@ impl Raft {
     /// jump to `meta.index`, and the leader is told. The next Ready carries
     /// `truncate_from = meta.index + 1` and `compact = meta` for storage.
     /// Check [`Raft::snapshot_wanted`] before restoring the application.
+    ///
+    /// The node calls it only for a snapshot [`Raft::snapshot_wanted`] still
+    /// wants, right after asking: a fetch that the log has moved past (it may
+    /// hold acknowledged entries after the snapshot) must be dropped, not
+    /// installed.
     pub fn snapshot_installed(&mut self, meta: SnapshotMeta) {
         assert!(
-            meta.index > self.log.applied,
-            "installed snapshot at {} is not past the applied index {}",
+            self.snapshot_wanted(&meta),
+            "installed snapshot at ({}, {}) that the log has moved past (applied {}, commit {}, last {})",
             meta.index,
-            self.log.applied
+            meta.term,
+            self.log.applied,
+            self.log.committed,
+            self.log.last_index()
         );
         if self.role == Role::Leader {
             let term = self.term;
@@ -692,10 +713,20 @@ impl Raft {
         }
     }
 
-    /// Whether restoring a snapshot at `meta` would still move this replica
-    /// forward (it has not applied that far on its own meanwhile).
+    /// Whether restoring a fetched snapshot at `meta` would still move this
+    /// replica forward. A fetch completes asynchronously, after the world may
+    /// have moved on: it is not wanted once the replica has applied or
+    /// committed that far on its own, or once its log holds the snapshot's
+    /// last entry (a newer leader's Appends reached it meanwhile, and it may
+    /// have acknowledged entries past the snapshot that a quorum counts on).
+    /// The log then catches up through ordinary replication.
     pub fn snapshot_wanted(&self, meta: &SnapshotMeta) -> bool {
+        if crate::mutant!(LateSnapshotInstall) {
+            return meta.index > self.log.applied;
+        }
         meta.index > self.log.applied
+            && meta.index > self.log.committed
+            && self.log.term(meta.index) != Some(meta.term)
     }
 
     /// The snapshot metadata for the log prefix up to `index`: its term and
@@ -1082,22 +1113,89 @@ impl Raft {
     }
 
     // ----------------------------------------------------------------------
+    // What a peer may claim
+    // ----------------------------------------------------------------------
+
+    fn reject(&mut self, from: NodeId, msg: &Message, why: String) {
+        self.events.push(TraceEvent::RefusedMessage {
+            from,
+            message: msg.kind().to_string(),
+            why,
+        });
+    }
+
+    /// The facts a message asserts about this replica's own term and log,
+    /// checked before anything acts on them. A message of a newer term
+    /// asserts nothing about ours and passes.
+    fn check_claims(&self, from: NodeId, msg: &Message) -> Result<(), String> {
+        if msg.term() < self.term {
+            // Stale: it may differ from what we know, and is answered as stale.
+            return Ok(());
+        }
+        if let Message::Append { entries, .. } = msg {
+            // A leader of our term or a later one holds every entry we know
+            // is committed (§5.4.3); a stale leader's Append may not.
+            self.check_committed_prefix(entries)?;
+        }
+        if msg.term() > self.term {
+            // A newer term asserts nothing else about ours.
+            return Ok(());
+        }
+        match msg {
+            Message::Append { .. }
+            | Message::Heartbeat { .. }
+            | Message::InstallSnapshot { .. } => {
+                // §5.2 election safety: one leader per term.
+                if self.role == Role::Leader {
+                    return Err(format!(
+                        "claims leadership of term {} which this node leads",
+                        self.term
+                    ));
+                }
+                if let Some(l) = self.leader.filter(|&l| l != from) {
+                    return Err(format!(
+                        "claims leadership of term {} which n{l} holds",
+                        self.term
+                    ));
+                }
+                Ok(())
+            }
+            Message::AppendResp {
+                success: true,
+                index,
+                ..
+            } if self.role == Role::Leader && *index > self.log.last_index() => Err(format!(
+                "acknowledges index {index} beyond this leader's log ({})",
+                self.log.last_index()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// §5.4.3 leader completeness: a leader's log holds every committed
+    /// entry, so an Append that gives one of ours another term is impossible.
+    fn check_committed_prefix(&self, entries: &[Entry]) -> Result<(), String> {
+        let committed = self.log.committed;
+        for e in entries.iter().take_while(|e| e.index <= committed) {
+            if let Some(t) = self.log.term(e.index) {
+                if t != e.term {
+                    return Err(format!(
+                        "rewrites committed entry {} (term {t}) with term {}",
+                        e.index, e.term
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------
     // Follower side of replication
     // ----------------------------------------------------------------------
 
-    /// A message of our term from `from`, who is therefore the leader of it.
+    /// A message of our term from `from`, who is therefore the leader of it
+    /// ([`Raft::check_claims`] refused it if another node leads the term).
     fn accept_leader(&mut self, from: NodeId) {
-        assert!(
-            self.role != Role::Leader,
-            "§5.2 election safety: n{} and n{from} both lead term {}",
-            self.id,
-            self.term
-        );
-        assert!(
-            self.leader.is_none() || self.leader == Some(from),
-            "§5.2 election safety: two leaders in term {}",
-            self.term
-        );
         if self.role != Role::Follower || self.leader != Some(from) {
             let term = self.term;
             self.become_follower(term, Some(from));
@@ -1114,31 +1212,13 @@ impl Raft {
         leader_commit: Index,
     ) {
         self.accept_leader(from);
-        for (i, e) in entries.iter().enumerate() {
-            assert_eq!(
-                e.index,
-                prev_index + 1 + i as u64,
-                "Append entries are not contiguous"
-            );
-            assert!(
-                e.term <= self.term && e.term >= prev_term,
-                "Append entry of an impossible term"
-            );
-        }
+        // Message::check: entries contiguous after prev_index, terms in
+        // [prev_term, term]; check_claims: no committed entry rewritten.
         let last_new = prev_index + entries.len() as u64;
         let committed = self.log.committed;
         if prev_index < committed {
             // Our committed prefix is in every later leader's log (§5.4.3
             // leader completeness): skip it, even where it is compacted.
-            for e in entries.iter().filter(|e| e.index <= committed) {
-                if let Some(t) = self.log.term(e.index) {
-                    assert_eq!(
-                        t, e.term,
-                        "§5.4.3 leader completeness: committed entry {} differs",
-                        e.index
-                    );
-                }
-            }
             if last_new <= committed {
                 self.send(
                     from,
@@ -1525,10 +1605,7 @@ impl Raft {
         };
         pr.recent_active = true;
         if success {
-            assert!(
-                index <= last,
-                "n{from} acked index {index} beyond the leader's log ({last})"
-            );
+            debug_assert!(index <= last, "refused by check_claims");
             let news = pr.ack(index);
             match pr.state {
                 ProgressState::Probe => pr.become_replicate(),

@@ -264,6 +264,13 @@ impl Cluster {
                 .entry(id)
                 .or_default()
                 .extend(rd.failed_reads.iter().copied());
+            for e in &rd.events {
+                // Every peer here is an honest core: nothing may be refused.
+                assert!(
+                    !matches!(e, TraceEvent::RefusedMessage { .. }),
+                    "n{id}: {e:?}"
+                );
+            }
             self.events
                 .entry(id)
                 .or_default()
@@ -1790,4 +1797,184 @@ fn s3_10_transfer_target_is_the_follower_with_the_most_replicated_log() {
     c.stabilize();
     // Caught up: equal logs, the lower id wins.
     assert_eq!(c.node_mut(1).most_up_to_date_follower(), Some(2));
+}
+
+/// The log after `(1, 1)` as a newer leader of term 4 holds it: entries
+/// 2..=55 of term 3 (the snapshot at (50, 3) is a prefix of it), 56..=60 of term 4.
+fn late_snapshot_leader_log() -> Vec<Entry> {
+    (2..=60)
+        .map(|i| entry(i, if i <= 55 { 3 } else { 4 }))
+        .collect()
+}
+
+/// Follower 2 is asked by the leader of term 3 to fetch a snapshot at (50, 3).
+/// Before the fetch completes, the leader of term 4 replicates 2..=60 to it,
+/// and it acknowledges them.
+fn follower_acked_past_a_pending_fetch() -> (Raft, SnapshotMeta) {
+    let mut f = restored(2, 1, &[(1, 1)]);
+    let meta = SnapshotMeta {
+        index: 50,
+        term: 3,
+        membership: Membership::new([1, 2, 3]),
+    };
+    f.step(
+        1,
+        Message::InstallSnapshot {
+            term: 3,
+            meta: meta.clone(),
+        },
+    );
+    let rd = f.ready();
+    assert_eq!(rd.fetch_snapshot, Some((1, meta.clone())));
+    f.advance();
+    f.step(
+        3,
+        Message::Append {
+            term: 4,
+            prev_index: 1,
+            prev_term: 1,
+            entries: late_snapshot_leader_log(),
+            commit: 10,
+        },
+    );
+    let rd = f.ready();
+    assert_eq!(
+        messages_to(&rd, 3),
+        vec![Message::AppendResp {
+            term: 4,
+            success: true,
+            index: 60
+        }],
+        "the follower acknowledges 2..=60 to the leader of term 4"
+    );
+    f.advance();
+    (f, meta)
+}
+
+#[test]
+fn s7_late_snapshot_fetch_is_dropped_once_the_log_holds_its_last_entry() {
+    let (mut f, meta) = follower_acked_past_a_pending_fetch();
+    // The fetch from the old leader completes only now.
+    assert!(
+        !f.snapshot_wanted(&meta),
+        "the log moved past the snapshot: installing it would drop acknowledged entries 51..=60"
+    );
+    // The acknowledged suffix is still there, and replication goes on from it.
+    assert_eq!(f.status().last_index, 60);
+    f.step(
+        3,
+        Message::Append {
+            term: 4,
+            prev_index: 60,
+            prev_term: 4,
+            entries: vec![entry(61, 4)],
+            commit: 61,
+        },
+    );
+    let rd = f.ready();
+    assert_eq!(rd.truncate_from, None);
+    assert_eq!(
+        messages_to(&rd, 3),
+        vec![Message::AppendResp {
+            term: 4,
+            success: true,
+            index: 61
+        }]
+    );
+    assert_eq!(rd.committed.last().map(|e| e.index), Some(61));
+}
+
+#[test]
+fn s7_fetched_snapshot_at_or_below_the_commit_index_is_not_wanted() {
+    let mut f = restored(2, 3, &[]);
+    let mut log = vec![entry(1, 1)];
+    log.extend(late_snapshot_leader_log());
+    f.step(
+        1,
+        Message::Append {
+            term: 3,
+            prev_index: 0,
+            prev_term: 0,
+            entries: log.into_iter().filter(|e| e.term <= 3).collect(),
+            commit: 55,
+        },
+    );
+    // Committed to 55, not handed to the application yet: a snapshot at 50
+    // would replace committed entries 51..=55 the node is about to apply.
+    let meta = SnapshotMeta {
+        index: 50,
+        term: 3,
+        membership: Membership::new([1, 2, 3]),
+    };
+    assert!(!f.snapshot_wanted(&meta));
+}
+
+#[test]
+fn s7_snapshot_fetched_while_the_term_moved_on_but_the_log_did_not_is_installed() {
+    let mut f = restored(2, 1, &[(1, 1)]);
+    let meta = SnapshotMeta {
+        index: 50,
+        term: 3,
+        membership: Membership::new([1, 2, 3]),
+    };
+    f.step(
+        1,
+        Message::InstallSnapshot {
+            term: 3,
+            meta: meta.clone(),
+        },
+    );
+    f.ready();
+    f.advance();
+    // A newer leader replicated only up to 30 before the fetch completed.
+    f.step(
+        3,
+        Message::Append {
+            term: 4,
+            prev_index: 1,
+            prev_term: 1,
+            entries: late_snapshot_leader_log()
+                .into_iter()
+                .filter(|e| e.index <= 30)
+                .collect(),
+            commit: 10,
+        },
+    );
+    f.ready();
+    f.advance();
+    assert!(f.snapshot_wanted(&meta));
+    f.snapshot_installed(meta.clone());
+    let rd = f.ready();
+    // The prefix it replaces (2..=30, acknowledged) is part of the snapshot.
+    assert_eq!(rd.truncate_from, Some(51));
+    assert_eq!(rd.compact, Some(meta));
+    assert!(
+        messages_to(&rd, 1).is_empty(),
+        "no answer to the leader of a past term"
+    );
+    let s = f.status();
+    assert_eq!((s.commit, s.applied, s.last_index, s.term), (50, 50, 50, 4));
+}
+
+#[test]
+#[should_panic(expected = "that the log has moved past")]
+fn s7_installing_a_snapshot_the_log_moved_past_is_a_node_bug() {
+    let (mut f, meta) = follower_acked_past_a_pending_fetch();
+    f.snapshot_installed(meta);
+}
+
+/// The mutant `late-snapshot-install` is the behaviour before the fix: the
+/// late fetch replaces the log and acknowledged entries 51..=60 are deleted.
+#[cfg(feature = "mutants")]
+#[test]
+fn mutant_late_snapshot_install_drops_acknowledged_entries() {
+    use crate::mutants::{self, Mutant};
+    mutants::with(Some(Mutant::LateSnapshotInstall), || {
+        let (mut f, meta) = follower_acked_past_a_pending_fetch();
+        assert!(f.snapshot_wanted(&meta));
+        f.snapshot_installed(meta);
+        let rd = f.ready();
+        assert_eq!(rd.truncate_from, Some(51));
+        assert_eq!(f.status().last_index, 50);
+    });
 }

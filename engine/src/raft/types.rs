@@ -15,6 +15,11 @@ pub type Term = u64;
 /// A log index. Index 0 is the empty prefix; the first entry has index 1.
 pub type Index = u64;
 
+/// The highest term or index a peer may claim. Far beyond any real cluster
+/// (2^62 elections or entries), and low enough that the core's `+ 1`s on
+/// terms and indexes can never overflow.
+pub const MAX_CLAIM: u64 = 1 << 62;
+
 /// Identifies one client request, so that a retried write is applied once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId {
@@ -164,6 +169,124 @@ pub enum Message {
 }
 
 impl Message {
+    /// The message kind (`Append`, `AppendResp`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::PreVote { .. } => "PreVote",
+            Message::PreVoteResp { .. } => "PreVoteResp",
+            Message::Vote { .. } => "Vote",
+            Message::VoteResp { .. } => "VoteResp",
+            Message::Append { .. } => "Append",
+            Message::AppendResp { .. } => "AppendResp",
+            Message::Heartbeat { .. } => "Heartbeat",
+            Message::HeartbeatResp { .. } => "HeartbeatResp",
+            Message::TimeoutNow { .. } => "TimeoutNow",
+            Message::InstallSnapshot { .. } => "InstallSnapshot",
+        }
+    }
+
+    /// Checks what a message claims on its own, whatever the receiver's
+    /// state: terms and indexes within [`MAX_CLAIM`], an Append's entries
+    /// contiguous after `prev_index` with terms that never decrease, start at
+    /// `prev_term` or later and never exceed the sender's term,
+    /// `prev_index == 0` exactly when `prev_term == 0`, a snapshot not newer
+    /// than the term that sends it. Transport decoding and [`Raft::step`]
+    /// both apply it.
+    ///
+    /// [`Raft::step`]: crate::raft::Raft::step
+    pub fn check(&self) -> Result<(), String> {
+        let bounded = |what: &str, v: u64| {
+            if v > MAX_CLAIM {
+                Err(format!(
+                    "{what} {v} is beyond the largest allowed ({MAX_CLAIM})"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        bounded("term", self.term())?;
+        match self {
+            Message::PreVote {
+                last_index,
+                last_term,
+                ..
+            }
+            | Message::Vote {
+                last_index,
+                last_term,
+                ..
+            } => {
+                bounded("last_index", *last_index)?;
+                bounded("last_term", *last_term)?;
+                if (*last_index == 0) != (*last_term == 0) {
+                    return Err(format!(
+                        "last entry ({last_index}, {last_term}): index 0 has term 0 and only index 0 does"
+                    ));
+                }
+            }
+            Message::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+            } => {
+                bounded("prev_index", *prev_index)?;
+                bounded("commit", *commit)?;
+                if (*prev_index == 0) != (*prev_term == 0) {
+                    return Err(format!(
+                        "prev ({prev_index}, {prev_term}): index 0 has term 0 and only index 0 does"
+                    ));
+                }
+                if prev_term > term {
+                    return Err(format!(
+                        "prev_term {prev_term} is newer than the Append's term {term}"
+                    ));
+                }
+                let mut floor = *prev_term;
+                for (i, e) in entries.iter().enumerate() {
+                    let want = prev_index.checked_add(1 + i as u64);
+                    if Some(e.index) != want || e.index > MAX_CLAIM {
+                        return Err(format!(
+                            "entry {i} has index {}, not {} (entries follow prev_index contiguously)",
+                            e.index,
+                            prev_index.saturating_add(1 + i as u64)
+                        ));
+                    }
+                    if e.term < floor || e.term > *term {
+                        return Err(format!(
+                            "entry {} has term {}: terms never decrease along a log and never exceed the leader's term {term}",
+                            e.index, e.term
+                        ));
+                    }
+                    floor = e.term;
+                }
+            }
+            Message::AppendResp { index, .. } => bounded("index", *index)?,
+            Message::Heartbeat { commit, .. } => bounded("commit", *commit)?,
+            Message::InstallSnapshot { term, meta } => {
+                bounded("snapshot index", meta.index)?;
+                if meta.index == 0 || meta.term == 0 {
+                    return Err(format!(
+                        "snapshot ({}, {}) covers no entry",
+                        meta.index, meta.term
+                    ));
+                }
+                if meta.term > *term {
+                    return Err(format!(
+                        "snapshot term {} is newer than the message's term {term}",
+                        meta.term
+                    ));
+                }
+            }
+            Message::PreVoteResp { .. }
+            | Message::VoteResp { .. }
+            | Message::HeartbeatResp { .. }
+            | Message::TimeoutNow { .. } => {}
+        }
+        Ok(())
+    }
+
     /// The term the message carries.
     pub fn term(&self) -> Term {
         match self {

@@ -12,13 +12,13 @@ pub struct DecodeError {
     /// The message or field.
     pub what: &'static str,
     /// What is wrong with it.
-    pub why: &'static str,
+    pub why: String,
 }
 
 fn missing(what: &'static str) -> DecodeError {
     DecodeError {
         what,
-        why: "required field missing",
+        why: "required field missing".into(),
     }
 }
 
@@ -112,7 +112,7 @@ impl TryFrom<pb::Entry> for Entry {
         if e.index == 0 {
             return Err(DecodeError {
                 what: "Entry.index",
-                why: "index 0 holds no entry",
+                why: "index 0 holds no entry".into(),
             });
         }
         Ok(Entry {
@@ -228,24 +228,6 @@ pub fn decode(m: pb::RaftMessage) -> Result<(u64, u64, Message), DecodeError> {
                 .into_iter()
                 .map(Entry::try_from)
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut floor = a.prev_term;
-            for (i, e) in entries.iter().enumerate() {
-                if e.index != a.prev_index + 1 + i as u64 {
-                    return Err(DecodeError {
-                        what: "Append.entries",
-                        why: "entries are not contiguous after prev_index",
-                    });
-                }
-                // Terms never decrease along a log, and no entry is newer
-                // than the leader that sends it.
-                if e.term < floor || e.term > a.term {
-                    return Err(DecodeError {
-                        what: "Append.entries",
-                        why: "entry terms must not decrease and must not exceed the leader's term",
-                    });
-                }
-                floor = e.term;
-            }
             Message::Append {
                 term: a.term,
                 prev_index: a.prev_index,
@@ -274,5 +256,9 @@ pub fn decode(m: pb::RaftMessage) -> Result<(u64, u64, Message), DecodeError> {
             meta: s.meta.ok_or(missing("InstallSnapshot.meta"))?.try_into()?,
         },
     };
+    msg.check().map_err(|why| DecodeError {
+        what: msg.kind(),
+        why,
+    })?;
     Ok((m.shard, m.to, msg))
 }

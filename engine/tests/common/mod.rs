@@ -182,6 +182,8 @@ pub struct Spec {
     /// spares (empty membership) and wait to be added.
     pub voters: Vec<NodeId>,
     pub snapshot_every: Option<u64>,
+    /// Per-node overrides of `snapshot_every`.
+    pub snapshot_every_on: BTreeMap<NodeId, Option<u64>>,
     /// Put every node's disk behind a `FaultyDisk`.
     pub faulty_disk: bool,
     pub configure: Option<Configure>,
@@ -211,6 +213,7 @@ impl Spec {
             shards,
             voters: (1..=nodes).collect(),
             snapshot_every: None,
+            snapshot_every_on: BTreeMap::new(),
             faulty_disk: false,
             configure: None,
             applied: Applied::default(),
@@ -245,7 +248,11 @@ impl Spec {
             } else {
                 Membership::default()
             };
-            let (n, shards, every) = (self.nodes, self.shards, self.snapshot_every);
+            let every = *self
+                .snapshot_every_on
+                .get(&i)
+                .unwrap_or(&self.snapshot_every);
+            let (n, shards) = (self.nodes, self.shards);
             let configure = self.configure.clone();
             let applied = Arc::clone(&cluster.applied);
             let states = Arc::clone(&cluster.states);
