@@ -344,3 +344,82 @@ fn check_quorum_leader_cut_off_from_the_majority_steps_down_within_an_election_t
         "n{old} stepped down {took:?} after losing the majority"
     );
 }
+
+#[test]
+fn a_stale_retry_older_than_the_clients_latest_request_is_refused_not_acknowledged() {
+    let mut sim = sim(56, Duration::from_secs(60));
+    let cluster = Spec::new(3, 1).start(&mut sim);
+    write_all(&mut sim, "warm", 3, 1, vec!["warm".into()]);
+    let (leader, _) = cluster.trace.leader(0).unwrap();
+    let out = task(&mut sim, "pipeliner", async move {
+        let mut c = client(3, 78);
+        let newer = c
+            .write_once(
+                leader,
+                0,
+                RequestId { client: 78, seq: 2 },
+                b"second".to_vec(),
+            )
+            .await;
+        // A pipelining client's earlier request, arriving late.
+        let stale = c
+            .write_once(
+                leader,
+                0,
+                RequestId { client: 78, seq: 1 },
+                b"first".to_vec(),
+            )
+            .await;
+        (newer, stale)
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(20), |_| finished(
+        &out
+    )));
+    let (newer, stale) = take(&out);
+    assert!(matches!(newer, Attempt::Ok(_)), "{newer:?}");
+    match stale {
+        Attempt::Refused(why) => assert!(why.contains("older than"), "{why}"),
+        other => panic!("a stale request must be refused, not {other:?}"),
+    }
+    run_for(&mut sim, Duration::from_secs(1), |_| false);
+    for i in 1..=3 {
+        assert_eq!(
+            cluster.state(i, 0),
+            vec![b"warm".to_vec(), b"second".to_vec()],
+            "n{i} never applied the stale request"
+        );
+    }
+}
+
+#[test]
+fn writes_larger_than_half_the_message_limit_replicate_and_oversized_ones_are_refused() {
+    // Two writes of 3 MiB with a 4 MiB message limit: one Append carrying
+    // both (or a peer batch holding both Appends) would exceed the limit and
+    // be refused by every follower forever.
+    let mut sim = sim(57, Duration::from_secs(60));
+    let mut spec = Spec::new(3, 1);
+    spec.configure = Some(Arc::new(|_, c| c.max_message_bytes = 4 << 20));
+    let cluster = spec.start(&mut sim);
+    let out = task(&mut sim, "big", async move {
+        let mut c = client(3, 1);
+        let a = c.write(0, vec![b'a'; 3 << 20]).await;
+        let b = c.write(0, vec![b'b'; 3 << 20]).await;
+        let too_big = c.write(0, vec![b'c'; (3 << 20) + 1]).await;
+        (a, b, too_big)
+    });
+    assert!(run_for(&mut sim, Duration::from_secs(30), |_| finished(
+        &out
+    )));
+    let (a, b, too_big) = take(&out);
+    a.expect("first large write");
+    b.expect("second large write");
+    assert!(
+        matches!(&too_big, Err(tumult_engine::node::ClientError::Refused(why)) if why.contains("exceeds")),
+        "{too_big:?}"
+    );
+    assert!(
+        run_for(&mut sim, Duration::from_secs(10), |_| (1..=3)
+            .all(|i| cluster.state(i, 0).len() == 2)),
+        "every node applied both large writes"
+    );
+}

@@ -151,38 +151,27 @@ fn ack_beyond_the_leaders_log_is_refused() {
     );
 }
 
+/// A heartbeat of the current term, as if `from` led it.
+fn heartbeat(v: &View, from: u64, to: u64) -> Forgery {
+    Forgery {
+        from,
+        to,
+        body: Body::Heartbeat(pb::Heartbeat {
+            term: v.term,
+            commit: v.commit,
+            ctx: 0,
+        }),
+    }
+}
+
 #[test]
 fn heartbeat_from_a_non_leader_to_the_leader_is_refused() {
-    forged(
-        102,
-        |v| Forgery {
-            from: v.follower,
-            to: v.leader,
-            body: Body::Heartbeat(pb::Heartbeat {
-                term: v.term,
-                commit: v.commit,
-                ctx: 0,
-            }),
-        },
-        None,
-    );
+    forged(102, |v| heartbeat(v, v.follower, v.leader), None);
 }
 
 #[test]
 fn heartbeat_from_a_non_leader_to_a_follower_is_refused() {
-    forged(
-        103,
-        |v| Forgery {
-            from: v.other,
-            to: v.follower,
-            body: Body::Heartbeat(pb::Heartbeat {
-                term: v.term,
-                commit: v.commit,
-                ctx: 0,
-            }),
-        },
-        None,
-    );
+    forged(103, |v| heartbeat(v, v.other, v.follower), None);
 }
 
 #[test]

@@ -8,9 +8,10 @@
 //! must be dropped (counted in `snapshots_dropped`), and with n1 down n2 and n3
 //! must still commit. The exact interleaving of the bug (the fetch landing
 //! while n2 holds entries past the snapshot but has not applied up to it) is
-//! pinned down in the core's tests (`s7_late_snapshot_*` and the mutant
-//! `late-snapshot-install`); here the node's handling of a late fetch is
-//! checked as a whole.
+//! pinned down in the core's tests (`s7_late_snapshot_*`, and the randomized
+//! cluster run with fetches landing late, which finds the mutant
+//! `late-snapshot-install` by itself); here the node's handling of a late
+//! fetch is checked as a whole.
 
 mod common;
 
@@ -126,14 +127,6 @@ fn race(seed: u64) -> Outcome {
         Duration::from_secs(20),
     );
     run_for(&mut sim, Duration::from_secs(3), |_| false);
-    if std::env::var("LATE_DEBUG").is_ok() {
-        for (t, n, _, e) in cluster.trace.events() {
-            if t >= restarted && !matches!(e, TraceEvent::Apply { .. } | TraceEvent::Commit { .. })
-            {
-                eprintln!("{:?} n{n} {e:?}", t);
-            }
-        }
-    }
     let installs = cluster
         .trace
         .of(2, 0, restarted)

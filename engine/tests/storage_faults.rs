@@ -100,3 +100,51 @@ fn leader_whose_syncs_fail_stops_and_no_acknowledged_write_is_lost() {
 fn leader_out_of_space_stops_and_no_acknowledged_write_is_lost() {
     leader_disk_fails(33, |f| f.set_no_space(true));
 }
+
+/// A disk whose records decode but contradict each other (a ballot older
+/// than the log it belongs to) stops the node at start-up with an error
+/// naming the shard and the record, never a panic in the core.
+#[test]
+fn inconsistent_records_on_disk_are_a_clear_start_up_error() {
+    use tumult_engine::raft::{Entry, HardState, Payload};
+    use tumult_engine::storage::{ShardWrite, StdDisk, Store};
+    let dir = std::env::temp_dir().join(format!("tumult-inconsistent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(Arc::new(StdDisk), &dir).unwrap();
+    store
+        .write(&[ShardWrite {
+            shard: 3,
+            hard_state: Some(HardState {
+                term: 1,
+                vote: None,
+            }),
+            entries: vec![Entry {
+                index: 1,
+                term: 2,
+                payload: Payload::Noop,
+            }],
+            ..Default::default()
+        }])
+        .unwrap();
+    store.close().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = tumult_engine::node::NodeConfig::new(1, peers(1), dir.clone());
+    config.listen = Some("127.0.0.1:0".into());
+    let started = rt.block_on(tumult_engine::node::Node::start(
+        config,
+        tumult_engine::node::Env::production(),
+        Recorder::new(1, Default::default()),
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    match started {
+        Err(NodeError::Storage(why)) => assert!(
+            why.contains("shard 3") && why.contains("hard state") && why.contains("term 1"),
+            "{why}"
+        ),
+        Err(other) => panic!("expected a storage error, got {other}"),
+        Ok(_) => panic!("a node started on an inconsistent disk"),
+    }
+}

@@ -26,7 +26,7 @@ shard = 0
 
 #[test]
 fn every_mutant_has_a_name() {
-    assert_eq!(names().len(), 15);
+    assert_eq!(names().len(), 16);
 }
 
 #[test]

@@ -645,7 +645,18 @@ fn apply(
         "become-follower" => {
             let term = field(ev, "term")?;
             touched.role = true;
-            adopt_term(s, id, term, "becoming follower").map(|()| s.role = Role::Follower)
+            let leader = ev.get("leader").and_then(Value::as_u64);
+            // A follower names the leader it heard from in `term`: the one
+            // that became leader of that term (its become-leader event is
+            // emitted before any of its messages leave).
+            match (leader, cluster.ghost.leaders.get(&term)) {
+                (Some(l), Some(&actual)) if l != actual => Err(Violation::new(
+                    Rule::ElectionSafety,
+                    Some(id),
+                    format!("n{id} follows n{l} in term {term}, which n{actual} leads"),
+                )),
+                _ => adopt_term(s, id, term, "becoming follower").map(|()| s.role = Role::Follower),
+            }
         }
         "vote-granted" => {
             let term = field(ev, "term")?;

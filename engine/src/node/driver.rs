@@ -113,6 +113,7 @@ impl Driver {
             config.peers.clone(),
             Arc::clone(&env.network),
             config.link,
+            config.max_batch_bytes(),
             Arc::clone(&counters),
         );
         Ok(Driver {
@@ -137,6 +138,7 @@ impl Driver {
         c.pre_vote = config.pre_vote;
         c.check_quorum = config.check_quorum;
         c.max_append_entries = config.max_append_entries;
+        c.max_append_bytes = config.max_append_bytes();
         c
     }
 
@@ -166,6 +168,21 @@ impl Driver {
                 (0, 0, initial.clone())
             }
         };
+        // What the core relies on when it restores a replica: its ballot is
+        // never older than its log (terms are adopted before entries of them
+        // are written, in the same transaction).
+        let last_term = recovered
+            .entries
+            .last()
+            .map_or(recovered.snapshot.as_ref().map_or(0, |m| m.term), |e| {
+                e.term
+            });
+        if recovered.hard_state.term < last_term {
+            return Err(NodeError::Storage(format!(
+                "corrupt hard state of shard {shard}: term {} is older than the last log entry's term {last_term}",
+                recovered.hard_state.term
+            )));
+        }
         let raft = Raft::new(shard, Self::raft_config(config, shard), initial, recovered);
         Ok(Shard {
             raft,
@@ -261,6 +278,14 @@ impl Driver {
                     let _ = reply.send(Err(ClientError::UnknownShard(shard)));
                     return;
                 };
+                let limit = self.config.max_write_bytes();
+                if data.len() > limit {
+                    let _ = reply.send(Err(ClientError::Refused(format!(
+                        "a command of {} bytes exceeds the largest write of {limit} bytes",
+                        data.len()
+                    ))));
+                    return;
+                }
                 match s.raft.propose(request, data) {
                     Ok(index) => {
                         let term = s.raft.status().term;
@@ -635,9 +660,17 @@ impl Driver {
         };
         let network = Arc::clone(&self.env.network);
         let link = self.config.link;
+        let max_message_bytes = self.config.max_message_bytes;
         let spawner = Arc::clone(&self.env.network);
         spawner.spawn(Box::pin(async move {
-            let fetch = super::service::fetch_snapshot(network, addr, link, shard, meta.index);
+            let fetch = super::service::fetch_snapshot(
+                network,
+                addr,
+                link,
+                max_message_bytes,
+                shard,
+                meta.index,
+            );
             let result = match tokio::time::timeout(std::time::Duration::from_secs(30), fetch).await
             {
                 Ok(Ok(Some((got, data)))) if got.index >= meta.index => Some((got, data)),
@@ -672,22 +705,26 @@ fn apply(
         "shard {shard}: entries must be applied in order without gaps"
     );
     let reply = match &entry.payload {
-        Payload::Noop => Vec::new(),
+        Payload::Noop => Ok(Vec::new()),
         Payload::Command { request, data } => match request {
             Some(r) if !crate::mutant!(RetryAppliedTwice) => match s.sessions.check(*r) {
                 Dedup::Apply => {
                     let reply = app.apply(shard, entry.index, data);
                     s.sessions.record(*r, reply.clone());
-                    reply
+                    Ok(reply)
                 }
-                Dedup::Duplicate(reply) => reply,
-                Dedup::Stale => Vec::new(),
+                Dedup::Duplicate(reply) => Ok(reply),
+                // Skipped on every replica alike: it certainly never takes effect.
+                Dedup::Stale => Err(ClientError::Refused(format!(
+                    "request {} of client {} is older than the client's latest applied request; not applied",
+                    r.seq, r.client
+                ))),
             },
-            _ => app.apply(shard, entry.index, data),
+            _ => Ok(app.apply(shard, entry.index, data)),
         },
         Payload::Config(m) => {
             s.applied_membership = m.clone();
-            Vec::new()
+            Ok(Vec::new())
         }
     };
     s.applied = entry.index;
@@ -704,7 +741,7 @@ fn apply(
     let later = s.waiting.split_off(&(entry.index + 1));
     for (index, (term, waiter)) in std::mem::replace(&mut s.waiting, later) {
         let result = if index == entry.index && term == entry.term {
-            Ok(reply.clone())
+            reply.clone()
         } else {
             Err(ClientError::Indeterminate)
         };

@@ -85,6 +85,28 @@ pub struct NodeConfig {
     pub shards: Vec<(ShardId, Membership)>,
     /// Bytes per chunk when streaming a snapshot.
     pub snapshot_chunk: usize,
+    /// The largest gRPC message this node accepts (and peers, configured
+    /// alike, accept from it). Everything the node sends is sized below it:
+    /// an Append carries at most a quarter of it in entries (at least one
+    /// entry), a peer batch at most seven eighths (at least one message),
+    /// and a client write of more than three quarters is refused, so no
+    /// message is ever too large to be delivered.
+    pub max_message_bytes: usize,
+}
+
+impl NodeConfig {
+    /// Most entry bytes in one Append (see [`NodeConfig::max_message_bytes`]).
+    pub fn max_append_bytes(&self) -> u64 {
+        (self.max_message_bytes / 4) as u64
+    }
+    /// Most bytes in one peer batch.
+    pub fn max_batch_bytes(&self) -> usize {
+        self.max_message_bytes / 8 * 7
+    }
+    /// Largest command a client may write.
+    pub fn max_write_bytes(&self) -> usize {
+        self.max_message_bytes / 4 * 3
+    }
 }
 
 impl NodeConfig {
@@ -106,6 +128,7 @@ impl NodeConfig {
             link: LinkConfig::default(),
             shards: Vec::new(),
             snapshot_chunk: 64 * 1024,
+            max_message_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -332,6 +355,7 @@ impl Node {
             config.snapshot_chunk,
             Arc::clone(&counters),
         );
+        let max_message_bytes = config.max_message_bytes;
         let mut server_shutdown = shutdown_rx.clone();
         let mut server_stopped = stopped.clone();
         let net = Arc::clone(&env.network);
@@ -345,7 +369,7 @@ impl Node {
                 }
             };
             let server = crate::transport::pb::tumult_server::TumultServer::new(svc)
-                .max_decoding_message_size(64 * 1024 * 1024);
+                .max_decoding_message_size(max_message_bytes);
             crate::transport::serve(net, listener, server, link, signal).await;
             tracing::debug!(node = id, "server ended");
         }));

@@ -32,6 +32,8 @@ pub(crate) struct Peers {
     addresses: BTreeMap<NodeId, String>,
     network: Arc<dyn Network>,
     link: LinkConfig,
+    /// Most bytes in one Batch (see `NodeConfig::max_batch_bytes`).
+    max_batch_bytes: usize,
     links: BTreeMap<NodeId, mpsc::UnboundedSender<Vec<RaftMessage>>>,
     counters: Arc<Counters>,
 }
@@ -42,6 +44,7 @@ impl Peers {
         addresses: BTreeMap<NodeId, String>,
         network: Arc<dyn Network>,
         link: LinkConfig,
+        max_batch_bytes: usize,
         counters: Arc<Counters>,
     ) -> Peers {
         Peers {
@@ -49,6 +52,7 @@ impl Peers {
             addresses,
             network,
             link,
+            max_batch_bytes,
             links: BTreeMap::new(),
             counters,
         }
@@ -80,6 +84,7 @@ impl Peers {
                 addr,
                 Arc::clone(&self.network),
                 self.link,
+                self.max_batch_bytes,
                 rx,
                 Arc::clone(&self.counters),
             )));
@@ -98,6 +103,7 @@ async fn link_task(
     addr: String,
     network: Arc<dyn Network>,
     link: LinkConfig,
+    max_batch_bytes: usize,
     mut rx: mpsc::UnboundedReceiver<Vec<RaftMessage>>,
     counters: Arc<Counters>,
 ) {
@@ -120,7 +126,7 @@ async fn link_task(
         let (stream_tx, stream_rx) = mpsc::channel::<Batch>(1);
         let first = Batch {
             from: me,
-            messages: std::mem::take(&mut pending),
+            messages: take_batch(&mut pending, max_batch_bytes),
         };
         stream_tx
             .try_send(first)
@@ -145,7 +151,7 @@ async fn link_task(
                     Ok(permit) => {
                         permit.send(Batch {
                             from: me,
-                            messages: std::mem::take(&mut pending),
+                            messages: take_batch(&mut pending, max_batch_bytes),
                         });
                         counters.add(to, 1, |c| &c.deliver_sent);
                     }
@@ -187,5 +193,57 @@ fn take_queued(rx: &mut mpsc::UnboundedReceiver<Vec<RaftMessage>>, pending: &mut
     if pending.len() > MAX_QUEUED {
         let drop = pending.len() - MAX_QUEUED;
         pending.drain(..drop);
+    }
+}
+
+/// Takes the oldest messages of `pending` that fit in `max_bytes` of batch
+/// (at least one, which the core keeps below the peer's message limit), so
+/// no batch is too large for the peer to accept.
+fn take_batch(pending: &mut Vec<RaftMessage>, max_bytes: usize) -> Vec<RaftMessage> {
+    let mut bytes = 0usize;
+    let fit = pending
+        .iter()
+        .take_while(|m| {
+            // A message's framing inside the batch: tag and length prefix.
+            bytes += prost::Message::encoded_len(*m) + 10;
+            bytes <= max_bytes
+        })
+        .count()
+        .max(1)
+        .min(pending.len());
+    if fit == pending.len() {
+        return std::mem::take(pending);
+    }
+    let rest = pending.split_off(fit);
+    std::mem::replace(pending, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::pb::{raft_message::Body, Heartbeat};
+
+    fn heartbeat() -> RaftMessage {
+        RaftMessage {
+            shard: 0,
+            to: 2,
+            body: Some(Body::Heartbeat(Heartbeat {
+                term: 1,
+                commit: 1,
+                ctx: 1,
+            })),
+        }
+    }
+
+    #[test]
+    fn batches_are_split_by_bytes_oldest_first_with_at_least_one_message() {
+        let one = prost::Message::encoded_len(&heartbeat()) + 10;
+        let mut pending: Vec<RaftMessage> = (0..10).map(|_| heartbeat()).collect();
+        let batch = take_batch(&mut pending, 3 * one);
+        assert_eq!((batch.len(), pending.len()), (3, 7));
+        let batch = take_batch(&mut pending, 1);
+        assert_eq!((batch.len(), pending.len()), (1, 6), "at least one");
+        let batch = take_batch(&mut pending, usize::MAX);
+        assert_eq!((batch.len(), pending.len()), (6, 0));
     }
 }

@@ -351,11 +351,15 @@ impl pb::tumult_server::Tumult for Service {
     }
 }
 
-/// Fetches the latest snapshot of `shard` from the node at `addr`.
+/// Fetches the latest snapshot of `shard` from the node at `addr`. What the
+/// peer streams is checked, not trusted: exactly one `meta`, in the first
+/// chunk; every chunk repeats the same `total`; the bytes received add up to
+/// it exactly; memory grows with what arrives, never with what is announced.
 pub(crate) async fn fetch_snapshot(
     network: Arc<dyn Network>,
     addr: String,
     link: LinkConfig,
+    max_message_bytes: usize,
     shard: ShardId,
     index: u64,
 ) -> Result<Option<(SnapshotMeta, Vec<u8>)>, Status> {
@@ -365,21 +369,49 @@ pub(crate) async fn fetch_snapshot(
         ..link
     };
     let mut client = TumultClient::new(channel(&network, &addr, &link))
-        .max_decoding_message_size(64 * 1024 * 1024);
+        .max_decoding_message_size(max_message_bytes);
     let mut stream = client
         .fetch_snapshot(pb::SnapshotRequest { shard, index })
         .await?
         .into_inner();
+    let bad =
+        |why: String| Status::data_loss(format!("snapshot of shard {shard} from {addr}: {why}"));
     let mut meta = None;
+    let mut total = None;
     let mut data = Vec::new();
+    let mut first = true;
     while let Some(chunk) = stream.message().await? {
-        if let Some(m) = chunk.meta {
-            meta = Some(
-                SnapshotMeta::try_from(m).map_err(|e| Status::invalid_argument(e.to_string()))?,
-            );
-            data.reserve(usize::try_from(chunk.total).unwrap_or(0).min(1 << 30));
+        match (chunk.meta, first) {
+            (Some(m), true) => {
+                meta = Some(SnapshotMeta::try_from(m).map_err(|e| bad(e.to_string()))?);
+            }
+            (Some(_), false) => return Err(bad("a second meta after the first chunk".into())),
+            (None, true) => return Err(bad("the first chunk carries no meta".into())),
+            (None, false) => {}
+        }
+        first = false;
+        if *total.get_or_insert(chunk.total) != chunk.total {
+            return Err(bad(format!(
+                "chunks announce different totals ({} and {})",
+                total.unwrap_or(0),
+                chunk.total
+            )));
+        }
+        if data.len() as u64 + chunk.data.len() as u64 > chunk.total {
+            return Err(bad(format!(
+                "more than the announced {} bytes arrived",
+                chunk.total
+            )));
         }
         data.extend_from_slice(&chunk.data);
+    }
+    if let Some(t) = total {
+        if data.len() as u64 != t {
+            return Err(bad(format!(
+                "the stream ended after {} of the announced {t} bytes",
+                data.len()
+            )));
+        }
     }
     Ok(meta.map(|m| (m, data)))
 }

@@ -79,6 +79,9 @@ pub struct Config {
     pub check_quorum: bool,
     /// Most entries carried by one Append.
     pub max_append_entries: usize,
+    /// Most entry bytes ([`Entry::size`]) carried by one Append; an Append
+    /// always carries at least one entry, whatever its size.
+    pub max_append_bytes: u64,
     /// Seed of the election-timeout PRNG.
     pub seed: u64,
 }
@@ -95,6 +98,7 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             max_append_entries: 64,
+            max_append_bytes: 16 * 1024 * 1024,
             seed,
         }
     }
@@ -506,6 +510,17 @@ impl Raft {
             return;
         }
 
+        // What the term handling above guarantees: only pre-votes (and
+        // granted pre-vote answers) carry a term other than ours from here on.
+        assert!(
+            matches!(msg, Message::PreVote { .. } | Message::PreVoteResp { .. })
+                || msg.term() == self.term,
+            "n{} in term {} dispatches a {} of term {}",
+            self.id,
+            self.term,
+            msg.kind(),
+            msg.term()
+        );
         match msg {
             Message::PreVote {
                 term,
@@ -1575,7 +1590,20 @@ impl Raft {
             .log
             .last_index()
             .min(prev_index + self.cfg.max_append_entries as u64);
-        let entries = self.log.slice(next, last);
+        let mut entries = self.log.slice(next, last);
+        // Capped by bytes too, so that the message stays below what the peer
+        // accepts: at least one entry, then as many as fit.
+        let mut bytes = 0u64;
+        let fit = entries
+            .iter()
+            .take_while(|e| {
+                bytes += e.size();
+                bytes <= self.cfg.max_append_bytes
+            })
+            .count()
+            .max(1);
+        entries.truncate(fit);
+        let last = entries.last().map_or(prev_index, |e| e.index);
         if entries.is_empty() && !allow_empty {
             return false;
         }

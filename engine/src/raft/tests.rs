@@ -109,8 +109,15 @@ struct Cluster {
     events: BTreeMap<NodeId, Vec<TraceEvent>>,
     /// Every message sent, for assertions.
     sent: Vec<(NodeId, NodeId, Message)>,
+    /// The highest (term, index) each node acknowledged holding to a leader.
+    acked: BTreeMap<NodeId, (Term, Index)>,
     /// Snapshot fetches are served automatically when set.
     auto_snapshot: bool,
+    /// With faults on: fetches complete at a random later delivery instead
+    /// of at once (a real fetch is asynchronous), so they can land after the
+    /// shard moved on.
+    late_fetches: bool,
+    fetches: Vec<(NodeId, SnapshotMeta)>,
     /// Fault injection: (rng, drop %, duplicate %, reorder).
     faults: Option<(TestRng, u64, u64)>,
 }
@@ -146,7 +153,10 @@ impl Cluster {
             failed_reads: BTreeMap::new(),
             events: BTreeMap::new(),
             sent: Vec::new(),
+            acked: BTreeMap::new(),
             auto_snapshot: true,
+            late_fetches: false,
+            fetches: Vec::new(),
             faults: None,
         };
         for &id in ids {
@@ -199,6 +209,18 @@ impl Cluster {
             let rd = self.nodes.get_mut(&id).unwrap().ready();
             let disk = self.disks.get_mut(&id).unwrap();
             disk.write(&rd);
+            // Nothing acknowledged is lost: within the term it acknowledged
+            // them in, a node's disk keeps every entry it told the leader it
+            // holds (the leader counts them toward commit quorums).
+            if let Some(&(term, index)) = self.acked.get(&id) {
+                if disk.hard_state.term == term {
+                    assert!(
+                        disk.last_index() >= index,
+                        "n{id} acknowledged entries up to {index} in term {term}, but its disk now ends at {}",
+                        disk.last_index()
+                    );
+                }
+            }
             for ev in &rd.events {
                 if let TraceEvent::BecomeLeader { term } = ev {
                     let prev = self.leaders.insert(*term, id);
@@ -230,6 +252,10 @@ impl Cluster {
                         success: true,
                         index,
                     } => {
+                        let acked = self.acked.entry(id).or_insert((*term, *index));
+                        if (*term, *index) > *acked {
+                            *acked = (*term, *index);
+                        }
                         assert!(disk.hard_state.term >= *term);
                         assert!(
                             disk.last_index() >= *index,
@@ -283,7 +309,11 @@ impl Cluster {
             }
             self.nodes.get_mut(&id).unwrap().advance();
             if let Some((_, meta)) = rd.fetch_snapshot {
-                if self.auto_snapshot && self.nodes[&id].snapshot_wanted(&meta) {
+                if self.late_fetches && self.faults.is_some() {
+                    if !self.fetches.iter().any(|(n, _)| *n == id) {
+                        self.fetches.push((id, meta));
+                    }
+                } else if self.auto_snapshot && self.nodes[&id].snapshot_wanted(&meta) {
                     self.nodes.get_mut(&id).unwrap().snapshot_installed(meta);
                 }
             }
@@ -298,6 +328,15 @@ impl Cluster {
 
     /// Delivers one message; returns false if the network was empty.
     fn deliver_one(&mut self) -> bool {
+        let land = !self.fetches.is_empty()
+            && match &mut self.faults {
+                Some((rng, _, _)) => rng.chance(1),
+                None => false,
+            };
+        if land {
+            self.land_a_fetch();
+            return true;
+        }
         let picked = match &mut self.faults {
             None => self.net.pop_front(),
             Some((rng, drop, dup)) => {
@@ -384,7 +423,25 @@ impl Cluster {
         self.cut.clear();
     }
 
+    /// Completes one pending fetch, picked at random: installed if the node
+    /// still wants it when it lands, like the node layer does.
+    fn land_a_fetch(&mut self) {
+        let Some((rng, _, _)) = &mut self.faults else {
+            return;
+        };
+        if self.fetches.is_empty() {
+            return;
+        }
+        let i = (rng.next() % self.fetches.len() as u64) as usize;
+        let (id, meta) = self.fetches.swap_remove(i);
+        if self.nodes[&id].snapshot_wanted(&meta) {
+            self.nodes.get_mut(&id).unwrap().snapshot_installed(meta);
+            self.process(id);
+        }
+    }
+
     fn crash(&mut self, id: NodeId) {
+        self.fetches.retain(|(n, _)| *n != id);
         self.down.insert(id);
         self.net.retain(|(f, t, _)| *f != id && *t != id);
     }
@@ -1601,8 +1658,9 @@ fn s7_snapshot_older_than_commit_is_just_acked() {
     );
 }
 
-#[test]
-fn s7_follower_asks_to_fetch_then_acks_after_install() {
+/// Follower 2 (log `[(1, 1)]`) is asked by the leader of term 3 to fetch a
+/// snapshot at (50, 3); returns it, the snapshot and the Ready asking.
+fn asked_to_fetch_at_50() -> (Raft, SnapshotMeta, Ready) {
     let mut f = restored(2, 1, &[(1, 1)]);
     let meta = SnapshotMeta {
         index: 50,
@@ -1618,6 +1676,12 @@ fn s7_follower_asks_to_fetch_then_acks_after_install() {
     );
     let rd = f.ready();
     assert_eq!(rd.fetch_snapshot, Some((1, meta.clone())));
+    (f, meta, rd)
+}
+
+#[test]
+fn s7_follower_asks_to_fetch_then_acks_after_install() {
+    let (mut f, meta, rd) = asked_to_fetch_at_50();
     assert!(
         rd.messages.is_empty(),
         "no ack before the snapshot is installed"
@@ -1689,6 +1753,47 @@ fn restart_from_recovered_restores_ballot_log_and_membership() {
 #[test]
 fn safety_under_message_loss_duplication_reordering_and_crashes() {
     for seed in 1..=40u64 {
+        randomized_run(seed, false);
+    }
+}
+
+#[test]
+fn safety_with_snapshot_fetches_landing_late() {
+    // Seed 69 is one where a fetch lands after the node acknowledged a newer
+    // leader's entries past the snapshot (the mutant test below finds it).
+    for seed in 1..=100u64 {
+        randomized_run(seed, true);
+    }
+}
+
+/// The late snapshot install is found by the randomized run by itself once
+/// fetches are asynchronous: with the mutant, some seed (69 today) breaks the
+/// "nothing acknowledged is lost" check.
+#[cfg(feature = "mutants")]
+#[test]
+fn randomized_run_with_late_fetches_catches_the_late_snapshot_install_mutant() {
+    use crate::mutants::{self, Mutant};
+    let caught = (1..=1000u64).find_map(|seed| {
+        mutants::with(Some(Mutant::LateSnapshotInstall), || {
+            let why = std::panic::catch_unwind(|| randomized_run(seed, true)).err()?;
+            let why = why
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Some((seed, why))
+        })
+    });
+    let (seed, why) = caught.expect("some seed catches late-snapshot-install");
+    eprintln!("seed {seed}: {why}");
+    assert!(why.contains("acknowledged entries"), "seed {seed}: {why}");
+}
+
+/// One randomized run: 5 nodes, message loss, duplication and reordering,
+/// crashes and restarts, isolation, compaction, membership changes and
+/// transfers, then a heal and a check that every voter converges.
+fn randomized_run(seed: u64, late_fetches: bool) {
+    {
         let pre_vote = seed % 2 == 0;
         let mut c = Cluster::with(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5], |id| {
             let mut cfg = config(id, pre_vote, seed % 3 != 0);
@@ -1697,6 +1802,7 @@ fn safety_under_message_loss_duplication_reordering_and_crashes() {
             cfg
         });
         c.faults = Some((TestRng(seed * 0x9E37_79B9 + 1), 10, 5));
+        c.late_fetches = late_fetches;
         let mut rng = TestRng(seed + 77);
         let mut proposed = 0u32;
         for round in 0..600 {
@@ -1811,21 +1917,7 @@ fn late_snapshot_leader_log() -> Vec<Entry> {
 /// Before the fetch completes, the leader of term 4 replicates 2..=60 to it,
 /// and it acknowledges them.
 fn follower_acked_past_a_pending_fetch() -> (Raft, SnapshotMeta) {
-    let mut f = restored(2, 1, &[(1, 1)]);
-    let meta = SnapshotMeta {
-        index: 50,
-        term: 3,
-        membership: Membership::new([1, 2, 3]),
-    };
-    f.step(
-        1,
-        Message::InstallSnapshot {
-            term: 3,
-            meta: meta.clone(),
-        },
-    );
-    let rd = f.ready();
-    assert_eq!(rd.fetch_snapshot, Some((1, meta.clone())));
+    let (mut f, meta, _) = asked_to_fetch_at_50();
     f.advance();
     f.step(
         3,
@@ -1911,20 +2003,7 @@ fn s7_fetched_snapshot_at_or_below_the_commit_index_is_not_wanted() {
 
 #[test]
 fn s7_snapshot_fetched_while_the_term_moved_on_but_the_log_did_not_is_installed() {
-    let mut f = restored(2, 1, &[(1, 1)]);
-    let meta = SnapshotMeta {
-        index: 50,
-        term: 3,
-        membership: Membership::new([1, 2, 3]),
-    };
-    f.step(
-        1,
-        Message::InstallSnapshot {
-            term: 3,
-            meta: meta.clone(),
-        },
-    );
-    f.ready();
+    let (mut f, meta, _) = asked_to_fetch_at_50();
     f.advance();
     // A newer leader replicated only up to 30 before the fetch completed.
     f.step(

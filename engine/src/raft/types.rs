@@ -84,6 +84,19 @@ pub struct Entry {
     pub payload: Payload,
 }
 
+impl Entry {
+    /// About how many bytes the entry takes in a message: its payload plus
+    /// a fixed overhead for index, term and framing.
+    pub fn size(&self) -> u64 {
+        let payload = match &self.payload {
+            Payload::Noop => 0,
+            Payload::Command { data, .. } => data.len(),
+            Payload::Config(m) => 8 * m.voters.len(),
+        };
+        payload as u64 + 32
+    }
+}
+
 /// The durable ballot of a server: its current term and its vote in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HardState {
@@ -204,6 +217,16 @@ impl Message {
                 Ok(())
             }
         };
+        // Index 0 (the empty prefix) has term 0, and only index 0 does.
+        let position = |what: &str, index: Index, term: Term| {
+            if (index == 0) != (term == 0) {
+                Err(format!(
+                    "{what} ({index}, {term}): index 0 has term 0 and only index 0 does"
+                ))
+            } else {
+                Ok(())
+            }
+        };
         bounded("term", self.term())?;
         match self {
             Message::PreVote {
@@ -218,11 +241,7 @@ impl Message {
             } => {
                 bounded("last_index", *last_index)?;
                 bounded("last_term", *last_term)?;
-                if (*last_index == 0) != (*last_term == 0) {
-                    return Err(format!(
-                        "last entry ({last_index}, {last_term}): index 0 has term 0 and only index 0 does"
-                    ));
-                }
+                position("last entry", *last_index, *last_term)?;
             }
             Message::Append {
                 term,
@@ -233,11 +252,7 @@ impl Message {
             } => {
                 bounded("prev_index", *prev_index)?;
                 bounded("commit", *commit)?;
-                if (*prev_index == 0) != (*prev_term == 0) {
-                    return Err(format!(
-                        "prev ({prev_index}, {prev_term}): index 0 has term 0 and only index 0 does"
-                    ));
-                }
+                position("prev", *prev_index, *prev_term)?;
                 if prev_term > term {
                     return Err(format!(
                         "prev_term {prev_term} is newer than the Append's term {term}"

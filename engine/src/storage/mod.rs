@@ -587,6 +587,19 @@ fn load_in(txn: &redb::ReadTransaction, shard: ShardId) -> Result<Recovered, Sto
                 ),
             ));
         }
+        let floor = entries
+            .last()
+            .map_or(snapshot.as_ref().map_or(0, |s| s.term), |p: &Entry| p.term);
+        if e.term < floor {
+            return Err(corrupt(
+                "log",
+                shard,
+                format!(
+                    "entry {index} has term {}, older than the term {floor} before it",
+                    e.term
+                ),
+            ));
+        }
         entries.push(e);
     }
     Ok(Recovered {

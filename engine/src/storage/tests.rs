@@ -633,3 +633,30 @@ mod sim {
         assert_eq!(got, *expected.lock().unwrap());
     }
 }
+
+/// A log whose terms decrease decodes, but is a clear error naming the shard
+/// and the entry when the shard is loaded, never a panic later in the core.
+#[test]
+fn std_log_with_decreasing_terms_is_reported_at_load_naming_shard_and_entry() {
+    let dir = TempDir::new("inconsistent");
+    let store = std_store(&dir);
+    let mut decreasing = entries(1..=2, 3);
+    decreasing.push(entry(3, 2, 8));
+    store
+        .write(&[ShardWrite {
+            shard: 4,
+            hard_state: Some(HardState {
+                term: 3,
+                vote: None,
+            }),
+            entries: decreasing,
+            ..Default::default()
+        }])
+        .unwrap();
+    store.sync().unwrap();
+    let err = store.load(4).unwrap_err().to_string();
+    assert!(
+        err.contains("shard 4") && err.contains("entry 3 has term 2"),
+        "{err}"
+    );
+}
