@@ -24,6 +24,21 @@
 //! client must agree on it). Stop a node with Ctrl-C and restart it: it
 //! recovers from its directory; with one node down the other two keep
 //! serving. `--base-port P` moves the three ports to P..P+2.
+//!
+//! With `--token T` (give every node and every client the same one, or set
+//! `TUMULT_TOKEN`), every call must carry `authorization: Bearer T`: peers'
+//! Raft traffic and snapshot fetches as well as clients' writes, reads and
+//! status calls. `--cluster ID` names the cluster (default `tumult`): a node
+//! configured for another cluster is refused even if its ids overlap. A
+//! client without the token is refused:
+//!
+//! ```text
+//! cargo run -p tumult-engine --example kv -- --id 1 --token s3cret   # and 2, 3
+//! cargo run -p tumult-engine --example kv -- --token s3cret put color blue
+//! ok (was unset)
+//! cargo run -p tumult-engine --example kv -- put color red
+//! Error: Refused("this node requires a bearer token (authorization: Bearer <token>)")
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,7 +47,7 @@ use std::sync::Arc;
 use tumult_engine::client::Client;
 use tumult_engine::node::{Env, Node, NodeConfig, RaftApp, ReadMode};
 use tumult_engine::raft::{Index, Membership, NodeId, ShardId};
-use tumult_engine::transport::TcpNetwork;
+use tumult_engine::transport::{Credentials, TcpNetwork};
 
 /// A command of the replicated state machine.
 #[derive(Serialize, Deserialize)]
@@ -95,6 +110,8 @@ struct Args {
     shards: u64,
     base_port: u16,
     local: bool,
+    token: Option<String>,
+    cluster: String,
     words: Vec<String>,
 }
 
@@ -105,6 +122,8 @@ fn parse() -> Result<Args, String> {
         shards: 4,
         base_port: 7101,
         local: false,
+        token: std::env::var("TUMULT_TOKEN").ok().filter(|t| !t.is_empty()),
+        cluster: "tumult".into(),
         words: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -124,6 +143,8 @@ fn parse() -> Result<Args, String> {
                     .map_err(|e| format!("--base-port: {e}"))?
             }
             "--local" => args.local = true,
+            "--token" => args.token = Some(value("--token")?),
+            "--cluster" => args.cluster = value("--cluster")?,
             "-h" | "--help" => return Err(String::new()),
             _ => args.words.push(a),
         }
@@ -135,8 +156,8 @@ fn parse() -> Result<Args, String> {
 }
 
 const USAGE: &str = "usage:
-  kv --id <1|2|3> [--data DIR] [--shards N] [--base-port P]   run a node
-  kv put <key> <value> | get <key> [--local] | del <key> | status";
+  kv --id <1|2|3> [--data DIR] [--shards N] [--base-port P] [--token T] [--cluster ID]   run a node
+  kv [--token T] put <key> <value> | get <key> [--local] | del <key> | status";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = match parse() {
@@ -164,6 +185,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+fn credentials(args: &Args) -> Credentials {
+    let c = Credentials::new(&args.cluster);
+    match &args.token {
+        Some(t) => c.with_token(t),
+        None => c,
+    }
+}
+
 async fn run_node(
     id: NodeId,
     args: &Args,
@@ -180,6 +209,7 @@ async fn run_node(
     config.shards = (0..args.shards)
         .map(|s| (s, Membership::new(1..=3)))
         .collect();
+    config.credentials = credentials(args);
     let node = Node::start(config, Env::production(), Kv::default()).await?;
     println!(
         "n{id} listening on {} with {} shards, data in {}; Ctrl-C stops it",
@@ -209,6 +239,10 @@ async fn run_client(
         .as_nanos() as u64
         ^ u64::from(std::process::id());
     let mut client = Client::new(Arc::new(TcpNetwork), peers.clone(), client_id);
+    client.deadline = std::time::Duration::from_secs(3);
+    if let Some(t) = &args.token {
+        client = client.with_token(t);
+    }
     let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["put", key, value] => {

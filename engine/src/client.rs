@@ -19,11 +19,10 @@
 use crate::node::{ClientError, ReadMode};
 use crate::raft::{NodeId, RequestId, ShardId};
 use crate::transport::pb::{self, tumult_client::TumultClient};
-use crate::transport::{channel, LinkConfig, Network};
+use crate::transport::{channel, client, AuthChannel, Credentials, LinkConfig, Network};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::Channel;
 
 /// What one attempt against one node gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +48,9 @@ fn attempt_of(result: Result<tonic::Response<pb::ClientResponse>, tonic::Status>
         Err(status) => match status.code() {
             tonic::Code::FailedPrecondition
             | tonic::Code::NotFound
-            | tonic::Code::InvalidArgument => Attempt::Refused(status.message().to_string()),
+            | tonic::Code::InvalidArgument
+            | tonic::Code::Unauthenticated
+            | tonic::Code::PermissionDenied => Attempt::Refused(status.message().to_string()),
             _ => Attempt::Unknown(format!("{}: {}", status.code(), status.message())),
         },
     }
@@ -60,7 +61,8 @@ pub struct Client {
     network: Arc<dyn Network>,
     link: LinkConfig,
     nodes: BTreeMap<NodeId, String>,
-    conns: BTreeMap<NodeId, TumultClient<Channel>>,
+    conns: BTreeMap<NodeId, TumultClient<AuthChannel>>,
+    credentials: Credentials,
     leaders: BTreeMap<ShardId, NodeId>,
     client_id: u64,
     seq: u64,
@@ -83,6 +85,7 @@ impl Client {
             link: LinkConfig::default(),
             nodes,
             conns: BTreeMap::new(),
+            credentials: Credentials::default(),
             leaders: BTreeMap::new(),
             client_id,
             seq: 0,
@@ -94,6 +97,13 @@ impl Client {
     /// Sets the connection timing (the request timeout bounds one attempt).
     pub fn with_link(mut self, link: LinkConfig) -> Client {
         self.link = link;
+        self.conns.clear();
+        self
+    }
+
+    /// Sends `token` on every call (for a cluster that requires one).
+    pub fn with_token(mut self, token: &str) -> Client {
+        self.credentials = self.credentials.with_token(token);
         self.conns.clear();
         self
     }
@@ -112,10 +122,10 @@ impl Client {
         self.leaders.get(&shard).copied()
     }
 
-    fn conn(&mut self, node: NodeId) -> Option<TumultClient<Channel>> {
+    fn conn(&mut self, node: NodeId) -> Option<TumultClient<AuthChannel>> {
         if !self.conns.contains_key(&node) {
             let addr = self.nodes.get(&node)?;
-            let c = TumultClient::new(channel(&self.network, addr, &self.link));
+            let c = client(channel(&self.network, addr, &self.link), &self.credentials);
             self.conns.insert(node, c);
         }
         self.conns.get(&node).cloned()

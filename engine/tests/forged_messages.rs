@@ -85,6 +85,7 @@ fn forged(seed: u64, forge: impl Fn(&View) -> Forgery + 'static, expect: Option<
         let mut target = TumultClient::new(channel(&net, &addr(f.to), &LinkConfig::default()));
         let batch = pb::Batch {
             from: f.from,
+            cluster: "tumult".into(),
             messages: vec![pb::RaftMessage {
                 shard: 0,
                 to: f.to,

@@ -137,7 +137,11 @@ fn malformed_and_unknown_rpcs_get_error_statuses_and_the_node_keeps_working() {
         let net: Arc<dyn Network> = Arc::new(TurmoilNetwork);
         let ch = channel(&net, &addr(1), &LinkConfig::default());
         let mut n1 = TumultClient::new(ch.clone());
-        let batch = |from: u64, messages: Vec<pb::RaftMessage>| pb::Batch { from, messages };
+        let batch = |from: u64, messages: Vec<pb::RaftMessage>| pb::Batch {
+            from,
+            messages,
+            cluster: "tumult".into(),
+        };
         let one = |from: u64, messages: Vec<pb::RaftMessage>| stream(vec![batch(from, messages)]);
         let mut got: Vec<(&str, Option<Code>, Code)> = Vec::new();
 
@@ -378,6 +382,7 @@ fn a_message_for_an_unknown_shard_does_not_cost_the_rest_of_its_batch() {
         };
         n1.deliver(stream(vec![pb::Batch {
             from: 2,
+            cluster: "tumult".into(),
             messages: vec![heartbeat(99, 1), timeout_now],
         }]))
         .await

@@ -109,12 +109,15 @@ impl Driver {
         }
         let known = Arc::new(RwLock::new(shards.keys().copied().collect()));
         let peers = Peers::new(
-            config.id,
+            super::peers::LinkSettings {
+                me: config.id,
+                network: Arc::clone(&env.network),
+                link: config.link,
+                max_batch_bytes: config.max_batch_bytes(),
+                credentials: config.credentials.clone(),
+                counters: Arc::clone(&counters),
+            },
             config.peers.clone(),
-            Arc::clone(&env.network),
-            config.link,
-            config.max_batch_bytes(),
-            Arc::clone(&counters),
         );
         Ok(Driver {
             config,
@@ -661,12 +664,14 @@ impl Driver {
         let network = Arc::clone(&self.env.network);
         let link = self.config.link;
         let max_message_bytes = self.config.max_message_bytes;
+        let credentials = self.config.credentials.clone();
         let spawner = Arc::clone(&self.env.network);
         spawner.spawn(Box::pin(async move {
             let fetch = super::service::fetch_snapshot(
                 network,
                 addr,
                 link,
+                &credentials,
                 max_message_bytes,
                 shard,
                 meta.index,

@@ -44,7 +44,7 @@ pub use metrics::{NodeMetrics, PeerMetrics};
 use crate::raft::{Index, Membership, NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::storage::{Disk, StdDisk, StorageError};
 use crate::trace::{NoTrace, TraceSink};
-use crate::transport::{LinkConfig, Network, TcpNetwork};
+use crate::transport::{Credentials, LinkConfig, Network, TcpNetwork};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,6 +92,10 @@ pub struct NodeConfig {
     /// and a client write of more than three quarters is refused, so no
     /// message is ever too large to be delivered.
     pub max_message_bytes: usize,
+    /// The cluster's id and bearer token (see [`Credentials`]): calls without
+    /// the token and peer batches of another cluster are refused; the node
+    /// sends both on its own calls to peers.
+    pub credentials: Credentials,
 }
 
 impl NodeConfig {
@@ -129,6 +133,7 @@ impl NodeConfig {
             shards: Vec::new(),
             snapshot_chunk: 64 * 1024,
             max_message_bytes: 64 * 1024 * 1024,
+            credentials: Credentials::default(),
         }
     }
 }
@@ -353,6 +358,7 @@ impl Node {
             inputs.clone(),
             known,
             config.snapshot_chunk,
+            config.credentials.clone(),
             Arc::clone(&counters),
         );
         let max_message_bytes = config.max_message_bytes;

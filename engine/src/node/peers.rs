@@ -17,8 +17,8 @@
 //! never recovers.
 use super::metrics::Counters;
 use crate::raft::NodeId;
-use crate::transport::pb::{tumult_client::TumultClient, Batch, RaftMessage};
-use crate::transport::{stream_channel, LinkConfig, Network};
+use crate::transport::pb::{Batch, RaftMessage};
+use crate::transport::{client, stream_channel, Credentials, LinkConfig, Network};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -27,34 +27,30 @@ use tokio::sync::mpsc;
 /// dropped (Raft tolerates loss, and a peer that slow is retried anyway).
 const MAX_QUEUED: usize = 100_000;
 
-pub(crate) struct Peers {
-    me: NodeId,
-    addresses: BTreeMap<NodeId, String>,
-    network: Arc<dyn Network>,
-    link: LinkConfig,
+/// What every link of a node shares: who sends, over what, how.
+#[derive(Clone)]
+pub(crate) struct LinkSettings {
+    pub(crate) me: NodeId,
+    pub(crate) network: Arc<dyn Network>,
+    pub(crate) link: LinkConfig,
     /// Most bytes in one Batch (see `NodeConfig::max_batch_bytes`).
-    max_batch_bytes: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) credentials: Credentials,
+    pub(crate) counters: Arc<Counters>,
+}
+
+pub(crate) struct Peers {
+    settings: LinkSettings,
+    addresses: BTreeMap<NodeId, String>,
     links: BTreeMap<NodeId, mpsc::UnboundedSender<Vec<RaftMessage>>>,
-    counters: Arc<Counters>,
 }
 
 impl Peers {
-    pub(crate) fn new(
-        me: NodeId,
-        addresses: BTreeMap<NodeId, String>,
-        network: Arc<dyn Network>,
-        link: LinkConfig,
-        max_batch_bytes: usize,
-        counters: Arc<Counters>,
-    ) -> Peers {
+    pub(crate) fn new(settings: LinkSettings, addresses: BTreeMap<NodeId, String>) -> Peers {
         Peers {
-            me,
+            settings,
             addresses,
-            network,
-            link,
-            max_batch_bytes,
             links: BTreeMap::new(),
-            counters,
         }
     }
 
@@ -65,32 +61,24 @@ impl Peers {
 
     /// Queues one batch for `to`; messages to unknown nodes are dropped.
     pub(crate) fn send(&mut self, to: NodeId, batch: Vec<RaftMessage>) {
-        if batch.is_empty() || to == self.me {
+        let me = self.settings.me;
+        if batch.is_empty() || to == me {
             return;
         }
         let Some(addr) = self.addresses.get(&to).cloned() else {
-            tracing::warn!(
-                node = self.me,
-                to,
-                "message to a node with no address dropped"
-            );
+            tracing::warn!(node = me, to, "message to a node with no address dropped");
             return;
         };
         let tx = self.links.entry(to).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            self.network.spawn(Box::pin(link_task(
-                self.me,
-                to,
-                addr,
-                Arc::clone(&self.network),
-                self.link,
-                self.max_batch_bytes,
-                rx,
-                Arc::clone(&self.counters),
-            )));
+            let settings = self.settings.clone();
+            self.settings
+                .network
+                .spawn(Box::pin(link_task(settings, to, addr, rx)));
             tx
         });
-        self.counters
+        self.settings
+            .counters
             .add(to, batch.len() as u64, |c| &c.messages_sent);
         let _ = tx.send(batch);
     }
@@ -98,16 +86,21 @@ impl Peers {
 
 /// The link to one peer: see the module doc.
 async fn link_task(
-    me: NodeId,
+    settings: LinkSettings,
     to: NodeId,
     addr: String,
-    network: Arc<dyn Network>,
-    link: LinkConfig,
-    max_batch_bytes: usize,
     mut rx: mpsc::UnboundedReceiver<Vec<RaftMessage>>,
-    counters: Arc<Counters>,
 ) {
-    let connect = || TumultClient::new(stream_channel(&network, &addr, &link));
+    let LinkSettings {
+        me,
+        network,
+        link,
+        max_batch_bytes,
+        credentials,
+        counters,
+    } = settings;
+    let connect = || client(stream_channel(&network, &addr, &link), &credentials);
+    let cluster = credentials.cluster.to_string();
     let mut client = connect();
     // Messages not yet handed to a stream, oldest first.
     let mut pending: Vec<RaftMessage> = Vec::new();
@@ -127,6 +120,7 @@ async fn link_task(
         let first = Batch {
             from: me,
             messages: take_batch(&mut pending, max_batch_bytes),
+            cluster: cluster.clone(),
         };
         stream_tx
             .try_send(first)
@@ -152,6 +146,7 @@ async fn link_task(
                         permit.send(Batch {
                             from: me,
                             messages: take_batch(&mut pending, max_batch_bytes),
+                            cluster: cluster.clone(),
                         });
                         counters.add(to, 1, |c| &c.deliver_sent);
                     }

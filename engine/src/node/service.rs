@@ -7,8 +7,8 @@ use super::driver::KnownShards;
 use super::metrics::Counters;
 use super::{ClientError, Input, ReadMode, Reply};
 use crate::raft::{NodeId, RequestId, ShardId, SnapshotMeta};
-use crate::transport::pb::{self, tumult_client::TumultClient};
-use crate::transport::{channel, decode, LinkConfig, Network};
+use crate::transport::pb;
+use crate::transport::{channel, client, decode, Credentials, LinkConfig, Network};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -20,6 +20,7 @@ pub(crate) struct Service {
     inputs: mpsc::UnboundedSender<Input>,
     known: KnownShards,
     chunk: usize,
+    credentials: Credentials,
     counters: Arc<Counters>,
 }
 
@@ -30,6 +31,7 @@ impl Service {
         inputs: mpsc::UnboundedSender<Input>,
         known: KnownShards,
         chunk: usize,
+        credentials: Credentials,
         counters: Arc<Counters>,
     ) -> Service {
         Service {
@@ -38,8 +40,14 @@ impl Service {
             inputs,
             known,
             chunk: chunk.max(1),
+            credentials,
             counters,
         }
+    }
+
+    /// Every call must carry the cluster's token (when one is configured).
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        self.credentials.verify(request.metadata())
     }
 
     fn check_shard(&self, shard: ShardId) -> Result<(), Status> {
@@ -66,6 +74,16 @@ impl Service {
                 "unknown sender node {}",
                 batch.from
             )));
+        }
+        if let Err(status) = self.credentials.verify_cluster(batch.from, &batch.cluster) {
+            tracing::warn!(
+                node = self.id,
+                from = batch.from,
+                "refused a batch: {}",
+                status.message()
+            );
+            self.counters.add(batch.from, 1, |c| &c.messages_refused);
+            return Err(status);
         }
         // A malformed message rejects the whole batch: the sender is broken.
         let mut decoded = Vec::with_capacity(batch.messages.len());
@@ -184,6 +202,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<tonic::Streaming<pb::Batch>>,
     ) -> Result<Response<pb::DeliverAck>, Status> {
+        self.authorize(&request)?;
         let mut stream = request.into_inner();
         let mut tally = Tally::default();
         while let Some(batch) = stream.message().await? {
@@ -206,6 +225,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let shard = req.shard;
@@ -240,6 +260,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::WriteRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let shard = req.shard;
@@ -259,6 +280,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::ReadRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let mode = match pb::ReadMode::try_from(req.mode) {
@@ -287,6 +309,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::MembershipRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         if !self.peers.contains_key(&req.node) {
@@ -310,6 +333,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::TransferRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let to = (req.to != 0).then_some(req.to);
@@ -327,6 +351,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
+        self.authorize(&request)?;
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let st = self
@@ -359,6 +384,7 @@ pub(crate) async fn fetch_snapshot(
     network: Arc<dyn Network>,
     addr: String,
     link: LinkConfig,
+    credentials: &Credentials,
     max_message_bytes: usize,
     shard: ShardId,
     index: u64,
@@ -368,7 +394,7 @@ pub(crate) async fn fetch_snapshot(
         request_timeout: std::time::Duration::from_secs(30),
         ..link
     };
-    let mut client = TumultClient::new(channel(&network, &addr, &link))
+    let mut client = client(channel(&network, &addr, &link), credentials)
         .max_decoding_message_size(max_message_bytes);
     let mut stream = client
         .fetch_snapshot(pb::SnapshotRequest { shard, index })

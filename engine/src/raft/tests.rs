@@ -1794,9 +1794,9 @@ fn randomized_run_with_late_fetches_catches_the_late_snapshot_install_mutant() {
 /// transfers, then a heal and a check that every voter converges.
 fn randomized_run(seed: u64, late_fetches: bool) {
     {
-        let pre_vote = seed % 2 == 0;
+        let pre_vote = seed.is_multiple_of(2);
         let mut c = Cluster::with(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5], |id| {
-            let mut cfg = config(id, pre_vote, seed % 3 != 0);
+            let mut cfg = config(id, pre_vote, !seed.is_multiple_of(3));
             cfg.seed = seed;
             cfg.max_append_entries = 4;
             cfg

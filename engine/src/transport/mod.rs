@@ -16,9 +16,11 @@
 //! never retransmits and a stalled connection would otherwise stay stalled
 //! after a partition heals.
 
+mod auth;
 mod convert;
 mod network;
 
+pub use auth::{client, AuthChannel, Credentials};
 pub use convert::{decode, encode, DecodeError};
 #[cfg(feature = "turmoil")]
 pub use network::TurmoilNetwork;
