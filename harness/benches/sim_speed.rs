@@ -105,7 +105,7 @@ mod grpc_floor {
     use tonic::{Request, Response, Status};
     use tumult_engine::transport::pb::{self, tumult_client::TumultClient, tumult_server};
     use tumult_engine::transport::{
-        channel, serve, stream_channel, LinkConfig, Network, TurmoilNetwork,
+        channel, serve, stream_channel, LinkConfig, Network, ServerLimits, TurmoilNetwork,
     };
 
     /// Writes waiting for answers: write id -> (answers so far, the reply).
@@ -140,6 +140,7 @@ mod grpc_floor {
     fn message(shard: u64, body: pb::raft_message::Body) -> pb::Batch {
         pb::Batch {
             from: 0,
+            cluster: String::new(),
             messages: vec![pb::RaftMessage {
                 shard,
                 to: 0,
@@ -277,7 +278,15 @@ mod grpc_floor {
                     waiting: Waiting::default(),
                     next_id: AtomicU64::new(0),
                 });
-                serve(net, listener, server, link_config, std::future::pending()).await;
+                serve(
+                    net,
+                    listener,
+                    server,
+                    link_config,
+                    ServerLimits::default(),
+                    std::future::pending(),
+                )
+                .await;
                 Ok(())
             });
         }

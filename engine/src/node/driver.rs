@@ -57,7 +57,7 @@ pub(crate) struct Driver {
     shards: BTreeMap<ShardId, Shard>,
     known: KnownShards,
     peers: Peers,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::Sender<Input>,
     next_ctx: u64,
     counters: Arc<super::metrics::Counters>,
 }
@@ -75,7 +75,7 @@ impl Driver {
         config: NodeConfig,
         env: Env,
         mut app: Box<dyn RaftApp>,
-        inputs: mpsc::UnboundedSender<Input>,
+        inputs: mpsc::Sender<Input>,
         counters: Arc<super::metrics::Counters>,
     ) -> Result<Driver, NodeError> {
         let store = Store::open(Arc::clone(&env.disk), &config.data_dir)?;
@@ -208,7 +208,7 @@ impl Driver {
 
     pub(crate) async fn run(
         mut self,
-        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut inputs: mpsc::Receiver<Input>,
         mut shutdown: watch::Receiver<bool>,
         stopped: watch::Sender<Option<NodeError>>,
     ) {
@@ -648,18 +648,20 @@ impl Driver {
             s.snapshot_to_write = Some((meta, blob));
         }
         if let Some((leader, meta)) = fetch {
-            self.fetch_snapshot(id, leader, meta);
+            if !self.fetch_snapshot(id, leader, meta) {
+                if let Some(s) = self.shards.get_mut(&id) {
+                    s.fetching = false;
+                }
+            }
         }
     }
 
-    fn fetch_snapshot(&self, shard: ShardId, leader: NodeId, meta: SnapshotMeta) {
+    /// Starts fetching `meta` from `leader`; the result comes back as an
+    /// input. False if it could not start (the leader has no address).
+    fn fetch_snapshot(&self, shard: ShardId, leader: NodeId, meta: SnapshotMeta) -> bool {
         let inputs = self.inputs.clone();
         let Some(addr) = self.peers.address(leader).map(str::to_string) else {
-            let _ = inputs.send(Input::SnapshotFetched {
-                shard,
-                result: None,
-            });
-            return;
+            return false;
         };
         let network = Arc::clone(&self.env.network);
         let link = self.config.link;
@@ -686,8 +688,9 @@ impl Driver {
                 }
                 Err(_) => None,
             };
-            let _ = inputs.send(Input::SnapshotFetched { shard, result });
+            let _ = inputs.send(Input::SnapshotFetched { shard, result }).await;
         }));
+        true
     }
 }
 

@@ -44,7 +44,7 @@ pub use metrics::{NodeMetrics, PeerMetrics};
 use crate::raft::{Index, Membership, NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::storage::{Disk, StdDisk, StorageError};
 use crate::trace::{NoTrace, TraceSink};
-use crate::transport::{Credentials, LinkConfig, Network, TcpNetwork};
+use crate::transport::{Credentials, LinkConfig, Network, ServerLimits, TcpNetwork};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,6 +96,11 @@ pub struct NodeConfig {
     /// the token and peer batches of another cluster are refused; the node
     /// sends both on its own calls to peers.
     pub credentials: Credentials,
+    /// Requests (client calls, peer batches) queued for the driver at most;
+    /// beyond it their senders wait.
+    pub max_queued_inputs: usize,
+    /// Connections and calls per connection the server takes on at once.
+    pub server_limits: ServerLimits,
 }
 
 impl NodeConfig {
@@ -134,6 +139,8 @@ impl NodeConfig {
             snapshot_chunk: 64 * 1024,
             max_message_bytes: 64 * 1024 * 1024,
             credentials: Credentials::default(),
+            max_queued_inputs: 1024,
+            server_limits: ServerLimits::default(),
         }
     }
 }
@@ -316,7 +323,7 @@ pub(crate) enum Input {
 #[derive(Clone)]
 pub struct Node {
     id: NodeId,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::Sender<Input>,
     stopped: watch::Receiver<Option<NodeError>>,
     shutdown: Arc<watch::Sender<bool>>,
     counters: Arc<metrics::Counters>,
@@ -326,7 +333,9 @@ impl Node {
     /// Opens the node's store, recovers its shards, starts listening and
     /// starts the driver.
     pub async fn start(config: NodeConfig, env: Env, app: impl RaftApp) -> Result<Node, NodeError> {
-        let (inputs, inputs_rx) = mpsc::unbounded_channel();
+        // Bounded: a flood of requests waits for room (back-pressure up to
+        // the connections) instead of queueing without limit.
+        let (inputs, inputs_rx) = mpsc::channel(config.max_queued_inputs.max(1));
         let (stop_tx, stopped) = watch::channel(None);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let id = config.id;
@@ -366,6 +375,7 @@ impl Node {
         let mut server_stopped = stopped.clone();
         let net = Arc::clone(&env.network);
         let link = config.link;
+        let limits = config.server_limits;
         env.network.spawn(Box::pin(async move {
             let signal = async move {
                 tokio::select! {
@@ -376,7 +386,7 @@ impl Node {
             };
             let server = crate::transport::pb::tumult_server::TumultServer::new(svc)
                 .max_decoding_message_size(max_message_bytes);
-            crate::transport::serve(net, listener, server, link, signal).await;
+            crate::transport::serve(net, listener, server, link, limits, signal).await;
             tracing::debug!(node = id, "server ended");
         }));
         // A panic in the driver (a broken invariant) must stop the node
@@ -433,6 +443,7 @@ impl Node {
         let (tx, rx) = oneshot::channel();
         self.inputs
             .send(make(tx))
+            .await
             .map_err(|_| ClientError::Stopped(self.stop_reason()))?;
         rx.await
             .map_err(|_| ClientError::Stopped(self.stop_reason()))?

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 pub(crate) struct Service {
     id: NodeId,
     peers: BTreeMap<NodeId, String>,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::Sender<Input>,
     known: KnownShards,
     chunk: usize,
     credentials: Credentials,
@@ -28,7 +28,7 @@ impl Service {
     pub(crate) fn new(
         id: NodeId,
         peers: BTreeMap<NodeId, String>,
-        inputs: mpsc::UnboundedSender<Input>,
+        inputs: mpsc::Sender<Input>,
         known: KnownShards,
         chunk: usize,
         credentials: Credentials,
@@ -68,7 +68,7 @@ impl Service {
 
     /// Checks one batch of a `Deliver` stream and hands its messages to the
     /// driver; messages for unknown shards are dropped and counted in `tally`.
-    fn deliver_batch(&self, batch: pb::Batch, tally: &mut Tally) -> Result<(), Status> {
+    async fn deliver_batch(&self, batch: pb::Batch, tally: &mut Tally) -> Result<(), Status> {
         if !self.peers.contains_key(&batch.from) || batch.from == self.id {
             return Err(Status::permission_denied(format!(
                 "unknown sender node {}",
@@ -117,6 +117,7 @@ impl Service {
                     from: batch.from,
                     messages,
                 })
+                .await
                 .map_err(|_| Status::unavailable("node stopped"))?;
         }
         self.counters.add(batch.from, 1, |c| &c.deliver_received);
@@ -140,6 +141,7 @@ impl Service {
         let (tx, rx) = oneshot::channel();
         self.inputs
             .send(make(tx))
+            .await
             .map_err(|_| ClientError::Stopped("node stopped".into()))?;
         rx.await
             .map_err(|_| ClientError::Stopped("node stopped".into()))?
@@ -206,7 +208,7 @@ impl pb::tumult_server::Tumult for Service {
         let mut stream = request.into_inner();
         let mut tally = Tally::default();
         while let Some(batch) = stream.message().await? {
-            self.deliver_batch(batch, &mut tally)?;
+            self.deliver_batch(batch, &mut tally).await?;
         }
         if !tally.unknown_shards.is_empty() {
             return Err(Status::not_found(format!(

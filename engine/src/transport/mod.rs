@@ -108,6 +108,27 @@ fn connect_lazy(net: &Arc<dyn Network>, addr: &str, endpoint: Endpoint) -> Chann
     endpoint.connect_with_connector_lazy(connector)
 }
 
+/// How much a server takes on at once: beyond `max_connections` open
+/// connections it stops accepting (new ones wait in the listen backlog), and
+/// each connection carries at most `max_concurrent_streams` calls (HTTP/2
+/// flow control holds the client back). With the driver's bounded input this
+/// bounds what a flood of clients can make a node hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub max_connections: usize,
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ServerLimits {
+    /// 1024 connections, 64 calls each.
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 1024,
+            max_concurrent_streams: 64,
+        }
+    }
+}
+
 /// Serves the node's gRPC service on `listener` until `shutdown` resolves;
 /// then every open connection is dropped at once.
 ///
@@ -125,6 +146,7 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
     mut listener: Listener,
     server: pb::tumult_server::TumultServer<T>,
     link: LinkConfig,
+    limits: ServerLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use futures::StreamExt;
@@ -138,10 +160,21 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
         .auto_date_header(false)
         .timer(hyper_util::rt::TokioTimer::new())
         .keep_alive_interval(link.keepalive_interval)
-        .keep_alive_timeout(link.keepalive_timeout);
+        .keep_alive_timeout(link.keepalive_timeout)
+        .max_concurrent_streams(limits.max_concurrent_streams);
     let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        // Accept only with room for one more connection.
+        let permit = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            permit = Arc::clone(&open).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
@@ -151,6 +184,7 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
                     let builder = builder.clone();
                     let mut close = close_rx.clone();
                     net.spawn(Box::pin(async move {
+                        let _permit = permit;
                         let connection = builder.serve_connection(TokioIo::new(conn), service);
                         tokio::select! {
                             biased;
