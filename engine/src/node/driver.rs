@@ -153,10 +153,10 @@ impl Driver {
         recovered: Recovered,
         snapshot: Option<(SnapshotMeta, Vec<u8>)>,
     ) -> Result<Shard, NodeError> {
-        let mut sessions = Sessions::default();
+        let mut sessions = Sessions::with_capacity(config.max_sessions);
         let (applied, applied_term, applied_membership) = match &snapshot {
             Some((meta, blob)) => {
-                let (s, data) = Sessions::decode(blob).ok_or_else(|| {
+                let (s, data) = Sessions::decode(blob, config.max_sessions).ok_or_else(|| {
                     NodeError::Storage(format!(
                         "shard {shard}: snapshot at {} is corrupt",
                         meta.index
@@ -484,7 +484,8 @@ impl Driver {
                     super::metrics::Counters::bump(&self.counters.snapshots_dropped);
                     return;
                 }
-                let Some((sessions, data)) = Sessions::decode(&blob) else {
+                let Some((sessions, data)) = Sessions::decode(&blob, self.config.max_sessions)
+                else {
                     tracing::warn!(
                         node = self.config.id,
                         shard,
@@ -718,7 +719,7 @@ fn apply(
             Some(r) if !crate::mutant!(RetryAppliedTwice) => match s.sessions.check(*r) {
                 Dedup::Apply => {
                     let reply = app.apply(shard, entry.index, data);
-                    s.sessions.record(*r, reply.clone());
+                    s.sessions.record(*r, reply.clone(), entry.index);
                     Ok(reply)
                 }
                 Dedup::Duplicate(reply) => Ok(reply),

@@ -101,6 +101,11 @@ pub struct NodeConfig {
     pub max_queued_inputs: usize,
     /// Connections and calls per connection the server takes on at once.
     pub server_limits: ServerLimits,
+    /// Clients whose last request each shard remembers for exactly-once
+    /// retries; beyond it the client whose last request is oldest in the log
+    /// is forgotten (decided from the log alone, so replicas agree). Must be
+    /// the same on every node of the cluster.
+    pub max_sessions: usize,
 }
 
 impl NodeConfig {
@@ -141,6 +146,7 @@ impl NodeConfig {
             credentials: Credentials::default(),
             max_queued_inputs: 1024,
             server_limits: ServerLimits::default(),
+            max_sessions: app::DEFAULT_SESSIONS,
         }
     }
 }
