@@ -53,7 +53,9 @@ pub(crate) struct Driver {
     config: NodeConfig,
     env: Env,
     app: Box<dyn RaftApp>,
-    store: Store,
+    /// Shared with the service, which serves snapshots straight from it
+    /// (a read transaction) without the driver.
+    store: Arc<Store>,
     shards: BTreeMap<ShardId, Shard>,
     known: KnownShards,
     peers: Peers,
@@ -78,7 +80,7 @@ impl Driver {
         inputs: mpsc::Sender<Input>,
         counters: Arc<super::metrics::Counters>,
     ) -> Result<Driver, NodeError> {
-        let store = Store::open(Arc::clone(&env.disk), &config.data_dir)?;
+        let store = Arc::new(Store::open(Arc::clone(&env.disk), &config.data_dir)?);
         let mut ids: BTreeMap<ShardId, Membership> = BTreeMap::new();
         for shard in store.shards()? {
             ids.insert(shard, Membership::default());
@@ -204,6 +206,11 @@ impl Driver {
 
     pub(crate) fn known_shards(&self) -> KnownShards {
         Arc::clone(&self.known)
+    }
+
+    /// The store, for serving snapshots without the driver.
+    pub(crate) fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
     }
 
     pub(crate) async fn run(
@@ -455,13 +462,6 @@ impl Driver {
                     .store
                     .remove_shard(shard)
                     .and_then(|()| self.store.sync())
-                    .map_err(|e| ClientError::Refused(e.to_string()));
-                let _ = reply.send(result);
-            }
-            Input::GetSnapshot { shard, reply } => {
-                let result = self
-                    .store
-                    .load_snapshot(shard)
                     .map_err(|e| ClientError::Refused(e.to_string()));
                 let _ = reply.send(result);
             }

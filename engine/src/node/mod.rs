@@ -314,10 +314,6 @@ pub(crate) enum Input {
         shard: ShardId,
         reply: Reply<()>,
     },
-    GetSnapshot {
-        shard: ShardId,
-        reply: Reply<Option<(SnapshotMeta, Vec<u8>)>>,
-    },
     SnapshotFetched {
         shard: ShardId,
         result: Option<(SnapshotMeta, Vec<u8>)>,
@@ -354,6 +350,7 @@ impl Node {
             Arc::clone(&counters),
         )?;
         let known = driver.known_shards();
+        let store = driver.store();
         let listen = config
             .listen
             .clone()
@@ -367,15 +364,8 @@ impl Node {
                 addr: listen.clone(),
                 why: e.to_string(),
             })?;
-        let svc = service::Service::new(
-            id,
-            config.peers.clone(),
-            inputs.clone(),
-            known,
-            config.snapshot_chunk,
-            config.credentials.clone(),
-            Arc::clone(&counters),
-        );
+        let svc =
+            service::Service::new(&config, inputs.clone(), known, store, Arc::clone(&counters));
         let max_message_bytes = config.max_message_bytes;
         let mut server_shutdown = shutdown_rx.clone();
         let mut server_stopped = stopped.clone();

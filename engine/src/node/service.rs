@@ -20,27 +20,28 @@ pub(crate) struct Service {
     inputs: mpsc::Sender<Input>,
     known: KnownShards,
     chunk: usize,
+    store: Arc<crate::storage::Store>,
     credentials: Credentials,
     counters: Arc<Counters>,
 }
 
 impl Service {
+    /// The service of the node `config` describes.
     pub(crate) fn new(
-        id: NodeId,
-        peers: BTreeMap<NodeId, String>,
+        config: &super::NodeConfig,
         inputs: mpsc::Sender<Input>,
         known: KnownShards,
-        chunk: usize,
-        credentials: Credentials,
+        store: Arc<crate::storage::Store>,
         counters: Arc<Counters>,
     ) -> Service {
         Service {
-            id,
-            peers,
+            id: config.id,
+            peers: config.peers.clone(),
             inputs,
             known,
-            chunk: chunk.max(1),
-            credentials,
+            chunk: config.snapshot_chunk.max(1),
+            store,
+            credentials: config.credentials.clone(),
             counters,
         }
     }
@@ -231,10 +232,12 @@ impl pb::tumult_server::Tumult for Service {
         let req = request.into_inner();
         self.check_shard(req.shard)?;
         let shard = req.shard;
+        // Straight from the store (a read transaction sees what is durable):
+        // serving a large snapshot never holds up the driver.
         let snapshot = self
-            .ask(|reply| Input::GetSnapshot { shard, reply })
-            .await
-            .map_err(status_of)?;
+            .store
+            .load_snapshot(shard)
+            .map_err(|e| Status::unavailable(e.to_string()))?;
         let Some((meta, data)) = snapshot else {
             return Err(Status::not_found(format!("shard {shard} has no snapshot")));
         };
