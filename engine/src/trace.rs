@@ -7,7 +7,9 @@
 //! `tumult-models` rebuilds the cluster's state from them.
 //!
 //! Serialized with `"event": "<kebab-case name>"` and the fields inline, e.g.
-//! `{"event":"become-leader","term":4}`.
+//! `{"event":"become-leader","term":4}`. An event's own log position is
+//! written `log_index` (SPEC.md section 3), so that inside a history line
+//! `index` always means the line's position; `index` is still read.
 
 use crate::raft::{Index, NodeId, ShardId, Term};
 use serde::{Deserialize, Serialize};
@@ -47,25 +49,43 @@ pub enum TraceEvent {
     /// The commit index advanced to `index`; `entry_term` is the term of that entry.
     Commit {
         term: Term,
+        #[serde(rename = "log_index", alias = "index")]
         index: Index,
         entry_term: Term,
     },
     /// The entry at `index` of term `entry_term` was applied to the state machine.
-    Apply { index: Index, entry_term: Term },
+    Apply {
+        #[serde(rename = "log_index", alias = "index")]
+        index: Index,
+        entry_term: Term,
+    },
     /// The log up to `index` was replaced by a snapshot taken at (`index`, `entry_term`).
-    Compact { index: Index, entry_term: Term },
+    Compact {
+        #[serde(rename = "log_index", alias = "index")]
+        index: Index,
+        entry_term: Term,
+    },
     /// A snapshot up to (`index`, `entry_term`) received from the leader was installed.
     InstallSnapshot {
         term: Term,
+        #[serde(rename = "log_index", alias = "index")]
         index: Index,
         entry_term: Term,
     },
     /// The membership in force changed to `voters` (an entry at `index` carries it).
-    Membership { index: Index, voters: Vec<NodeId> },
+    Membership {
+        #[serde(rename = "log_index", alias = "index")]
+        index: Index,
+        voters: Vec<NodeId>,
+    },
     /// A leader sent TimeoutNow to `to`, handing over leadership.
     TransferLeader { term: Term, to: NodeId },
     /// A read at commit index `index` was confirmed by a quorum in `term`.
-    ReadIndex { term: Term, index: Index },
+    ReadIndex {
+        term: Term,
+        #[serde(rename = "log_index", alias = "index")]
+        index: Index,
+    },
     /// A message from `from` was refused and dropped: it was malformed or
     /// claimed something this server knows to be impossible (a second leader
     /// of its term, an acknowledgement past its log, a rewrite of a committed

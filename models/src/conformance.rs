@@ -164,6 +164,16 @@ fn field(event: &Value, name: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("field {name:?} missing or not an unsigned integer in {event}"))
 }
 
+/// An event's own log position: `log_index` (SPEC.md section 3), or
+/// `index` in events written before that rule.
+fn log_index(event: &Value) -> Result<u64, String> {
+    if event.get("log_index").is_some() {
+        field(event, "log_index")
+    } else {
+        field(event, "index")
+    }
+}
+
 fn ids(event: &Value, name: &str) -> Result<Vec<NodeId>, String> {
     let list = event
         .get(name)
@@ -723,27 +733,27 @@ fn apply(
         }
         "commit" => {
             let term = field(ev, "term")?;
-            let index = field(ev, "index")?;
+            let index = log_index(ev)?;
             let entry_term = field(ev, "entry_term")?;
             touched.commit = true;
             adopt_term(s, id, term, "a commit")
                 .and_then(|()| commit(cluster, id, term, index, entry_term))
         }
         "apply" => {
-            let index = field(ev, "index")?;
+            let index = log_index(ev)?;
             let entry_term = field(ev, "entry_term")?;
             touched.commit = true;
             apply_entry(cluster, id, index, entry_term)
         }
         "compact" => {
-            let index = field(ev, "index")?;
+            let index = log_index(ev)?;
             let entry_term = field(ev, "entry_term")?;
             touched.log = true;
             compact(s, id, index, entry_term)
         }
         "install-snapshot" => {
             let term = field(ev, "term")?;
-            let index = field(ev, "index")?;
+            let index = log_index(ev)?;
             let entry_term = field(ev, "entry_term")?;
             touched.log = true;
             touched.commit = true;
@@ -754,7 +764,7 @@ fn apply(
             })
         }
         "membership" => {
-            let index = field(ev, "index")?;
+            let index = log_index(ev)?;
             let voters = ids(ev, "voters")?;
             // A leader's configuration in force changes only when it appends one.
             let proposed = s.role == Role::Leader

@@ -506,7 +506,7 @@ impl HistoryError {
 
 /// Parses one line of a `history.jsonl`.
 pub fn parse_line(line_no: usize, text: &str) -> Result<Entry, HistoryError> {
-    let json: Json = serde_json::from_str(text).map_err(|e| {
+    let Fields(pairs) = serde_json::from_str(text).map_err(|e| {
         let what = if e.is_eof() {
             format!(
                 "truncated line: the JSON object ends early (column {})",
@@ -522,7 +522,46 @@ pub fn parse_line(line_no: usize, text: &str) -> Result<Entry, HistoryError> {
         };
         HistoryError::line(line_no, what)
     })?;
-    Entry::from_json(json).map_err(|m| HistoryError::line(line_no, m))
+    // Histories written before SPEC.md's `log_index` rule repeat `index` on
+    // some trace lines: the first is the line's position, the second the
+    // event's log index. Any other repeated key keeps its last value, as a
+    // JSON reader would.
+    let mut map = Map::new();
+    let mut seen_index = false;
+    for (k, v) in pairs {
+        if k == "index" {
+            if seen_index {
+                map.insert("log_index".to_string(), v);
+                continue;
+            }
+            seen_index = true;
+        }
+        map.insert(k, v);
+    }
+    Entry::from_json(Json::Object(map)).map_err(|m| HistoryError::line(line_no, m))
+}
+
+/// A JSON object's members in their order, repeated keys included.
+struct Fields(Vec<(String, Json)>);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Fields, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Json>()? {
+                    pairs.push((k, v));
+                }
+                Ok(Fields(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Reads a `history.jsonl`: one JSON object a line; blank lines are skipped.
@@ -650,5 +689,24 @@ mod tests {
         assert!(err.contains("`value`"), "{err}");
         let err = parse_line(7, r#"[1,2]"#).unwrap_err().to_string();
         assert!(err.contains("expected a JSON object"), "{err}");
+    }
+
+    /// SPEC.md section 3: an event's log position is `log_index`; a line of
+    /// an older history that repeats `index` keeps the first as its position.
+    #[test]
+    fn a_trace_event_log_position_is_log_index_and_old_duplicated_index_still_parses() {
+        let old = r#"{"index":4587,"type":"trace","node":"n2","shard":0,"event":"install-snapshot","term":3,"index":131,"entry_term":3,"time":9}"#;
+        let Entry::Trace(t) = parse_line(1, old).unwrap() else {
+            panic!("a trace line")
+        };
+        assert_eq!(t.index, 4587);
+        assert_eq!(t.fields.get("log_index"), Some(&Json::from(131)));
+        assert!(!t.fields.contains_key("index"));
+        // Written back, the line has each key once.
+        let line = Entry::Trace(t).to_line();
+        assert_eq!(line.matches("\"index\"").count(), 1, "{line}");
+        assert!(line.contains("\"log_index\":131"), "{line}");
+        let again = parse_line(2, &line).unwrap();
+        assert_eq!(again.index(), 4587);
     }
 }
