@@ -332,7 +332,13 @@ fn run_checks(
         Ok(report) => {
             let (result, detail) = match &report.verdict {
                 lin::Verdict::Ok => ("pass", "linearizable".to_string()),
-                lin::Verdict::Unknown => ("unknown", "the checker ran out of time".to_string()),
+                lin::Verdict::Unknown => (
+                    "unknown",
+                    report
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "the checker ran out of time".to_string()),
+                ),
                 lin::Verdict::Violation { key, ops, .. } => {
                     let shown: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
                     (

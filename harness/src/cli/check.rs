@@ -1,9 +1,10 @@
-//! `tumult check HISTORY [--format F] [--timeout S]`: checks a recorded
-//! history for linearizability (`tumult_models::lin`) and prints the verdict
-//! with its figures.
+//! `tumult check HISTORY [--format F] [--timeout S] [--memory SIZE]`: checks
+//! a recorded history for linearizability (`tumult_models::lin`) and prints
+//! the verdict with its figures.
 //!
 //! Exit codes: 0 linearizable, 1 a violation, 2 bad input (the message names
-//! the file, the line and what is wrong), 3 inconclusive (out of time).
+//! the file, the line and what is wrong), 3 inconclusive (out of time, or a
+//! key's search needed more than the memory budget).
 //! A violation's operations are drawn into `NAME.lin.html` next to the
 //! history (`--html` elsewhere, `--no-html` not at all).
 
@@ -24,6 +25,10 @@ pub struct CheckArgs {
     /// Give up after this many seconds (the verdict is then inconclusive, exit 3).
     #[arg(long, default_value = "300", value_parser = parse_seconds)]
     pub timeout: Duration,
+    /// Memory the checker's searches may hold at once, like 512MiB or 4GiB; a key whose
+    /// search needs more is inconclusive (exit 3) instead of exhausting the machine.
+    #[arg(long, default_value = "4GiB", value_parser = lin::parse_size)]
+    pub memory: u64,
     /// Seconds allowed for shrinking a violation to a small set of operations (0: report all of the key's).
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     pub shrink: Duration,
@@ -69,6 +74,7 @@ pub fn run(args: CheckArgs) -> Outcome {
         shrink: (!args.shrink.is_zero()).then_some(args.shrink),
         html,
         threads: 0,
+        memory_budget: args.memory,
     };
     let report = match lin::check_file(&args.history, args.format, &opts) {
         Ok(r) => r,
@@ -115,17 +121,22 @@ pub fn render(file: &str, r: &Report) -> String {
             let _ = writeln!(out, "{file}: linearizable ({figures})");
         }
         Verdict::Unknown => {
-            let unknown: Vec<&str> = r
-                .per_key
-                .iter()
-                .filter(|k| k.result == KeyResult::Unknown)
-                .map(|k| k.key.as_str())
-                .collect();
-            let _ = writeln!(
-                out,
-                "{file}: inconclusive: the checker ran out of time ({figures}); unknown keys: {}",
-                unknown.join(", ")
-            );
+            let reason = r.reason.clone().unwrap_or_else(|| {
+                let unknown: Vec<&str> = r
+                    .per_key
+                    .iter()
+                    .filter(|k| matches!(k.result, KeyResult::Unknown | KeyResult::OverBudget))
+                    .map(|k| k.key.as_str())
+                    .collect();
+                format!("undecided keys: {}", unknown.join(", "))
+            });
+            let _ = writeln!(out, "{file}: inconclusive: {reason} ({figures})");
+            if r.per_key.iter().any(|k| k.result == KeyResult::OverBudget) {
+                let _ = writeln!(
+                    out,
+                    "  a larger budget may decide it: --memory SIZE (e.g. 8GiB)"
+                );
+            }
         }
         Verdict::Violation {
             key,

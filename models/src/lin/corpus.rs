@@ -16,9 +16,8 @@
 //!   pending get return "").
 
 use super::prepare::Keyed;
-use super::spec::{KeyOps, KvOp, KvSpec, OpMeta};
+use super::spec::{KeyOps, KvOp, KvSpec, OpMeta, Operation};
 use crate::history::{ClientOp, Entry, Function, History, HistoryError, OpType, Record, Value};
-use porcupine::Operation;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -1,21 +1,19 @@
-//! Checks the keys of a history with porcupine-rs, one key at a time on a
-//! few worker threads, within one deadline; shrinks a violation to a small
-//! set of operations that still cannot be linearized and draws it.
+//! Checks the keys of a history with our search (see [`search`]), one key
+//! at a time on a few worker threads, within one deadline and one memory
+//! budget; shrinks a violation to a small set of operations that still
+//! cannot be linearized and draws it.
 //!
-//! Only porcupine-rs's plain `check_operations_timeout` decides verdicts:
-//! its `*_info_timeout` variants report `Illegal` when the deadline fires,
-//! so the info variant is used only to draw a set already known illegal.
-//! A check stopped early because another key was found not linearizable
-//! (see [`Stoppable`]) decides nothing either.
+//! Only a search that ran to its end decides: one halted by the deadline,
+//! by the memory budget or because another key was found not linearizable
+//! decides nothing.
 
-use super::spec::{KeyOps, Role, Spec};
+use super::search::{self, Found, Halt, Limits, MemoryPool};
+use super::spec::{KeyOps, Operation, Role, Spec};
 use super::{CheckOptions, KeyReport, KeyResult, Verdict, ViolationOp};
-use porcupine::{CheckResult, Model, Operation};
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// A deadline `timeout` after `start`, saturating far in the future.
@@ -26,23 +24,27 @@ pub(crate) fn deadline_after(start: Instant, timeout: Duration) -> Instant {
         .unwrap_or(start)
 }
 
-fn check_until<M: Model>(ops: &[Operation<M>], deadline: Instant) -> CheckResult {
-    if ops.is_empty() {
-        return CheckResult::Ok;
-    }
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return CheckResult::Unknown;
-    }
-    porcupine::check_operations_timeout(ops, left)
+/// Searches `ops` until `deadline`, `stop` or the pool's end.
+fn check_until<M: Spec>(
+    ops: &[Operation<M>],
+    deadline: Instant,
+    stop: Option<&AtomicBool>,
+    pool: &MemoryPool,
+) -> Found {
+    let limits = Limits {
+        deadline,
+        stop,
+        pool,
+    };
+    search::check(ops, &limits).found
 }
 
 /// `ops` without the indeterminate operations that may only have set values
 /// nobody saw, when no operation of the key is a [`Role::Blocker`].
 ///
 /// Such an operation cannot decide the verdict, and it is what makes
-/// list-append histories explode: porcupine-rs caches every order of every
-/// subset of the open appends. Dropping it keeps the verdict both ways:
+/// list-append histories explode: the search remembers every order of
+/// every subset of the open appends. Dropping it keeps the verdict both ways:
 /// - a linearization of the rest extends to one of the whole, with the
 ///   dropped operations last (they are open, so they may end at any time;
 ///   an append, a write and an indeterminate cas are legal in any state);
@@ -78,76 +80,6 @@ fn without_unobserved_open_changes<M: Spec>(ops: &[Operation<M>]) -> Vec<Operati
         .collect()
 }
 
-/// A key's spec whose every step is refused once `stop` is set, so that
-/// the checks of other keys end at once when one key is found not
-/// linearizable (porcupine-rs has no other way to stop a check). A check
-/// that was running when `stop` was set may wrongly report `Illegal`: its
-/// result is discarded, so verdicts still come only from
-/// `check_operations_timeout` over the spec's own steps.
-struct Stoppable<'a, M>(PhantomData<&'a M>);
-
-impl<M> Clone for Stoppable<'_, M> {
-    fn clone(&self) -> Self {
-        Stoppable(PhantomData)
-    }
-}
-
-/// An operation of a [`Stoppable`] spec.
-#[derive(Debug)]
-struct StopOp<'a, Op> {
-    op: Op,
-    stop: &'a AtomicBool,
-}
-
-impl<Op: Clone> Clone for StopOp<'_, Op> {
-    fn clone(&self) -> Self {
-        StopOp {
-            op: self.op.clone(),
-            stop: self.stop,
-        }
-    }
-}
-
-impl<'a, M: Spec> Model for Stoppable<'a, M> {
-    type State = M::State;
-    type Op = StopOp<'a, M::Op>;
-    type Metadata = ();
-
-    fn init() -> M::State {
-        M::init()
-    }
-
-    fn step(state: &M::State, op: &Self::Op) -> (bool, M::State) {
-        if op.stop.load(Ordering::Relaxed) {
-            return (false, state.clone());
-        }
-        M::step(state, &op.op)
-    }
-
-    fn equal(a: &M::State, b: &M::State) -> bool {
-        M::equal(a, b)
-    }
-}
-
-type StopOps<'a, M> = Vec<Operation<Stoppable<'a, M>>>;
-
-/// `ops` as operations of the [`Stoppable`] spec (without metadata, which
-/// the check does not need).
-fn stoppable<'a, M: Spec>(ops: &[Operation<M>], stop: &'a AtomicBool) -> StopOps<'a, M> {
-    ops.iter()
-        .map(|o| Operation {
-            client_id: o.client_id,
-            call_time: o.call_time,
-            return_time: o.return_time,
-            op: StopOp {
-                op: o.op.clone(),
-                stop,
-            },
-            metadata: None,
-        })
-        .collect()
-}
-
 /// What the per-key stage found.
 pub(crate) struct Outcome {
     pub verdict: Verdict,
@@ -178,7 +110,7 @@ fn first_slice(keys: usize, workers: usize) -> Duration {
 ///
 /// Keys are checked on `opts.threads` workers from a queue, biggest first.
 /// When a key is found not linearizable, the checks still running are
-/// stopped at once (see [`Stoppable`]) and no new one starts. While other
+/// stopped at once and no new one starts. While other
 /// keys wait for a thread, a check gets a time slice (see [`first_slice`]):
 /// a key that runs out of it goes to the back of the queue and starts again
 /// later with `SLICE_GROWTH` times more, so a hard key delays a violation
@@ -186,6 +118,11 @@ fn first_slice(keys: usize, workers: usize) -> Duration {
 /// runs to the deadline: a restart could not help anyone. Restarts cost at
 /// most 4/3 of the time a key needs, and none for keys that finish within
 /// their first slice.
+///
+/// The searches running at the same time share `opts.memory_budget`. A
+/// key whose search alone needs more is [`KeyResult::OverBudget`]; one
+/// that ran short while other searches held part of the budget goes back
+/// to the queue and runs again with the budget to itself.
 pub(crate) fn check_keys<M: Spec>(
     keys: &[KeyOps<M>],
     opts: &CheckOptions,
@@ -206,7 +143,8 @@ pub(crate) fn check_keys<M: Spec>(
             ops: without_unobserved_open_changes(&k.ops),
         })
         .collect();
-    let results = run_queue(&pruned, first_slice(n, workers), deadline, workers);
+    let pool = MemoryPool::new(opts.memory_budget);
+    let results = run_queue(&pruned, first_slice(n, workers), deadline, workers, &pool);
 
     let per_key: Vec<KeyReport> = keys
         .iter()
@@ -223,8 +161,13 @@ pub(crate) fn check_keys<M: Spec>(
         .iter()
         .position(|r| r.result == KeyResult::Violation);
     let verdict = match violating {
-        Some(i) => violation(&pruned[i], per_key[i].seconds, opts, deadline),
-        None if per_key.iter().any(|r| r.result == KeyResult::Unknown) => Verdict::Unknown,
+        Some(i) => violation(&pruned[i], per_key[i].seconds, opts, deadline, &pool),
+        None if per_key
+            .iter()
+            .any(|r| matches!(r.result, KeyResult::Unknown | KeyResult::OverBudget)) =>
+        {
+            Verdict::Unknown
+        }
         None => Verdict::Ok,
     };
     Outcome { verdict, per_key }
@@ -237,80 +180,93 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Checks the keys on `workers` threads from a queue (biggest keys first,
 /// so one slow key does not start last); returns each key's result and
 /// seconds. A key not decided when a violation was found is `Skipped`;
-/// one out of time at the deadline is `Unknown`.
+/// one out of time at the deadline is `Unknown`; one whose search alone
+/// needed more than the pool is `OverBudget`.
 fn run_queue<M: Spec>(
     keys: &[KeyOps<M>],
     first: Duration,
     deadline: Instant,
     workers: usize,
+    pool: &MemoryPool,
 ) -> Vec<(KeyResult, f64)> {
     let n = keys.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(keys[i].ops.len()));
-    let waiting: Mutex<VecDeque<(usize, Duration)>> =
-        Mutex::new(order.into_iter().map(|i| (i, first)).collect());
+    // (key, its next slice, whether it must have the pool to itself)
+    let waiting: Mutex<VecDeque<(usize, Duration, bool)>> =
+        Mutex::new(order.into_iter().map(|i| (i, first, false)).collect());
     let results: Vec<Mutex<(KeyResult, f64)>> = (0..n)
         .map(|_| Mutex::new((KeyResult::Unknown, 0.0)))
         .collect();
     // Set once a key is found not linearizable: stops every other check.
     let stop = AtomicBool::new(false);
+    // Searches share the pool (read); a key that ran short of memory while
+    // others held part of it runs alone (write).
+    let sharing = RwLock::new(());
     let work = || {
-        // The key this worker holds, its next slice and its operations.
-        let mut held: Option<(usize, Duration, StopOps<'_, M>)> = None;
+        // The key this worker holds, its next slice and whether it runs alone.
+        let mut held: Option<(usize, Duration, bool)> = None;
         loop {
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                 break;
             }
             // Keep the key just out of time when no other key waits for a
             // thread, else queue it and take the next.
-            let (key, slice, ops, alone) = {
+            let ((key, slice, exclusive), alone) = {
                 let mut q = lock(&waiting);
                 let next = match held.take() {
                     Some(h) if q.is_empty() => h,
-                    Some((key, slice, _)) => {
-                        q.push_back((key, slice));
-                        let (key, slice) = q.pop_front().expect("just pushed");
-                        (key, slice, Vec::new())
+                    Some(h) => {
+                        q.push_back(h);
+                        q.pop_front().expect("just pushed")
                     }
                     None => match q.pop_front() {
-                        Some((key, slice)) => (key, slice, Vec::new()),
+                        Some(k) => k,
                         None => break,
                     },
                 };
                 // Once the queue is empty it stays empty (a key is only
                 // queued in exchange for another): nobody waits any more.
-                (next.0, next.1, next.2, q.is_empty())
+                (next, q.is_empty())
             };
-            let ops = if ops.is_empty() {
-                stoppable(&keys[key].ops, &stop)
+            let run = || {
+                let t0 = Instant::now();
+                let until = if alone {
+                    deadline
+                } else {
+                    deadline_after(t0, slice).min(deadline)
+                };
+                let found = check_until(&keys[key].ops, until, Some(&stop), pool);
+                (found, t0.elapsed().as_secs_f64())
+            };
+            let (found, seconds) = if exclusive {
+                let _alone = sharing.write().unwrap_or_else(|e| e.into_inner());
+                run()
             } else {
-                ops
+                let _shared = sharing.read().unwrap_or_else(|e| e.into_inner());
+                run()
             };
-            let t0 = Instant::now();
-            let until = if alone {
-                deadline
-            } else {
-                deadline_after(t0, slice).min(deadline)
-            };
-            let result = check_until(&ops, until);
-            let seconds = t0.elapsed().as_secs_f64();
-            let decided = match result {
-                CheckResult::Ok => Some(KeyResult::Ok),
-                // Sound only if no step was refused: `stop` still unset.
-                CheckResult::Illegal if !stop.swap(true, Ordering::SeqCst) => {
+            let decided = match found {
+                Found::Linearizable => Some(KeyResult::Ok),
+                Found::NotLinearizable => {
+                    stop.store(true, Ordering::SeqCst);
                     Some(KeyResult::Violation)
                 }
-                CheckResult::Illegal | CheckResult::Unknown => None,
-            };
-            {
-                let mut r = lock(&results[key]);
-                r.1 += seconds;
-                if let Some(d) = decided {
-                    r.0 = d;
+                Found::Halted(Halt::Memory { alone: false, .. }) if !exclusive => {
+                    // Others held part of the pool: again, with all of it.
+                    held = Some((key, slice, true));
+                    None
                 }
-            }
-            if decided.is_none() {
-                held = Some((key, slice.saturating_mul(SLICE_GROWTH), ops));
+                Found::Halted(Halt::Memory { .. }) => Some(KeyResult::OverBudget),
+                Found::Halted(Halt::Deadline | Halt::Stopped) => {
+                    held = Some((key, slice.saturating_mul(SLICE_GROWTH), exclusive));
+                    None
+                }
+            };
+            let mut r = lock(&results[key]);
+            r.1 += seconds;
+            if let Some(d) = decided {
+                r.0 = d;
             }
         }
     };
@@ -341,6 +297,7 @@ fn violation<M: Spec>(
     found_in: f64,
     opts: &CheckOptions,
     deadline: Instant,
+    pool: &MemoryPool,
 ) -> Verdict {
     let t0 = Instant::now();
     let shrink_deadline = match opts.shrink {
@@ -348,7 +305,12 @@ fn violation<M: Spec>(
         None => t0,
     };
     let (kept, minimal) = if opts.shrink.is_some() {
-        shrink(&key.ops, shrink_deadline, Duration::from_secs_f64(found_in))
+        shrink(
+            &key.ops,
+            shrink_deadline,
+            Duration::from_secs_f64(found_in),
+            pool,
+        )
     } else {
         ((0..key.ops.len()).collect(), false)
     };
@@ -356,7 +318,7 @@ fn violation<M: Spec>(
     let mut ops: Vec<Operation<M>> = kept.iter().map(|&i| key.ops[i].clone()).collect();
     ops.sort_by_key(|o| (o.call_time, o.return_time));
     let (html, html_error) = match &opts.html {
-        Some(path) => match draw(&ops, path) {
+        Some(path) => match draw(&key.key, &ops, path, pool) {
             Ok(()) => (Some(path.clone()), None),
             Err(e) => (None, Some(format!("{}: {e}", path.display()))),
         },
@@ -397,14 +359,22 @@ fn violation<M: Spec>(
     }
 }
 
-/// Draws `ops` (known not linearizable) with porcupine-rs's visualization.
-fn draw<M: Spec>(ops: &[Operation<M>], path: &Path) -> std::io::Result<()> {
-    // The verdict is known; the info variant only supplies the partial
-    // linearizations to draw, so its timeout misreport does not matter here.
-    let (_, info) = porcupine::check_operations_info_timeout(ops, Duration::from_secs(10));
-    let mut out = Vec::new();
-    porcupine::visualize::<M, _>(&info, &mut out)?;
-    std::fs::write(path, out)
+/// Draws `ops` (known not linearizable) with the longest partial
+/// linearizations our search finds in at most 10 s (see [`super::draw`]).
+fn draw<M: Spec>(
+    key: &str,
+    ops: &[Operation<M>],
+    path: &Path,
+    pool: &MemoryPool,
+) -> std::io::Result<()> {
+    let limits = Limits {
+        deadline: deadline_after(Instant::now(), Duration::from_secs(10)),
+        stop: None,
+        pool,
+    };
+    let (searched, partials) = search::explain(ops, &limits);
+    let complete = !matches!(searched.found, Found::Halted(_));
+    std::fs::write(path, super::draw::page(key, ops, &partials, complete))
 }
 
 /// Greedily drops operations (chunks first, then single ones) while the rest
@@ -416,6 +386,7 @@ pub(crate) fn shrink<M: Spec>(
     ops: &[Operation<M>],
     deadline: Instant,
     found_in: Duration,
+    pool: &MemoryPool,
 ) -> (Vec<usize>, bool) {
     // A candidate that takes much longer than the whole key did is skipped.
     let per_try = found_in.saturating_mul(4).max(Duration::from_millis(100));
@@ -460,14 +431,15 @@ pub(crate) fn shrink<M: Spec>(
                         continue;
                     }
                     let sub: Vec<Operation<M>> = rest.iter().map(|&j| ops[j].clone()).collect();
-                    match check_until(&sub, deadline_after(Instant::now(), per_try).min(deadline)) {
-                        CheckResult::Illegal => {
+                    let until = deadline_after(Instant::now(), per_try).min(deadline);
+                    match check_until(&sub, until, None, pool) {
+                        Found::NotLinearizable => {
                             cur = rest;
                             changed = true;
                             progress = true;
                         }
-                        CheckResult::Ok => i += chunk,
-                        CheckResult::Unknown => {
+                        Found::Linearizable => i += chunk,
+                        Found::Halted(_) => {
                             gave_up = true;
                             if Instant::now() >= deadline {
                                 break 'rounds;

@@ -1,11 +1,14 @@
-//! Linearizability of client histories, checked per key with porcupine-rs.
+//! Linearizability of client histories, checked per key by our own
+//! Wing-Gong-Lowe search (`search.rs`), whose memory is bounded.
 //!
 //! A history is split by key (a key-value store is linearizable when every
 //! key is), each key is checked against its sequential spec (see [`spec`]),
 //! and the verdict is [`Verdict::Ok`], [`Verdict::Violation`] (naming the
 //! key and a small set of its operations that cannot be linearized) or
-//! [`Verdict::Unknown`] when the time ran out first: a timeout never becomes
-//! a violation.
+//! [`Verdict::Unknown`] when the time ran out, or a key's search needed more
+//! than [`CheckOptions::memory_budget`], first ([`Report::reason`] says
+//! which): neither ever becomes a violation, and running out of memory
+//! never aborts the process.
 //!
 //! How a tumult history is read (SPEC.md §3): each `invoke` is paired with
 //! the next completion of the same process. `ok` happened between the two
@@ -30,8 +33,10 @@
 //! ```
 
 pub mod corpus;
+mod draw;
 mod engine;
 mod prepare;
+mod search;
 pub mod spec;
 
 use crate::history::{read_history, History, HistoryError};
@@ -54,18 +59,97 @@ pub struct CheckOptions {
     pub html: Option<PathBuf>,
     /// Worker threads checking keys in parallel; 0 = one per core.
     pub threads: usize,
+    /// Bytes the searches of the check may hold at once: their memo of
+    /// explored configurations, stacks and lists (keys checked at the same
+    /// time share it). A key whose search alone needs more ends
+    /// [`KeyResult::OverBudget`]; shrinking and drawing a violation stay
+    /// within it too.
+    pub memory_budget: u64,
 }
 
+/// The default [`CheckOptions::memory_budget`]: 4 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 4 << 30;
+
 impl Default for CheckOptions {
-    /// 300 s, 10 s of shrinking, no HTML, one thread per core.
+    /// 300 s, 10 s of shrinking, no HTML, one thread per core, 4 GiB.
     fn default() -> CheckOptions {
         CheckOptions {
             timeout: Duration::from_secs(300),
             shrink: Some(Duration::from_secs(10)),
             html: None,
             threads: 0,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
+}
+
+/// Parses a size in bytes: a number with an optional unit, `B`, `KiB`,
+/// `MiB`, `GiB`, `TiB` (powers of 1024) or `KB`, `MB`, `GB`, `TB` (powers
+/// of 1000); `K`, `M`, `G`, `T` alone mean the binary units. Case does not
+/// matter and fractions are allowed (`1.5GiB`).
+///
+/// ```
+/// use tumult_models::lin::parse_size;
+/// assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+/// assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+/// assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+/// assert_eq!(parse_size("1000"), Ok(1000));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        u => {
+            return Err(format!(
+                "{s:?}: unknown unit {u:?} (expected B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (a number with a unit, like 512MiB or 4GiB)"))?;
+    let bytes = n * scale as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("{s:?} is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// A size in bytes as people read it: `512 MiB`, `4 GiB`, `1.5 GiB`, `900 B`.
+///
+/// ```
+/// use tumult_models::lin::format_size;
+/// assert_eq!(format_size(4 << 30), "4 GiB");
+/// assert_eq!(format_size(3 << 19), "1.5 MiB");
+/// assert_eq!(format_size(900), "900 B");
+/// ```
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    let shown = format!("{v:.1}");
+    let shown = shown.strip_suffix(".0").unwrap_or(&shown);
+    format!("{shown} {}", UNITS[unit])
 }
 
 /// The overall verdict.
@@ -92,7 +176,8 @@ pub enum Verdict {
         /// Why the visualization could not be written.
         html_error: Option<String>,
     },
-    /// No violation found, but some key ran out of time.
+    /// No violation found, but some key was not decided: it ran out of
+    /// time or over the memory budget ([`Report::reason`] says which).
     Unknown,
 }
 
@@ -138,8 +223,11 @@ pub enum KeyResult {
     Ok,
     /// Not linearizable.
     Violation,
-    /// Out of time.
+    /// Not decided: out of time.
     Unknown,
+    /// Not decided: its search needed more memory than
+    /// [`CheckOptions::memory_budget`].
+    OverBudget,
     /// Not decided: another key was found not linearizable first (its
     /// check was not started, or was stopped).
     Skipped,
@@ -177,6 +265,54 @@ pub struct Report {
     pub indeterminate: usize,
     /// Per key, in key order.
     pub per_key: Vec<KeyReport>,
+    /// Why the verdict is [`Verdict::Unknown`] (`None` otherwise): each
+    /// undecided key and what stopped it, e.g. `key "k3": the search
+    /// exceeded the memory budget of 4 GiB`.
+    pub reason: Option<String>,
+}
+
+/// The reason of a [`Verdict::Unknown`]: the undecided keys and why.
+fn unknown_reason(per_key: &[KeyReport], opts: &CheckOptions) -> String {
+    const NAMED: usize = 5;
+    let named = |keys: &[&str]| {
+        let mut shown: Vec<String> = keys.iter().take(NAMED).map(|k| format!("{k:?}")).collect();
+        if keys.len() > NAMED {
+            shown.push(format!("and {} more", keys.len() - NAMED));
+        }
+        format!(
+            "key{} {}",
+            if keys.len() == 1 { "" } else { "s" },
+            shown.join(", ")
+        )
+    };
+    let with = |r: KeyResult| -> Vec<&str> {
+        per_key
+            .iter()
+            .filter(|k| k.result == r)
+            .map(|k| k.key.as_str())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let over = with(KeyResult::OverBudget);
+    if !over.is_empty() {
+        parts.push(format!(
+            "{}: the search exceeded the memory budget of {}",
+            named(&over),
+            format_size(opts.memory_budget)
+        ));
+    }
+    let late = with(KeyResult::Unknown);
+    if !late.is_empty() {
+        parts.push(format!(
+            "{}: the checker ran out of time ({} s)",
+            named(&late),
+            opts.timeout.as_secs_f64()
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("no key was left undecided, yet no verdict was reached".to_string());
+    }
+    parts.join("; ")
 }
 
 impl Report {
@@ -188,6 +324,8 @@ impl Report {
 
 fn run<M: spec::Spec>(keyed: prepare::Keyed<M>, opts: &CheckOptions, start: Instant) -> Report {
     let outcome = engine::check_keys(&keyed.keys, opts, start);
+    let reason =
+        (outcome.verdict == Verdict::Unknown).then(|| unknown_reason(&outcome.per_key, opts));
     Report {
         verdict: outcome.verdict,
         model: M::NAME,
@@ -197,6 +335,7 @@ fn run<M: spec::Spec>(keyed: prepare::Keyed<M>, opts: &CheckOptions, start: Inst
         dropped: keyed.dropped,
         indeterminate: keyed.open,
         per_key: outcome.per_key,
+        reason,
     }
 }
 

@@ -2,13 +2,14 @@
 //! process's completion, drop what certainly did not happen, leave what may
 //! have happened open to the end, and translate into the workload's spec.
 
-use super::spec::{CasOutcome, KeyOps, ListAppendSpec, ListOp, OpMeta, RegisterOp, RegisterSpec};
+use super::spec::{
+    CasOutcome, KeyOps, ListAppendSpec, ListOp, OpMeta, Operation, RegisterOp, RegisterSpec, Spec,
+};
 use crate::history::{ClientOp, Entry, Function, History, HistoryError, OpType, Value};
-use porcupine::{Model, Operation};
 use std::collections::{BTreeMap, HashMap};
 
 /// Operations of every key, plus what was left out.
-pub(crate) struct Keyed<M: Model> {
+pub(crate) struct Keyed<M: Spec> {
     pub keys: Vec<KeyOps<M>>,
     /// Operations dropped before checking (fail, indeterminate reads).
     pub dropped: usize,
@@ -157,7 +158,7 @@ enum Verdict<Op> {
     Open(Op),
 }
 
-fn translate<M: Model<Metadata = OpMeta>>(
+fn translate<M: Spec>(
     pairs: &[Pair<'_>],
     end: i64,
     op_of: fn(&Pair<'_>) -> Result<Verdict<M::Op>, HistoryError>,

@@ -1,4 +1,5 @@
-//! The sequential specifications, one key each, as porcupine-rs models.
+//! The sequential specifications, one key each, and the operations the
+//! linearizability search orders.
 //!
 //! - [`RegisterSpec`]: read, write, cas over an integer register that starts
 //!   out `null`.
@@ -12,7 +13,6 @@
 //! applies when the register holds its expected value and is a no-op
 //! otherwise.
 
-use porcupine::{Model, Operation};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -88,12 +88,78 @@ pub enum Role {
     Pinned,
 }
 
-/// A porcupine-rs model of one key, with what the checker layer needs.
-pub trait Spec: Model<Metadata = OpMeta> + 'static {
+/// The sequential specification of one key, with what the checker layer
+/// needs.
+///
+/// Every step is deterministic: an operation either cannot happen in a
+/// state, or it leads to exactly one next state.
+pub trait Spec: 'static {
     /// Name of the workload (`register`, `list-append`, `kv`).
     const NAME: &'static str;
+    /// What one key holds. Equal states must hash equally: the search
+    /// remembers the configurations it explored by state.
+    type State: Clone + Eq + Hash + fmt::Debug + Send + Sync;
+    /// An operation, input and output together.
+    type Op: Clone + fmt::Debug + Send + Sync;
+
+    /// The state before any operation.
+    fn init() -> Self::State;
+    /// The state after `op`, or `None` when `op` cannot happen in `state`
+    /// (a read that returned another value, a cas whose outcome does not fit).
+    fn step(state: &Self::State, op: &Self::Op) -> Option<Self::State>;
     /// How the operation may be dropped while shrinking.
     fn role(op: &Self::Op) -> Role;
+    /// The operation as the reports show it, e.g. `cas(5, 7) -> mismatch`.
+    fn describe_operation(op: &Self::Op) -> String;
+    /// The state as the reports show it.
+    fn describe_state(state: &Self::State) -> String;
+    /// Bytes of memory `state` holds outside itself (an estimate), which the
+    /// search counts against its memory budget for every state it keeps.
+    fn state_heap_bytes(_state: &Self::State) -> usize {
+        0
+    }
+}
+
+/// One operation of a key: when it was called and returned, what it did
+/// and where it came from.
+///
+/// Times only order the operations: an operation that returned before
+/// another was called precedes it; an open one returns after everything.
+pub struct Operation<M: Spec> {
+    /// The client process.
+    pub client_id: Option<u32>,
+    /// When it was called.
+    pub call_time: i64,
+    /// When it returned.
+    pub return_time: i64,
+    /// What it did.
+    pub op: M::Op,
+    /// Where it came from.
+    pub metadata: Option<OpMeta>,
+}
+
+impl<M: Spec> Clone for Operation<M> {
+    fn clone(&self) -> Self {
+        Operation {
+            client_id: self.client_id,
+            call_time: self.call_time,
+            return_time: self.return_time,
+            op: self.op.clone(),
+            metadata: self.metadata,
+        }
+    }
+}
+
+impl<M: Spec> fmt::Debug for Operation<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation")
+            .field("client_id", &self.client_id)
+            .field("call_time", &self.call_time)
+            .field("return_time", &self.return_time)
+            .field("op", &self.op)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
 }
 
 /// A cas's outcome.
@@ -155,19 +221,19 @@ fn show_register(state: &Option<i64>) -> String {
 #[derive(Clone, Copy, Debug)]
 pub struct RegisterSpec;
 
-impl Model for RegisterSpec {
+impl Spec for RegisterSpec {
+    const NAME: &'static str = "register";
     type State = Option<i64>;
     type Op = RegisterOp;
-    type Metadata = OpMeta;
 
     fn init() -> Option<i64> {
         None
     }
 
-    fn step(state: &Option<i64>, op: &RegisterOp) -> (bool, Option<i64>) {
+    fn step(state: &Option<i64>, op: &RegisterOp) -> Option<Option<i64>> {
         match *op {
-            RegisterOp::Read(v) => (*state == v, *state),
-            RegisterOp::Write(v) => (true, Some(v)),
+            RegisterOp::Read(v) => (*state == v).then_some(*state),
+            RegisterOp::Write(v) => Some(Some(v)),
             RegisterOp::Cas {
                 expected,
                 new,
@@ -175,29 +241,13 @@ impl Model for RegisterSpec {
             } => {
                 let holds = *state == Some(expected);
                 match outcome {
-                    CasOutcome::Ok => (holds, if holds { Some(new) } else { *state }),
-                    CasOutcome::Mismatch => (!holds, *state),
-                    CasOutcome::Unknown => (true, if holds { Some(new) } else { *state }),
+                    CasOutcome::Ok => holds.then_some(Some(new)),
+                    CasOutcome::Mismatch => (!holds).then_some(*state),
+                    CasOutcome::Unknown => Some(if holds { Some(new) } else { *state }),
                 }
             }
         }
     }
-
-    fn describe_operation(op: &RegisterOp) -> String {
-        op.to_string()
-    }
-
-    fn describe_state(state: &Option<i64>) -> String {
-        show_register(state)
-    }
-
-    fn describe_metadata(meta: Option<&OpMeta>) -> String {
-        meta.map_or_else(String::new, OpMeta::to_string)
-    }
-}
-
-impl Spec for RegisterSpec {
-    const NAME: &'static str = "register";
 
     fn role(op: &RegisterOp) -> Role {
         match *op {
@@ -218,6 +268,14 @@ impl Spec for RegisterSpec {
                 refs: vec![expected],
             },
         }
+    }
+
+    fn describe_operation(op: &RegisterOp) -> String {
+        op.to_string()
+    }
+
+    fn describe_state(state: &Option<i64>) -> String {
+        show_register(state)
     }
 }
 
@@ -268,6 +326,14 @@ impl<T: Copy + Eq + Into<i64>> Seq<T> {
     pub fn as_slice(&self) -> &[T] {
         &self.items
     }
+
+    /// Bytes the sequence holds on the heap (an estimate: the shared
+    /// allocation, its items and the allocator's overhead), counted in
+    /// full by every holder.
+    pub fn heap_bytes(&self) -> usize {
+        // Arc counts + Vec header, the items, two allocations' overhead.
+        16 + 24 + self.items.len() * std::mem::size_of::<T>() + 2 * 16
+    }
 }
 
 impl<T: Eq> PartialEq for Seq<T> {
@@ -313,19 +379,29 @@ impl fmt::Display for ListOp {
 #[derive(Clone, Copy, Debug)]
 pub struct ListAppendSpec;
 
-impl Model for ListAppendSpec {
+impl Spec for ListAppendSpec {
+    const NAME: &'static str = "list-append";
     type State = Seq<i64>;
     type Op = ListOp;
-    type Metadata = OpMeta;
 
     fn init() -> Seq<i64> {
         Seq::empty()
     }
 
-    fn step(state: &Seq<i64>, op: &ListOp) -> (bool, Seq<i64>) {
+    fn step(state: &Seq<i64>, op: &ListOp) -> Option<Seq<i64>> {
         match op {
-            ListOp::Append(v) => (true, state.extended(&[*v])),
-            ListOp::Read(l) => (state.as_slice() == &l[..], state.clone()),
+            ListOp::Append(v) => Some(state.extended(&[*v])),
+            ListOp::Read(l) => (state.as_slice() == &l[..]).then(|| state.clone()),
+        }
+    }
+
+    fn role(op: &ListOp) -> Role {
+        match op {
+            ListOp::Append(v) => Role::Changer {
+                sets: vec![*v],
+                refs: vec![],
+            },
+            ListOp::Read(l) => Role::Observer { refs: l.to_vec() },
         }
     }
 
@@ -337,22 +413,8 @@ impl Model for ListAppendSpec {
         format!("{state:?}")
     }
 
-    fn describe_metadata(meta: Option<&OpMeta>) -> String {
-        meta.map_or_else(String::new, OpMeta::to_string)
-    }
-}
-
-impl Spec for ListAppendSpec {
-    const NAME: &'static str = "list-append";
-
-    fn role(op: &ListOp) -> Role {
-        match op {
-            ListOp::Append(v) => Role::Changer {
-                sets: vec![*v],
-                refs: vec![],
-            },
-            ListOp::Read(l) => Role::Observer { refs: l.to_vec() },
-        }
+    fn state_heap_bytes(state: &Seq<i64>) -> usize {
+        state.heap_bytes()
     }
 }
 
@@ -382,20 +444,28 @@ impl fmt::Display for KvOp {
 #[derive(Clone, Copy, Debug)]
 pub struct KvSpec;
 
-impl Model for KvSpec {
+impl Spec for KvSpec {
+    const NAME: &'static str = "kv";
     type State = Seq<u8>;
     type Op = KvOp;
-    type Metadata = OpMeta;
 
     fn init() -> Seq<u8> {
         Seq::empty()
     }
 
-    fn step(state: &Seq<u8>, op: &KvOp) -> (bool, Seq<u8>) {
+    fn step(state: &Seq<u8>, op: &KvOp) -> Option<Seq<u8>> {
         match op {
-            KvOp::Get(v) => (state.as_slice() == v.as_bytes(), state.clone()),
-            KvOp::Put(v) => (true, Seq::from_slice(v.as_bytes())),
-            KvOp::Append(v) => (true, state.extended(v.as_bytes())),
+            KvOp::Get(v) => (state.as_slice() == v.as_bytes()).then(|| state.clone()),
+            KvOp::Put(v) => Some(Seq::from_slice(v.as_bytes())),
+            KvOp::Append(v) => Some(state.extended(v.as_bytes())),
+        }
+    }
+
+    fn role(op: &KvOp) -> Role {
+        match op {
+            KvOp::Get(_) => Role::Observer { refs: vec![] },
+            // A put or append shapes every later string: never dropped.
+            KvOp::Put(_) | KvOp::Append(_) => Role::Pinned,
         }
     }
 
@@ -407,25 +477,13 @@ impl Model for KvSpec {
         format!("{:?}", String::from_utf8_lossy(state.as_slice()))
     }
 
-    fn describe_metadata(meta: Option<&OpMeta>) -> String {
-        meta.map_or_else(String::new, OpMeta::to_string)
-    }
-}
-
-impl Spec for KvSpec {
-    const NAME: &'static str = "kv";
-
-    fn role(op: &KvOp) -> Role {
-        match op {
-            KvOp::Get(_) => Role::Observer { refs: vec![] },
-            // A put or append shapes every later string: never dropped.
-            KvOp::Put(_) | KvOp::Append(_) => Role::Pinned,
-        }
+    fn state_heap_bytes(state: &Seq<u8>) -> usize {
+        state.heap_bytes()
     }
 }
 
 /// The operations of one key.
-pub(crate) struct KeyOps<M: Model> {
+pub(crate) struct KeyOps<M: Spec> {
     pub key: String,
     pub ops: Vec<Operation<M>>,
 }
@@ -434,14 +492,13 @@ pub(crate) struct KeyOps<M: Model> {
 mod tests {
     use super::*;
 
-    fn run<M: Model>(ops: &[M::Op]) -> bool {
+    fn run<M: Spec>(ops: &[M::Op]) -> bool {
         let mut s = M::init();
         for op in ops {
-            let (ok, next) = M::step(&s, op);
-            if !ok {
-                return false;
+            match M::step(&s, op) {
+                Some(next) => s = next,
+                None => return false,
             }
-            s = next;
         }
         true
     }
