@@ -44,7 +44,9 @@ pub use metrics::{NodeMetrics, PeerMetrics};
 use crate::raft::{Index, Membership, NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::storage::{Disk, StdDisk, StorageError};
 use crate::trace::{NoTrace, TraceSink};
-use crate::transport::{Credentials, LinkConfig, Network, ServerLimits, TcpNetwork};
+use crate::transport::{
+    Credentials, LinkConfig, Network, ServerLimits, TcpNetwork, TlsConfig, TlsNetwork,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -106,6 +108,10 @@ pub struct NodeConfig {
     /// is forgotten (decided from the log alone, so replicas agree). Must be
     /// the same on every node of the cluster.
     pub max_sessions: usize,
+    /// Mutual TLS for every connection, to peers and from clients (see
+    /// [`TlsNetwork`]): a peer's batch must come from the node its
+    /// certificate names. `None`: plain TCP.
+    pub tls: Option<TlsConfig>,
 }
 
 impl NodeConfig {
@@ -147,6 +153,7 @@ impl NodeConfig {
             max_queued_inputs: 1024,
             server_limits: ServerLimits::default(),
             max_sessions: app::DEFAULT_SESSIONS,
+            tls: None,
         }
     }
 }
@@ -257,6 +264,9 @@ pub enum NodeError {
     /// Asked to stop.
     #[error("shut down")]
     Shutdown,
+    /// The TLS configuration is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The driver broke an invariant and panicked; the node stopped rather
     /// than run on in a state it cannot vouch for.
     #[error("node crashed: {0}")]
@@ -335,6 +345,17 @@ impl Node {
     /// Opens the node's store, recovers its shards, starts listening and
     /// starts the driver.
     pub async fn start(config: NodeConfig, env: Env, app: impl RaftApp) -> Result<Node, NodeError> {
+        // With TLS, every connection the node makes or accepts is mutual TLS.
+        let env = match &config.tls {
+            Some(tls) => Env {
+                network: Arc::new(
+                    TlsNetwork::new(Arc::clone(&env.network), tls, &config.peers)
+                        .map_err(|e| NodeError::Tls(e.to_string()))?,
+                ),
+                ..env
+            },
+            None => env,
+        };
         // Bounded: a flood of requests waits for room (back-pressure up to
         // the connections) instead of queueing without limit.
         let (inputs, inputs_rx) = mpsc::channel(config.max_queued_inputs.max(1));

@@ -8,7 +8,7 @@ use super::metrics::Counters;
 use super::{ClientError, Input, ReadMode, Reply};
 use crate::raft::{NodeId, RequestId, ShardId, SnapshotMeta};
 use crate::transport::pb;
-use crate::transport::{channel, client, decode, Credentials, LinkConfig, Network};
+use crate::transport::{channel, client, decode, Credentials, LinkConfig, Network, PeerIdentity};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +22,8 @@ pub(crate) struct Service {
     chunk: usize,
     store: Arc<crate::storage::Store>,
     credentials: Credentials,
+    /// Mutual TLS is on: a batch must come from the node its certificate names.
+    tls: bool,
     counters: Arc<Counters>,
 }
 
@@ -42,6 +44,7 @@ impl Service {
             chunk: config.snapshot_chunk.max(1),
             store,
             credentials: config.credentials.clone(),
+            tls: config.tls.is_some(),
             counters,
         }
     }
@@ -69,11 +72,34 @@ impl Service {
 
     /// Checks one batch of a `Deliver` stream and hands its messages to the
     /// driver; messages for unknown shards are dropped and counted in `tally`.
-    async fn deliver_batch(&self, batch: pb::Batch, tally: &mut Tally) -> Result<(), Status> {
+    async fn deliver_batch(
+        &self,
+        batch: pb::Batch,
+        who: Option<PeerIdentity>,
+        tally: &mut Tally,
+    ) -> Result<(), Status> {
         if !self.peers.contains_key(&batch.from) || batch.from == self.id {
             return Err(Status::permission_denied(format!(
                 "unknown sender node {}",
                 batch.from
+            )));
+        }
+        if self.tls && who != Some(PeerIdentity::Node(batch.from)) {
+            tracing::warn!(
+                node = self.id,
+                from = batch.from,
+                ?who,
+                "refused a batch: certificate mismatch"
+            );
+            self.counters.add(batch.from, 1, |c| &c.messages_refused);
+            return Err(Status::permission_denied(format!(
+                "a batch from node {} over a connection whose certificate names {}",
+                batch.from,
+                match who {
+                    Some(PeerIdentity::Node(n)) => format!("node {n}"),
+                    Some(PeerIdentity::Client) => "a client".to_string(),
+                    None => "nobody".to_string(),
+                }
             )));
         }
         if let Err(status) = self.credentials.verify_cluster(batch.from, &batch.cluster) {
@@ -206,10 +232,11 @@ impl pb::tumult_server::Tumult for Service {
         request: Request<tonic::Streaming<pb::Batch>>,
     ) -> Result<Response<pb::DeliverAck>, Status> {
         self.authorize(&request)?;
+        let who = request.extensions().get::<PeerIdentity>().copied();
         let mut stream = request.into_inner();
         let mut tally = Tally::default();
         while let Some(batch) = stream.message().await? {
-            self.deliver_batch(batch, &mut tally).await?;
+            self.deliver_batch(batch, who, &mut tally).await?;
         }
         if !tally.unknown_shards.is_empty() {
             return Err(Status::not_found(format!(

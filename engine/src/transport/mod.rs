@@ -19,12 +19,14 @@
 mod auth;
 mod convert;
 mod network;
+mod tls;
 
 pub use auth::{client, AuthChannel, Credentials};
 pub use convert::{decode, encode, DecodeError};
 #[cfg(feature = "turmoil")]
 pub use network::TurmoilNetwork;
 pub use network::{Conn, Listener, NetExecutor, Network, TcpNetwork};
+pub use tls::{node_name, PeerIdentity, TlsConfig, TlsError, TlsNetwork};
 
 /// The generated gRPC types and service stubs.
 #[allow(missing_docs, clippy::all)]
@@ -180,7 +182,17 @@ pub async fn serve<T: pb::tumult_server::Tumult>(
             _ = &mut shutdown => break,
             conn = listener.next() => match conn {
                 Some(Ok(conn)) => {
-                    let service = TowerToHyperService::new(server.clone());
+                    // Each request learns who is at the other end (TLS).
+                    let identity = conn.identity();
+                    let service = TowerToHyperService::new(tower::util::MapRequest::new(
+                        server.clone(),
+                        move |mut req: hyper::Request<hyper::body::Incoming>| {
+                            if let Some(who) = identity.as_ref().and_then(|c| c.get()) {
+                                req.extensions_mut().insert(*who);
+                            }
+                            req
+                        },
+                    ));
                     let builder = builder.clone();
                     let mut close = close_rx.clone();
                     net.spawn(Box::pin(async move {

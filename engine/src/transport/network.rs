@@ -12,12 +12,31 @@ pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// One connection, whatever network it came from.
-pub struct Conn(Pin<Box<dyn Io>>);
+pub struct Conn(
+    Pin<Box<dyn Io>>,
+    Option<std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>>,
+);
 
 impl Conn {
     /// Wraps a byte stream.
     pub fn new(io: impl Io) -> Conn {
-        Conn(Box::pin(io))
+        Conn(Box::pin(io), None)
+    }
+
+    /// Wraps a byte stream whose peer will be known once `identity` is set
+    /// (an accepted TLS connection, after its handshake).
+    pub fn with_identity(
+        io: impl Io,
+        identity: std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>,
+    ) -> Conn {
+        Conn(Box::pin(io), Some(identity))
+    }
+
+    /// Where the peer's verified identity appears, for a TLS connection.
+    pub fn identity(
+        &self,
+    ) -> Option<std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>> {
+        self.1.clone()
     }
 }
 
