@@ -10,6 +10,10 @@
 //! which): neither ever becomes a violation, and running out of memory
 //! never aborts the process.
 //!
+//! List-append keys need no search: the reads fix the order of the appends,
+//! so [`list_append`] decides each key in one pass (keys whose appended
+//! values repeat still go to the generic search).
+//!
 //! How a tumult history is read (SPEC.md §3): each `invoke` is paired with
 //! the next completion of the same process. `ok` happened between the two
 //! lines; `info` (or no completion at all) may or may not have happened and
@@ -35,6 +39,7 @@
 pub mod corpus;
 mod draw;
 mod engine;
+mod list_append;
 mod prepare;
 mod search;
 pub mod spec;
@@ -53,7 +58,8 @@ pub struct CheckOptions {
     /// [`Verdict::Unknown`] (unless a violation was already found).
     pub timeout: Duration,
     /// Time allowed for shrinking a violation (within `timeout`); `None`
-    /// reports all operations of the violating key.
+    /// reports all operations of the violating key (list-append: the
+    /// conflict found, unshrunk).
     pub shrink: Option<Duration>,
     /// Where to write the HTML visualization of a violation, if anywhere.
     pub html: Option<PathBuf>,
@@ -324,6 +330,16 @@ impl Report {
 
 fn run<M: spec::Spec>(keyed: prepare::Keyed<M>, opts: &CheckOptions, start: Instant) -> Report {
     let outcome = engine::check_keys(&keyed.keys, opts, start);
+    report(keyed, outcome, opts, start)
+}
+
+/// The [`Report`] of `keyed` from what the per-key stage found.
+fn report<M: spec::Spec>(
+    keyed: prepare::Keyed<M>,
+    outcome: engine::Outcome,
+    opts: &CheckOptions,
+    start: Instant,
+) -> Report {
     let reason =
         (outcome.verdict == Verdict::Unknown).then(|| unknown_reason(&outcome.per_key, opts));
     Report {
@@ -346,7 +362,11 @@ pub fn check_history(history: &History, opts: &CheckOptions) -> Result<Report, H
     let start = Instant::now();
     Ok(match prepare::prepare(history)? {
         prepare::Prepared::Register(k) => run(k, opts, start),
-        prepare::Prepared::ListAppend(k) => run(k, opts, start),
+        // The reads fix the order of the appends: no search (see list_append).
+        prepare::Prepared::ListAppend(k) => {
+            let outcome = list_append::check_keys(&k.keys, opts, start);
+            report(k, outcome, opts, start)
+        }
     })
 }
 
