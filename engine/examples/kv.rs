@@ -39,6 +39,18 @@
 //! cargo run -p tumult-engine --example kv -- put color red
 //! Error: Refused("this node requires a bearer token (authorization: Bearer <token>)")
 //! ```
+//!
+//! Mutual TLS: `kv certs DIR` makes a CA and certificates for the three
+//! nodes and a client (`node-<id>.pem`/`.key`, `client.pem`/`.key`); give
+//! every node and client `--tls DIR`. Peers then check that the node at an
+//! address holds that node's certificate, and a batch claiming another node
+//! than its certificate names is refused:
+//!
+//! ```text
+//! cargo run -p tumult-engine --example kv -- certs /tmp/kv-tls
+//! cargo run -p tumult-engine --example kv -- --id 1 --tls /tmp/kv-tls --token s3cret   # and 2, 3
+//! cargo run -p tumult-engine --example kv -- --tls /tmp/kv-tls --token s3cret put color blue
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,7 +59,7 @@ use std::sync::Arc;
 use tumult_engine::client::Client;
 use tumult_engine::node::{Env, Node, NodeConfig, RaftApp, ReadMode};
 use tumult_engine::raft::{Index, Membership, NodeId, ShardId};
-use tumult_engine::transport::{Credentials, TcpNetwork};
+use tumult_engine::transport::{Credentials, Network, TcpNetwork, TlsConfig, TlsNetwork};
 
 /// A command of the replicated state machine.
 #[derive(Serialize, Deserialize)]
@@ -112,6 +124,7 @@ struct Args {
     local: bool,
     token: Option<String>,
     cluster: String,
+    tls: Option<PathBuf>,
     words: Vec<String>,
 }
 
@@ -124,6 +137,7 @@ fn parse() -> Result<Args, String> {
         local: false,
         token: std::env::var("TUMULT_TOKEN").ok().filter(|t| !t.is_empty()),
         cluster: "tumult".into(),
+        tls: None,
         words: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -145,6 +159,7 @@ fn parse() -> Result<Args, String> {
             "--local" => args.local = true,
             "--token" => args.token = Some(value("--token")?),
             "--cluster" => args.cluster = value("--cluster")?,
+            "--tls" => args.tls = Some(value("--tls")?.into()),
             "-h" | "--help" => return Err(String::new()),
             _ => args.words.push(a),
         }
@@ -156,8 +171,9 @@ fn parse() -> Result<Args, String> {
 }
 
 const USAGE: &str = "usage:
-  kv --id <1|2|3> [--data DIR] [--shards N] [--base-port P] [--token T] [--cluster ID]   run a node
-  kv [--token T] put <key> <value> | get <key> [--local] | del <key> | status";
+  kv --id <1|2|3> [--data DIR] [--shards N] [--base-port P] [--token T] [--cluster ID] [--tls DIR]   run a node
+  kv [--token T] [--tls DIR] put <key> <value> | get <key> [--local] | del <key> | status
+  kv certs DIR   write a CA and certificates for nodes 1..3 and a client into DIR";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = match parse() {
@@ -185,6 +201,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// `DIR/ca.pem` with `DIR/<party>.pem` and `DIR/<party>.key`.
+fn tls_config(dir: &std::path::Path, party: &str) -> Result<TlsConfig, Box<dyn std::error::Error>> {
+    let read = |name: String| {
+        let path = dir.join(&name);
+        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    Ok(TlsConfig::from_pem(
+        &read("ca.pem".into())?,
+        &read(format!("{party}.pem"))?,
+        &read(format!("{party}.key"))?,
+    )?)
+}
+
+/// A CA and certificates for nodes 1..=3 (named `node-<id>`) and a client.
+fn write_certs(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    std::fs::create_dir_all(dir)?;
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key)?;
+    std::fs::write(dir.join("ca.pem"), ca.pem())?;
+    for party in ["node-1", "node-2", "node-3", "client"] {
+        let key = KeyPair::generate()?;
+        let cert =
+            CertificateParams::new(vec![party.to_string()])?.signed_by(&key, &ca, &ca_key)?;
+        std::fs::write(dir.join(format!("{party}.pem")), cert.pem())?;
+        std::fs::write(dir.join(format!("{party}.key")), key.serialize_pem())?;
+    }
+    println!(
+        "wrote ca.pem and node-1..3, client .pem/.key into {}",
+        dir.display()
+    );
+    Ok(())
+}
+
 fn credentials(args: &Args) -> Credentials {
     let c = Credentials::new(&args.cluster);
     match &args.token {
@@ -210,6 +262,9 @@ async fn run_node(
         .map(|s| (s, Membership::new(1..=3)))
         .collect();
     config.credentials = credentials(args);
+    if let Some(dir) = &args.tls {
+        config.tls = Some(tls_config(dir, &format!("node-{id}"))?);
+    }
     let node = Node::start(config, Env::production(), Kv::default()).await?;
     println!(
         "n{id} listening on {} with {} shards, data in {}; Ctrl-C stops it",
@@ -238,7 +293,24 @@ async fn run_client(
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos() as u64
         ^ u64::from(std::process::id());
-    let mut client = Client::new(Arc::new(TcpNetwork), peers.clone(), client_id);
+    if let ["certs", dir] = args
+        .words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        return write_certs(std::path::Path::new(dir));
+    }
+    let network: Arc<dyn Network> = match &args.tls {
+        Some(dir) => Arc::new(TlsNetwork::new(
+            Arc::new(TcpNetwork),
+            &tls_config(dir, "client")?,
+            &peers,
+        )?),
+        None => Arc::new(TcpNetwork),
+    };
+    let mut client = Client::new(network, peers.clone(), client_id);
     client.deadline = std::time::Duration::from_secs(3);
     if let Some(t) = &args.token {
         client = client.with_token(t);
