@@ -599,3 +599,14 @@ fn never_panics_on_truncated_or_mangled_input() {
         }
     }
 }
+
+#[test]
+fn engine_table() {
+    let e = refuse("[engine]\ntls = \"yes\"\n");
+    assert_err(&e, at(2), "engine.tls", "true or false");
+    let e = refuse("[engine]\ntsl = true\n");
+    assert_err(&e, at(2), "engine.tsl", "");
+    let ok = parse_str(FILE, &format!("{BASE}[engine]\ntls = true\n")).expect("valid");
+    assert!(ok.engine.tls);
+    assert!(!parse_str(FILE, BASE).unwrap().engine.tls, "off by default");
+}

@@ -82,6 +82,16 @@ pub struct Scenario {
     pub expect: Expect,
     /// `[run]`.
     pub run: Run,
+    /// `[engine]`: engine knobs.
+    pub engine: Engine,
+}
+
+/// `[engine]`: how the engine itself is set up for the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Engine {
+    /// `tls`: every connection (node to node, client to node) is mutual TLS,
+    /// with certificates made for the run. Default false.
+    pub tls: bool,
 }
 
 /// An inclusive range of durations, `[min, max]`, drawn uniformly.

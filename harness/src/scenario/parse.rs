@@ -25,7 +25,7 @@ enum Val {
     Str(String),
     Int(i64),
     Float(f64),
-    Bool,
+    Bool(bool),
     Datetime,
     Array(Vec<Node>),
     Table(Vec<Entry>),
@@ -44,7 +44,7 @@ impl Val {
             Val::Str(_) => "a string",
             Val::Int(_) => "an integer",
             Val::Float(_) => "a float",
-            Val::Bool => "a boolean",
+            Val::Bool(_) => "a boolean",
             Val::Datetime => "a date-time",
             Val::Array(_) => "an array",
             Val::Table(_) => "a table",
@@ -104,7 +104,7 @@ fn convert_value(v: &toml_edit::Value, fallback: &Range<usize>) -> Node {
         Value::String(s) => Val::Str(s.value().clone()),
         Value::Integer(i) => Val::Int(*i.value()),
         Value::Float(f) => Val::Float(*f.value()),
-        Value::Boolean(_) => Val::Bool,
+        Value::Boolean(b) => Val::Bool(*b.value()),
         Value::Datetime(_) => Val::Datetime,
         Value::Array(a) => Val::Array(a.iter().map(|x| convert_value(x, &span)).collect()),
         Value::InlineTable(t) => {
@@ -224,6 +224,13 @@ fn as_str<'a>(ctx: &Ctx, node: &'a Node, field: &str) -> Res<&'a str> {
     match &node.val {
         Val::Str(s) => Ok(s),
         _ => Err(ctx.wrong_type(node, field, "a string")),
+    }
+}
+
+fn as_bool(ctx: &Ctx, node: &Node, field: &str) -> Res<bool> {
+    match node.val {
+        Val::Bool(b) => Ok(b),
+        _ => Err(ctx.wrong_type(node, field, "true or false")),
     }
 }
 
@@ -917,6 +924,7 @@ pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
             "nemesis",
             "expect",
             "run",
+            "engine",
         ],
     )?;
     let missing_table = |key: &str, what: &str| ScenarioError {
@@ -1277,6 +1285,21 @@ pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
         }
     };
 
+    // [engine]
+    let engine = match root.get("engine") {
+        None => Engine::default(),
+        Some(n) => {
+            let t = Tbl::of(&ctx, n, "engine")?;
+            t.check_keys(&ctx, &["tls"])?;
+            Engine {
+                tls: match t.get("tls") {
+                    Some(v) => as_bool(&ctx, v, "engine.tls")?,
+                    None => false,
+                },
+            }
+        }
+    };
+
     // [run]
     let run = match root.get("run") {
         None => Run {
@@ -1297,6 +1320,7 @@ pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
     };
 
     Ok(Scenario {
+        engine,
         name,
         description,
         file: file.to_string(),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tumult_engine::client::{Attempt, Client};
 use tumult_engine::node::ReadMode as EngineRead;
 use tumult_engine::raft::NodeId;
-use tumult_engine::transport::{LinkConfig, TurmoilNetwork};
+use tumult_engine::transport::LinkConfig;
 use tumult_models::history::{ClientOp, Function, OpType, Value};
 
 /// What the driver learns from each client.
@@ -42,6 +42,8 @@ pub struct ClientSpec {
     pub recorder: Shared,
     pub phase: Arc<AtomicU8>,
     pub state: Arc<Mutex<Vec<ClientState>>>,
+    /// Plain turmoil TCP, or TLS over it (`[engine] tls`).
+    pub network: Arc<dyn tumult_engine::transport::Network>,
 }
 
 enum Op {
@@ -96,7 +98,7 @@ pub async fn run(spec: ClientSpec) -> Result<(), Box<dyn std::error::Error>> {
         ..LinkConfig::default()
     };
     let client = Client::new(
-        Arc::new(TurmoilNetwork),
+        Arc::clone(&spec.network),
         spec.nodes.clone(),
         u64::from(spec.id) + 1,
     )

@@ -190,6 +190,13 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
     let mut sim = builder.build();
 
     let addrs = addresses(c.nodes);
+    let pki = if scenario.engine.tls {
+        Some(Arc::new(
+            crate::tls::Pki::new(c.nodes).expect("certificates for the run"),
+        ))
+    } else {
+        None
+    };
     let voters = Membership::new(c.voters.iter().map(|v| u64::from(*v)));
     let mut disks: BTreeMap<NodeId, DiskFaults> = BTreeMap::new();
     for i in 1..=u64::from(c.nodes) {
@@ -202,6 +209,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
         let snapshot_every = c.snapshot_every;
         let fsync = c.fsync;
         let rng = Arc::new(Mutex::new(SplitMix64::new(seed ^ (0xD15C_0000 + i))));
+        let node_tls = pki.as_ref().map(|p| p.node(i));
         sim.host(format!("n{i}"), move || {
             let recorder = Arc::clone(&recorder);
             let faults = faults.clone();
@@ -209,6 +217,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
             let mut config = NodeConfig::new(i, addrs.clone(), "/data/tumult".into());
             config.listen = Some("0.0.0.0:7000".into());
             config.seed = seed;
+            config.tls = node_tls.clone();
             let membership = if voters.contains(i) {
                 voters.clone()
             } else {
@@ -259,6 +268,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
             recorder: Arc::clone(&recorder),
             phase: Arc::clone(&phase),
             state: Arc::clone(&states),
+            network: client_network(&pki, &addrs),
         };
         sim.client(format!("c{}", id + 1), client::run(spec));
     }
@@ -275,9 +285,11 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
     {
         let recorder = Arc::clone(&recorder);
         let addrs = addrs.clone();
+        let admin_net = client_network(&pki, &addrs);
         sim.host("nemesis", move || {
             let recorder = Arc::clone(&recorder);
             let addrs = addrs.clone();
+            let admin_net = Arc::clone(&admin_net);
             // The admin host is never crashed, so it runs once and keeps the receiver.
             let rx = admin_rx.lock().expect("admin receiver").take();
             async move {
@@ -287,7 +299,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
                 let idle: Rc<RefCell<Vec<Client>>> = Rc::default();
                 while let Some(req) = rx.recv().await {
                     let mut client = idle.borrow_mut().pop().unwrap_or_else(|| {
-                        let mut c = Client::new(Arc::new(TurmoilNetwork), addrs.clone(), 0);
+                        let mut c = Client::new(Arc::clone(&admin_net), addrs.clone(), 0);
                         c.deadline = Duration::from_secs(5);
                         c
                     });
@@ -428,5 +440,20 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
         panics: Vec::new(),
         sim_seconds: end.as_secs_f64(),
         completed,
+    }
+}
+
+/// The network clients of the run use: TLS with the run's client
+/// certificate when `[engine] tls` is on.
+fn client_network(
+    pki: &Option<Arc<crate::tls::Pki>>,
+    addrs: &BTreeMap<NodeId, String>,
+) -> Arc<dyn tumult_engine::transport::Network> {
+    match pki {
+        Some(p) => Arc::new(
+            tumult_engine::transport::TlsNetwork::new(Arc::new(TurmoilNetwork), &p.client(), addrs)
+                .expect("the run's own certificates are valid"),
+        ),
+        None => Arc::new(TurmoilNetwork),
     }
 }
