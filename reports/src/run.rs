@@ -324,7 +324,7 @@ fn violations(h: &mut String, run: &RunDir, history: &History, ops: &[Op], page:
         if let Ok(meta) = std::fs::metadata(&lin_html) {
             let href = link_from(page, &lin_html);
             h.push_str(&format!(
-                "<h3>The checker's visualization</h3><p><a id=\"lin-link\" href=\"{}\">history.lin.html</a> (porcupine's view of the offending key)</p>",
+                "<h3>The checker's visualization</h3><p><a id=\"lin-link\" href=\"{}\">history.lin.html</a> (the checker's view of the offending key)</p>",
                 esc(&href)
             ));
             if meta.len() <= EMBED_LIN_BYTES {
