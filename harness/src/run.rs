@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Time limit of the linearizability checker per run.
     pub check_timeout: Duration,
+    /// Memory budget of the linearizability checker per run (bytes): past
+    /// it the check ends `unknown` instead of exhausting the machine.
+    pub check_memory: u64,
     /// The engine's log level in `log.txt`.
     pub log_level: tracing::Level,
     /// A deliberate engine bug to run with (feature `mutants`; see `crate::mutants`).
@@ -54,6 +57,7 @@ impl RunOptions {
         RunOptions {
             out: None,
             check_timeout: Duration::from_secs(120),
+            check_memory: CheckOptions::default().memory_budget,
             log_level: tracing::Level::INFO,
             mutant: None,
         }
@@ -325,6 +329,7 @@ fn run_checks(
     let history = History::from_entries(outcome.entries.iter().cloned());
     let lin_opts = CheckOptions {
         timeout: opts.check_timeout,
+        memory_budget: opts.check_memory,
         html: dir.map(|d| d.join("history.lin.html")),
         ..CheckOptions::default()
     };

@@ -58,6 +58,11 @@ pub struct ExecArgs {
     /// Run with this deliberate engine bug (builds with the feature `mutants`; see `tumult mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
+    /// Memory each run's linearizability check may hold, like 512MiB or 4GiB;
+    /// past it the check is `unknown` instead of exhausting the machine
+    /// (runs in parallel: up to --jobs times this).
+    #[arg(long, default_value = "4GiB", value_parser = tumult_models::lin::parse_size)]
+    pub memory: u64,
 }
 
 impl ExecArgs {
@@ -71,6 +76,7 @@ impl ExecArgs {
         let jobs = self.jobs.unwrap_or_else(default_jobs);
         let opts = RunOptions {
             mutant: self.mutant,
+            check_memory: self.memory,
             ..RunOptions::writing_to(&self.out)
         };
         let results = execute(runs, &opts, jobs, label);
