@@ -1,14 +1,20 @@
 //! A peer's bytes, all the way into a live consensus core.
 //!
-//! Input: one setup byte, then a protobuf `Batch` as it arrives on a
-//! `Deliver` stream. The batch is taken the way the node's service takes it
-//! (`node/service.rs`): an unknown sender or any message that
-//! [`transport::decode`] refuses, or one addressed to another node, refuses
-//! the whole batch with an error; otherwise every message is stepped into a
-//! core that the setup byte built through earlier, well-formed steps
-//! (follower with a log, leader with followers, leader with a compacted log,
-//! a restarted follower with a snapshot, candidate, pre-candidate, spare,
-//! single-voter leader). Whatever the peer claims, nothing may panic.
+//! Input: one setup byte, then up to 16 protobuf `Batch`es, each prefixed
+//! with its length (varint), as they arrive on the `Deliver` streams of the
+//! node's peers. Each batch is taken the way the node's service takes it
+//! (`node/service.rs`): an unknown sender, or any message that
+//! [`transport::decode`] refuses or that is addressed to another node,
+//! refuses the whole batch with an error (the stream ends; the next batch is
+//! a new one); otherwise every message is stepped into a core that the setup
+//! byte built through earlier, well-formed steps (follower with a log,
+//! leader with followers, leader with a compacted log, a restarted follower
+//! with a snapshot, candidate, pre-candidate, spare, single-voter leader).
+//! Whatever the peers claim, nothing may panic. Bytes after the last batch
+//! that decodes are ignored; the service's certificate and cluster checks,
+//! which come before decoding, are not modelled.
+//!
+//! [`transport::decode`]: tumult_engine::transport::decode
 //!
 //! A message's `shard` field means nothing to one core, so the target reads
 //! it as the driver's schedule around that message: ticks before the step,
@@ -39,18 +45,31 @@ const ME: NodeId = 1;
 const PEERS: [NodeId; 3] = [2, 3, 4];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&setup, wire)) = data.split_first() else {
+    let Some((&setup, mut wire)) = data.split_first() else {
         return;
     };
-    let Ok(batch) = pb::Batch::decode(wire) else {
-        return;
-    };
-    if batch.messages.len() > 64 {
-        return;
+    let mut node = Node::new(setup);
+    for _ in 0..16 {
+        let Ok(batch) = pb::Batch::decode_length_delimited(&mut wire) else {
+            break;
+        };
+        if let Some(decoded) = accept(batch) {
+            node.deliver(decoded);
+        }
     }
-    let from = batch.from;
-    if !PEERS.contains(&from) {
-        return; // PERMISSION_DENIED: unknown sender
+    node.drain();
+    node.install();
+    node.drain();
+});
+
+/// A batch as the service takes it: its sender and messages, or None when
+/// the service refuses the whole batch.
+fn accept(batch: pb::Batch) -> Option<(NodeId, Vec<(u64, Message)>)> {
+    if batch.messages.len() > 64 {
+        return None;
+    }
+    if !PEERS.contains(&batch.from) {
+        return None; // PERMISSION_DENIED: unknown sender
     }
     let mut decoded = Vec::with_capacity(batch.messages.len());
     for m in batch.messages {
@@ -58,28 +77,14 @@ fuzz_target!(|data: &[u8]| {
             // The error must describe itself: it becomes the status text.
             Err(e) => {
                 assert!(!e.to_string().is_empty());
-                return;
+                return None; // INVALID_ARGUMENT
             }
-            Ok((_, to, _)) if to != ME => return, // INVALID_ARGUMENT
+            Ok((_, to, _)) if to != ME => return None, // INVALID_ARGUMENT
             Ok((shard, _, msg)) => decoded.push((shard, msg)),
         }
     }
-
-    let mut node = Node::new(setup);
-    for (ctl, msg) in decoded {
-        for _ in 0..(ctl & 7) {
-            node.raft.tick();
-        }
-        node.raft.step(from, msg);
-        if ctl & 8 != 0 {
-            node.drain();
-        }
-        node.control(ctl >> 4);
-    }
-    node.drain();
-    node.install();
-    node.drain();
-});
+    Some((batch.from, decoded))
+}
 
 /// A core, the disk it writes to and the application it feeds.
 struct Node {
@@ -99,6 +104,21 @@ struct Node {
 }
 
 impl Node {
+    /// Steps a delivered batch's messages, each with the schedule its
+    /// `shard` field asks for.
+    fn deliver(&mut self, (from, messages): (NodeId, Vec<(u64, Message)>)) {
+        for (ctl, msg) in messages {
+            for _ in 0..(ctl & 7) {
+                self.raft.tick();
+            }
+            self.raft.step(from, msg);
+            if ctl & 8 != 0 {
+                self.drain();
+            }
+            self.control(ctl >> 4);
+        }
+    }
+
     fn new(setup: u8) -> Node {
         let mut cfg = Config::new(ME, u64::from(setup));
         cfg.pre_vote = setup & 0x10 == 0;
