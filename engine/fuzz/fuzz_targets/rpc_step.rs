@@ -25,8 +25,9 @@
 //! Handling a Ready follows its documented contract on a simulated disk, and
 //! the target checks what a node relies on whatever its peers send: the
 //! term never decreases, a vote in a term never changes, commit never moves
-//! back, committed entries are handed out once, in order, and appended
-//! entries follow the stored log.
+//! back, committed entries are handed out once, in order, appended entries
+//! follow the stored log, and every message it sends survives encoding and
+//! its peer's decoding (which checks it) unchanged.
 
 #![no_main]
 
@@ -36,7 +37,7 @@ use tumult_engine::raft::{
     Config, Entry, HardState, Index, Membership, Message, NodeId, Payload, Raft, Recovered,
     SnapshotMeta, Term,
 };
-use tumult_engine::transport::{decode, pb};
+use tumult_engine::transport::{decode, encode, pb};
 
 /// The node under test.
 const ME: NodeId = 1;
@@ -375,8 +376,13 @@ impl Node {
                 assert_eq!(e.index, last + 1, "appended entries do not follow the log");
                 self.disk.push(e);
             }
-            for (to, _) in &rd.messages {
+            for (to, m) in &rd.messages {
                 assert_ne!(*to, ME, "a message to itself");
+                // What this node sends must pass its peer's decoding as is.
+                match decode(encode(7, *to, m)) {
+                    Ok((7, t, back)) if t == *to && back == *m => {}
+                    other => panic!("n{ME} sends {m:?} to n{to}, which decodes as {other:?}"),
+                }
             }
             for e in rd.committed {
                 assert_eq!(
