@@ -23,7 +23,7 @@
 //! time). The whole run is timed, as `tumult run` reports it.
 
 use std::time::{Duration, Instant, SystemTime};
-use tumult_harness::run::{run_seed, RunOptions};
+use tumult_harness::run::{run_seed, CheckName, RunOptions};
 use tumult_harness::scenario::parse_str;
 
 /// The allocator of the `tumult` binary, so the bench measures what it runs.
@@ -359,7 +359,7 @@ fn main() {
         let checks: f64 = v
             .checks
             .iter()
-            .filter(|(name, _)| ["linearizable", "model"].contains(&name.as_str()))
+            .filter(|(name, _)| [CheckName::Linearizable, CheckName::Model].contains(name))
             .filter_map(|(_, c)| c.figures.get("seconds").and_then(|s| s.as_f64()))
             .sum();
         println!(

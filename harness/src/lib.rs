@@ -2,8 +2,8 @@
 //! nemesis, histories, and the `tumult` command line.
 
 pub mod app;
+pub mod check;
 pub mod cli;
-pub mod conform;
 pub mod mutants;
 pub mod run;
 pub mod scenario;

@@ -23,11 +23,11 @@
 //! # }
 //! ```
 
-use crate::run::{run_seed, RunOptions, RunResult};
+use crate::run::{run_seed, CheckName, CheckResult, Outcome, RunOptions, RunVerdict};
 use crate::scenario::{Scenario, StepKind};
-use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tumult_models::artifact::RunDir;
 
 /// Whether this build has the mutants compiled in.
 pub fn available() -> bool {
@@ -203,46 +203,33 @@ impl Finding {
     }
 }
 
-/// The check that makes `r` miss its expectation, if it does: the first
-/// failed counted check, `assertion` first (a panic explains the rest).
-pub fn catching_check(r: &RunResult) -> Option<(String, String)> {
-    catching_check_json(&crate::run::verdict_json(&r.verdict))
-}
-
-/// [`catching_check`] over a `verdict.json`.
-pub fn catching_check_json(v: &Json) -> Option<(String, String)> {
-    if v.get("met").and_then(Json::as_bool) != Some(false) {
+/// The check that makes a run miss its expectation, if it does, with its
+/// detail: the check [`RunVerdict::caught_by`] names, or `expectation` for
+/// an expected failure that passed.
+pub fn catching_check(v: &RunVerdict) -> Option<(String, String)> {
+    if v.met {
         return None;
     }
-    let mut counted = crate::run::counted_checks(v).unwrap_or_default();
-    counted.sort_by_key(|c| (c != "assertion", c.clone()));
-    for c in &counted {
-        let x = &v["checks"][c];
-        if x["result"].as_str() == Some("fail") {
-            return Some((c.clone(), x["detail"].as_str().unwrap_or("").to_string()));
-        }
-    }
-    // An expected failure that passed.
-    Some((
-        "expectation".to_string(),
-        format!(
-            "verdict {} where {} was expected",
-            v["verdict"], v["expected"]
+    Some(match v.caught_by() {
+        Some(c) => (c.name().to_string(), v.checks[&c].detail.clone()),
+        None => (
+            "expectation".to_string(),
+            format!("verdict {} where {} was expected", v.verdict, v.expected),
         ),
-    ))
+    })
 }
 
 /// Runs one (scenario, seed) with `mutant` in a child `tumult run` (the
 /// executable `exe`) writing under `out`, so that a run that aborts the
 /// process (a panic while unwinding) cannot take the catalogue down with it.
-/// An aborted run counts as failing `assertion`. Returns its verdict JSON.
+/// An aborted run counts as failing `assertion`. Returns its verdict.
 pub fn run_isolated(
     exe: &Path,
     out: &Path,
     scenario: &Scenario,
     seed: u64,
     mutant: Option<&str>,
-) -> Json {
+) -> RunVerdict {
     let started = Instant::now();
     let output = std::process::Command::new(exe)
         .arg("run")
@@ -252,41 +239,41 @@ pub fn run_isolated(
         .args(mutant.map(|m| ["--mutant", m]).into_iter().flatten())
         .stdin(std::process::Stdio::null())
         .output();
-    let path = crate::run::run_dir(out, &scenario.name, seed).join("verdict.json");
-    let parsed = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Json>(&t).ok());
-    match (parsed, output) {
-        (Some(v), _) => v,
-        (None, output) => {
-            let why = match output {
-                // Exit 2 is bad usage or bad input, not a broken engine: no catch.
-                Ok(o) if o.status.code() == Some(2) => {
-                    let err = String::from_utf8_lossy(&o.stderr);
-                    return serde_json::json!({
-                        "scenario": scenario.name, "seed": seed, "verdict": "unknown", "expected": "pass",
-                        "met": true, "mutant": mutant, "error": err.trim(),
-                        "sim_seconds": 0.0, "wall_seconds": started.elapsed().as_secs_f64(),
-                    });
-                }
-                Ok(o) => {
-                    let err = String::from_utf8_lossy(&o.stderr);
-                    let tail: Vec<&str> = err.lines().rev().take(3).collect();
-                    format!(
-                        "the run aborted ({}): {}",
-                        o.status,
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                    )
-                }
-                Err(e) => format!("cannot run {}: {e}", exe.display()),
-            };
-            serde_json::json!({
-                "scenario": scenario.name, "seed": seed, "verdict": "fail", "expected": "pass", "met": false,
-                "counted_checks": ["assertion"], "mutant": mutant,
-                "checks": {"assertion": {"result": "fail", "detail": why}},
-                "sim_seconds": 0.0, "wall_seconds": started.elapsed().as_secs_f64(),
-            })
+    if let Ok(run) = RunDir::load(&crate::run::run_dir(out, &scenario.name, seed)) {
+        return run.verdict;
+    }
+    let (met, assertion) = match output {
+        // Exit 2 is bad usage or bad input, not a broken engine: no catch.
+        Ok(o) if o.status.code() == Some(2) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            (true, CheckResult::new(Outcome::Unknown, err.trim()))
         }
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(3).collect();
+            let why = format!(
+                "the run aborted ({}): {}",
+                o.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
+            (false, CheckResult::new(Outcome::Fail, why))
+        }
+        Err(e) => (
+            false,
+            CheckResult::new(Outcome::Fail, format!("cannot run {}: {e}", exe.display())),
+        ),
+    };
+    RunVerdict {
+        scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        seed,
+        verdict: assertion.result,
+        met,
+        counted_checks: vec![CheckName::Assertion],
+        checks: [(CheckName::Assertion, assertion)].into_iter().collect(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        mutant: mutant.map(str::to_string),
+        ..RunVerdict::default()
     }
 }
 
@@ -296,16 +283,11 @@ pub fn hunt(mutant: &str, runs: &[(Scenario, u64)], opts: &RunOptions) -> Findin
 }
 
 /// One line about a finished run, for progress output.
-fn line(v: &Json) -> String {
+fn line(v: &RunVerdict) -> String {
     format!(
-        "[{}] {} seed {}: {} (expected {}) {:.1}s sim in {:.1}s wall",
-        v["mutant"].as_str().unwrap_or("-"),
-        v["scenario"].as_str().unwrap_or("?"),
-        v["seed"],
-        v["verdict"].as_str().unwrap_or("?"),
-        v["expected"].as_str().unwrap_or("?"),
-        v["sim_seconds"].as_f64().unwrap_or(0.0),
-        v["wall_seconds"].as_f64().unwrap_or(0.0),
+        "[{}] {}",
+        v.mutant.as_deref().unwrap_or("-"),
+        v.summary_line()
     )
 }
 
@@ -347,12 +329,12 @@ pub fn hunt_with(
         }
         let v = match isolate {
             Some((exe, out)) => run_isolated(exe, &out.join(mutant), scenario, *seed, Some(mutant)),
-            None => crate::run::verdict_json(&run_seed(scenario, *seed, &opts).verdict),
+            None => run_seed(scenario, *seed, &opts).verdict,
         };
         seen(&line(&v));
         finding.runs += 1;
-        finding.sim_seconds += v["sim_seconds"].as_f64().unwrap_or(0.0);
-        if let Some((check, detail)) = catching_check_json(&v) {
+        finding.sim_seconds += v.sim_seconds;
+        if let Some((check, detail)) = catching_check(&v) {
             if clean_fails(scenario, *seed, opts_clean(&opts), isolate) {
                 // The engine without the mutant fails this run too: not a catch.
                 continue;
@@ -392,9 +374,9 @@ pub fn clean_fails(
     }
     let v = match isolate {
         Some((exe, out)) => run_isolated(exe, &out.join("no-mutant"), scenario, seed, None),
-        None => crate::run::verdict_json(&run_seed(scenario, seed, &opts).verdict),
+        None => run_seed(scenario, seed, &opts).verdict,
     };
-    let fails = catching_check_json(&v).is_some();
+    let fails = catching_check(&v).is_some();
     if fails {
         eprintln!(
             "tumult mutants: {} seed {seed} fails without any mutant too; it catches nothing",

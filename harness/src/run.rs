@@ -22,18 +22,19 @@
 //! assert!(result.met_expectation(), "{}", result.summary());
 //! ```
 
-use crate::scenario::{Check, Scenario, Verdict as Expected};
+use crate::check;
+use crate::scenario::Scenario;
 use crate::sim::{self, SimOutcome};
-use serde::Serialize;
-use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tumult_models::history::{Entry, History, OpType};
-use tumult_models::lin::{self, CheckOptions};
+pub use tumult_models::artifact::{CheckName, CheckResult, Counts, Expected, Outcome, RunVerdict};
+use tumult_models::artifact::{RunDir, HISTORY_FILE, LOG_FILE, SCENARIO_FILE, VERDICT_FILE};
+use tumult_models::history::{Entry, OpType};
+use tumult_models::lin::CheckOptions;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -72,94 +73,6 @@ impl RunOptions {
     }
 }
 
-/// The outcome of one check.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CheckResult {
-    /// `pass`, `fail` or `unknown`.
-    pub result: String,
-    /// What it found, for a human.
-    pub detail: String,
-    /// Figures: operations, keys, seconds, events and the like.
-    pub figures: BTreeMap<String, Json>,
-}
-
-impl CheckResult {
-    fn new(result: &str, detail: impl Into<String>) -> CheckResult {
-        CheckResult {
-            result: result.to_string(),
-            detail: detail.into(),
-            figures: BTreeMap::new(),
-        }
-    }
-
-    fn figure(mut self, name: &str, value: impl Into<Json>) -> CheckResult {
-        self.figures.insert(name.to_string(), value.into());
-        self
-    }
-
-    /// Whether the check failed.
-    pub fn failed(&self) -> bool {
-        self.result == "fail"
-    }
-}
-
-/// Counts of completed operations.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Counts {
-    pub ok: u64,
-    pub fail: u64,
-    pub info: u64,
-}
-
-impl Counts {
-    fn all(&self) -> u64 {
-        self.ok + self.fail + self.info
-    }
-    fn availability(&self) -> f64 {
-        if self.all() == 0 {
-            0.0
-        } else {
-            self.ok as f64 / self.all() as f64
-        }
-    }
-}
-
-/// `verdict.json`.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunVerdict {
-    pub scenario: String,
-    /// The scenario file, as given.
-    pub file: String,
-    pub seed: u64,
-    /// `pass`, `fail` or `unknown`.
-    pub verdict: String,
-    /// `pass` or `fail`, from `[expect]`.
-    pub expected: String,
-    /// The checks whose failure counts (from `[expect] checks`, plus `assertion`).
-    pub counted_checks: Vec<String>,
-    /// Whether the run met its expectation.
-    pub met: bool,
-    pub checks: BTreeMap<String, CheckResult>,
-    pub counts: Counts,
-    /// ok / all, overall and per phase (`workload`, `recovery`, `final-reads`).
-    pub availability: BTreeMap<String, f64>,
-    pub sim_seconds: f64,
-    pub wall_seconds: f64,
-    /// Simulated seconds per wall second.
-    pub speed: f64,
-    /// Client operations per wall second.
-    pub ops_per_wall_second: f64,
-    /// Peak resident memory of the process so far, in KiB (Linux only, else 0).
-    pub peak_rss_kib: u64,
-    pub history_entries: usize,
-    pub history_sha256: String,
-    /// The command that reproduces the run.
-    pub reproduce: String,
-    /// The deliberate engine bug the run had (`tumult run --mutant`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mutant: Option<String>,
-}
-
 /// A finished run.
 pub struct RunResult {
     pub verdict: RunVerdict,
@@ -178,31 +91,7 @@ impl RunResult {
 
     /// One line: scenario, seed, verdict and what failed.
     pub fn summary(&self) -> String {
-        let v = &self.verdict;
-        let failed: Vec<String> = v
-            .checks
-            .iter()
-            .filter(|(_, c)| c.failed())
-            .map(|(n, c)| format!("{n}: {}", c.detail))
-            .collect();
-        let mark = if v.met { "ok" } else { "UNEXPECTED" };
-        let mut s = format!(
-            "{} seed {}: {} (expected {}) [{mark}] {:.1}s sim in {:.1}s wall ({:.1}x, {:.0} ops/s, {:.0} MiB peak)",
-            v.scenario,
-            v.seed,
-            v.verdict,
-            v.expected,
-            v.sim_seconds,
-            v.wall_seconds,
-            v.speed,
-            v.ops_per_wall_second,
-            v.peak_rss_kib as f64 / 1024.0
-        );
-        if !failed.is_empty() {
-            s.push_str(" — ");
-            s.push_str(&failed.join("; "));
-        }
-        s
+        self.verdict.summary_line()
     }
 }
 
@@ -284,7 +173,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::create_dir_all(dir);
     }
-    let checks = run_checks(&scenario, &outcome, opts, dir.as_deref());
+    let limits = check::Limits {
+        timeout: opts.check_timeout,
+        memory: opts.check_memory,
+    };
+    let checks = check::all(&scenario, &outcome, limits, dir.as_deref());
     let wall = started.elapsed().as_secs_f64();
     let mut verdict = make_verdict(&scenario, seed, &outcome, checks, &history, wall);
     if let Some(m) = &opts.mutant {
@@ -297,11 +190,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
                 eprintln!("tumult: cannot write {}: {e}", dir.join(name).display());
             }
         };
-        write("scenario.toml", scenario.source.as_bytes());
-        write("history.jsonl", &history);
+        write(SCENARIO_FILE, scenario.source.as_bytes());
+        write(HISTORY_FILE, &history);
         let json = serde_json::to_vec_pretty(&verdict).expect("verdict serializes");
-        write("verdict.json", &json);
-        write("log.txt", &log.0.lock().expect("log buffer"));
+        write(VERDICT_FILE, &json);
+        write(LOG_FILE, &log.0.lock().expect("log buffer"));
     }
     RunResult {
         verdict,
@@ -310,132 +203,41 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
     }
 }
 
-fn run_checks(
-    scenario: &Scenario,
-    outcome: &SimOutcome,
-    opts: &RunOptions,
-    dir: Option<&Path>,
-) -> BTreeMap<String, CheckResult> {
-    let mut checks = BTreeMap::new();
-    // assertion: panics and broken engine assertions inside the simulation.
-    let assertion = if outcome.panics.is_empty() {
-        CheckResult::new("pass", "no panic or broken assertion")
-    } else {
-        CheckResult::new("fail", outcome.panics.join(" | ")).figure("panics", outcome.panics.len())
-    };
-    checks.insert("assertion".to_string(), assertion);
-
-    // linearizable.
-    let history = History::from_entries(outcome.entries.iter().cloned());
-    let lin_opts = CheckOptions {
-        timeout: opts.check_timeout,
-        memory_budget: opts.check_memory,
-        html: dir.map(|d| d.join("history.lin.html")),
-        ..CheckOptions::default()
-    };
-    let lin = match lin::check_history(&history, &lin_opts) {
-        Ok(report) => {
-            let (result, detail) = match &report.verdict {
-                lin::Verdict::Ok => ("pass", "linearizable".to_string()),
-                lin::Verdict::Unknown => (
-                    "unknown",
-                    report
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "the checker ran out of time".to_string()),
-                ),
-                lin::Verdict::Violation { key, ops, .. } => {
-                    let shown: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
-                    (
-                        "fail",
-                        format!("key {key} is not linearizable: {}", shown.join("; ")),
-                    )
-                }
-            };
-            CheckResult::new(result, detail)
-                .figure("operations", report.operations)
-                .figure("keys", report.keys)
-                .figure("seconds", report.seconds)
-                .figure("indeterminate", report.indeterminate)
-        }
-        Err(e) => CheckResult::new("fail", format!("the history is malformed: {e}")),
-    };
-    checks.insert("linearizable".to_string(), lin);
-
-    // model: protocol conformance of the engine trace.
-    checks.insert("model".to_string(), crate::conform::check(&outcome.entries));
-
-    // recovery.
-    let r = &outcome.recovery;
-    let recovery = if r.passed {
-        CheckResult::new(
-            "pass",
-            format!("recovered {:.2}s after the final heal", r.seconds),
-        )
-    } else {
-        CheckResult::new("fail", r.detail.clone())
-    }
-    .figure("seconds", r.seconds)
-    .figure("limit_seconds", scenario.expect.recovery.as_secs_f64());
-    checks.insert("recovery".to_string(), recovery);
-    if !outcome.completed {
-        checks.insert(
-            "assertion".to_string(),
-            CheckResult::new(
-                "fail",
-                format!(
-                    "the clients did not finish their final reads within the run's time limit{}",
-                    if outcome.panics.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", outcome.panics.join(" | "))
-                    }
-                ),
-            ),
-        );
-    }
-    checks
-}
-
 fn make_verdict(
     scenario: &Scenario,
     seed: u64,
     outcome: &SimOutcome,
-    checks: BTreeMap<String, CheckResult>,
+    checks: BTreeMap<CheckName, CheckResult>,
     history: &[u8],
     wall: f64,
 ) -> RunVerdict {
-    let mut counted: Vec<String> = scenario
+    let listed: Vec<CheckName> = scenario
         .expect
         .checks
         .iter()
-        .map(|c| c.name().to_string())
+        .map(|c| c.artifact())
         .collect();
-    counted.push("assertion".into());
-    let any = |r: &str| {
+    let mut counted = listed.clone();
+    counted.push(CheckName::Assertion);
+    let any = |r: Outcome| {
         counted
             .iter()
             .any(|c| checks.get(c).is_some_and(|x| x.result == r))
     };
-    let verdict = if any("fail") {
-        "fail"
-    } else if any("unknown") {
-        "unknown"
+    let verdict = if any(Outcome::Fail) {
+        Outcome::Fail
+    } else if any(Outcome::Unknown) {
+        Outcome::Unknown
     } else {
-        "pass"
+        Outcome::Pass
     };
-    let expected = match scenario.expect.verdict {
-        Expected::Pass => "pass",
-        Expected::Fail => "fail",
-    };
+    let expected = scenario.expect.verdict.artifact();
     // An expected failure must be caught by one of the listed checks (not only by an assertion).
-    let met = match scenario.expect.verdict {
-        Expected::Pass => verdict == "pass",
-        Expected::Fail => scenario
-            .expect
-            .checks
+    let met = match expected {
+        Expected::Pass => verdict == Outcome::Pass,
+        Expected::Fail => listed
             .iter()
-            .any(|c: &Check| checks.get(c.name()).is_some_and(|x| x.failed())),
+            .any(|c| checks.get(c).is_some_and(CheckResult::failed)),
     };
     let mut phases: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut overall = Counts::default();
@@ -479,8 +281,8 @@ fn make_verdict(
         scenario: scenario.name.clone(),
         file: scenario.file.clone(),
         seed,
-        verdict: verdict.into(),
-        expected: expected.into(),
+        verdict,
+        expected,
         counted_checks: counted,
         met,
         checks,
@@ -502,64 +304,39 @@ fn make_verdict(
 /// file name, so it keeps its name), its seed, its mutant and `verdict.json`.
 pub struct RecordedRun {
     pub scenario: Scenario,
-    pub seed: u64,
-    pub mutant: Option<String>,
-    pub verdict: Json,
+    pub run: RunDir,
 }
 
-pub use tumult_reports::run::counted_checks;
+impl RecordedRun {
+    /// The recorded verdict.
+    pub fn verdict(&self) -> &RunVerdict {
+        &self.run.verdict
+    }
+}
 
-/// Reads `scenario.toml` and `verdict.json` of a run directory.
+/// Reads a run directory and parses its `scenario.toml`.
 pub fn read_run_dir(dir: &Path) -> Result<RecordedRun, String> {
-    let verdict_path = dir.join("verdict.json");
-    let text = std::fs::read_to_string(&verdict_path)
-        .map_err(|e| format!("{}: cannot read: {e}", verdict_path.display()))?;
-    let verdict: Json = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}: {e}", verdict_path.display(), e.line()))?;
-    let seed = verdict.get("seed").and_then(Json::as_u64).ok_or_else(|| {
-        format!(
-            "{}: field `seed` missing or not an integer",
-            verdict_path.display()
-        )
-    })?;
-    let file = verdict
-        .get("file")
-        .and_then(Json::as_str)
-        .unwrap_or("scenario.toml")
-        .to_string();
-    let mutant = verdict
-        .get("mutant")
-        .and_then(Json::as_str)
-        .map(str::to_string);
-    let scenario_path = dir.join("scenario.toml");
-    let source = std::fs::read_to_string(&scenario_path)
-        .map_err(|e| format!("{}: cannot read: {e}", scenario_path.display()))?;
-    let scenario = crate::scenario::parse_str(&file, &source).map_err(|e| e.to_string())?;
-    Ok(RecordedRun {
-        scenario,
-        seed,
-        mutant,
-        verdict,
-    })
+    let run = RunDir::load(dir).map_err(|e| e.to_string())?;
+    let file = if run.verdict.file.is_empty() {
+        SCENARIO_FILE
+    } else {
+        &run.verdict.file
+    };
+    let source = run.scenario_text().map_err(|e| e.to_string())?;
+    let scenario = crate::scenario::parse_str(file, &source).map_err(|e| e.to_string())?;
+    Ok(RecordedRun { scenario, run })
 }
 
 /// Re-runs the scenario and seed recorded in `dir` and compares digests.
 /// Returns (recorded digest, new digest, the new run).
 pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
-    let run = read_run_dir(dir)?;
-    let history_path = dir.join("history.jsonl");
-    let recorded = std::fs::read(&history_path)
-        .map_err(|e| format!("{}: cannot read: {e}", history_path.display()))?;
+    let recorded = read_run_dir(dir)?;
+    let history = recorded.run.history_bytes().map_err(|e| e.to_string())?;
     let opts = RunOptions {
-        mutant: run.mutant,
+        mutant: recorded.verdict().mutant.clone(),
         ..RunOptions::in_memory()
     };
     crate::mutants::validate(opts.mutant.as_deref())?;
-    let result = run_seed(&run.scenario, run.seed, &opts);
-    Ok((sha256_hex(&recorded), sha256_hex(&result.history), result))
-}
-
-/// The JSON of a verdict, for summaries.
-pub fn verdict_json(v: &RunVerdict) -> Json {
-    json!(v)
+    let result = run_seed(&recorded.scenario, recorded.verdict().seed, &opts);
+    Ok((sha256_hex(&history), sha256_hex(&result.history), result))
 }

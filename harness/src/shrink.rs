@@ -10,22 +10,22 @@
 //! be committed as a regression scenario.
 //!
 //! ```no_run
-//! use tumult_harness::run::RunOptions;
+//! use tumult_harness::run::{CheckName, RunOptions};
 //! use tumult_harness::scenario::parse_file;
 //! use tumult_harness::shrink::{shrink, ShrinkOptions};
 //!
 //! let s = parse_file("scenarios/stale-local-reads.toml").unwrap();
-//! let shrunk = shrink(&s, 1, "linearizable", &ShrinkOptions::new(RunOptions::in_memory())).unwrap();
+//! let shrunk = shrink(&s, 1, CheckName::Linearizable, &ShrinkOptions::new(RunOptions::in_memory())).unwrap();
 //! assert!(shrunk.scenario.workload.clients <= s.workload.clients);
 //! println!("{}", shrunk.source);
 //! ```
 
-use crate::run::{run_seed, RunOptions, RunResult};
+use crate::run::{run_seed, CheckName, RunOptions, RunResult};
 use crate::scenario::{format_duration, parse_str, Scenario, StepKind};
-use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml_edit::{value, Array, DocumentMut, Item};
+use tumult_models::artifact::VERDICT_FILE;
 
 /// How to shrink.
 #[derive(Clone, Debug)]
@@ -65,7 +65,7 @@ pub struct Shrunk {
     /// The seed with which it fails.
     pub seed: u64,
     /// The check it fails.
-    pub check: String,
+    pub check: CheckName,
     /// What each accepted step did, in order.
     pub steps: Vec<String>,
     /// Candidate runs made.
@@ -73,8 +73,8 @@ pub struct Shrunk {
 }
 
 /// Whether `r` failed `check`.
-pub fn fails(r: &RunResult, check: &str) -> bool {
-    r.verdict.checks.get(check).is_some_and(|c| c.failed())
+pub fn fails(r: &RunResult, check: CheckName) -> bool {
+    r.verdict.checks.get(&check).is_some_and(|c| c.failed())
 }
 
 /// A measure of size: smaller is simpler (compared as a tuple).
@@ -106,7 +106,7 @@ pub fn smaller(a: &Scenario, b: &Scenario) -> bool {
 
 struct Shrinker<'a> {
     file: String,
-    check: String,
+    check: CheckName,
     opts: &'a ShrinkOptions,
     runs: usize,
 }
@@ -128,7 +128,7 @@ impl Shrinker<'_> {
             }
             self.runs += 1;
             let r = run_seed(candidate, s, &self.opts.run);
-            if fails(&r, &self.check) {
+            if fails(&r, self.check) {
                 return Some(s);
             }
         }
@@ -257,12 +257,12 @@ fn halvings(n: u32, min: u32) -> Vec<u32> {
 pub fn shrink(
     scenario: &Scenario,
     seed: u64,
-    check: &str,
+    check: CheckName,
     opts: &ShrinkOptions,
 ) -> Result<Shrunk, String> {
     let mut sh = Shrinker {
         file: scenario.file.clone(),
-        check: check.to_string(),
+        check,
         opts,
         runs: 0,
     };
@@ -328,7 +328,7 @@ pub fn shrink(
         source,
         scenario: scenario_out,
         seed,
-        check: check.to_string(),
+        check,
         steps,
         runs: sh.runs,
     })
@@ -340,7 +340,7 @@ fn finish(
     current: &Scenario,
     original: &Scenario,
     seed: u64,
-    check: &str,
+    check: CheckName,
     mutant: Option<&str>,
 ) -> String {
     let name = if original.name.ends_with("-shrunk") {
@@ -377,40 +377,17 @@ fn finish(
 
 /// What `verdict.json` of a run directory says about the run to shrink:
 /// (scenario, seed, failed check, mutant).
-pub fn load_run(dir: &Path) -> Result<(Scenario, u64, String, Option<String>), String> {
-    let run = crate::run::read_run_dir(dir)?;
-    let (seed, mutant, v) = (run.seed, run.mutant, run.verdict);
-    let verdict_path = dir.join("verdict.json");
-    let checks = v.get("checks").and_then(Json::as_object);
-    let failed = |name: &str| {
-        checks
-            .and_then(|c| c.get(name))
-            .and_then(|c| c.get("result"))
-            .and_then(Json::as_str)
-            == Some("fail")
-    };
-    let counted: Vec<String> = crate::run::counted_checks(&v).unwrap_or_else(|| {
-        vec![
-            "assertion".into(),
-            "linearizable".into(),
-            "model".into(),
-            "recovery".into(),
-        ]
-    });
-    let mut order = counted.clone();
-    order.sort_by_key(|c| (c != "assertion", c.clone()));
-    // A scenario expected to fail names its checks; else assertion comes first.
-    let expected_fail = v.get("expected").and_then(Json::as_str) == Some("fail");
-    if expected_fail {
-        order.retain(|c| c != "assertion");
-    }
-    let check = order.into_iter().find(|c| failed(c)).ok_or_else(|| {
+pub fn load_run(dir: &Path) -> Result<(Scenario, u64, CheckName, Option<String>), String> {
+    let recorded = crate::run::read_run_dir(dir)?;
+    let v = recorded.verdict();
+    let check = v.caught_by().ok_or_else(|| {
         format!(
             "{}: the run failed no check: nothing to shrink",
-            verdict_path.display()
+            recorded.run.path(VERDICT_FILE).display()
         )
     })?;
-    Ok((run.scenario, seed, check, mutant))
+    let (seed, mutant) = (v.seed, v.mutant.clone());
+    Ok((recorded.scenario, seed, check, mutant))
 }
 
 /// Shrinks the failing run in `dir` and writes the result to `out`
@@ -426,7 +403,7 @@ pub fn shrink_run_dir(
     if opts.other_seeds.is_empty() {
         opts.other_seeds = scenario.run.seeds.clone();
     }
-    let shrunk = shrink(&scenario, seed, &check, &opts)?;
+    let shrunk = shrink(&scenario, seed, check, &opts)?;
     let path = out.map_or_else(|| dir.join("shrunk.toml"), Path::to_path_buf);
     std::fs::write(&path, &shrunk.source)
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;

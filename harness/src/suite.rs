@@ -9,26 +9,7 @@ use tumult_reports::RunSummary;
 
 /// What the reports need of a finished run.
 pub fn run_summary(r: &RunResult) -> RunSummary {
-    let v = &r.verdict;
-    RunSummary {
-        scenario: v.scenario.clone(),
-        seed: v.seed,
-        verdict: v.verdict.clone(),
-        expected: v.expected.clone(),
-        met: v.met,
-        sim_seconds: v.sim_seconds,
-        wall_seconds: v.wall_seconds,
-        history_sha256: v.history_sha256.clone(),
-        dir: r.dir.clone(),
-        reproduce: v.reproduce.clone(),
-        failed_checks: v
-            .checks
-            .iter()
-            .filter(|(_, c)| c.failed())
-            .map(|(n, c)| (n.clone(), c.detail.clone()))
-            .collect(),
-        line: r.summary(),
-    }
+    RunSummary::from_verdict(&r.verdict, r.dir.clone())
 }
 
 /// Writes `summary.json`, `summary.md` and `index.html` under `out`, and

@@ -1,7 +1,7 @@
 //! The same scenario, seed and binary give a byte-identical history; the
 //! library API runs a scenario from a user's own test.
 
-use tumult_harness::run::{run_seed, RunOptions};
+use tumult_harness::run::{run_seed, CheckName, Outcome, RunOptions};
 use tumult_harness::scenario::parse_str;
 
 const SCENARIO: &str = r#"
@@ -50,8 +50,14 @@ fn a_user_can_run_a_scenario_from_their_own_test_and_assert_on_it() {
     let s = parse_str("determinism.toml", SCENARIO).expect("valid");
     let result = run_seed(&s, 1, &RunOptions::in_memory());
     assert!(result.met_expectation(), "{}", result.summary());
-    assert_eq!(result.verdict.checks["linearizable"].result, "pass");
-    assert_eq!(result.verdict.checks["recovery"].result, "pass");
+    assert_eq!(
+        result.verdict.checks[&CheckName::Linearizable].result,
+        Outcome::Pass
+    );
+    assert_eq!(
+        result.verdict.checks[&CheckName::Recovery].result,
+        Outcome::Pass
+    );
     assert!(result.verdict.counts.ok > 100);
 }
 

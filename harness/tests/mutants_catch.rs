@@ -57,5 +57,5 @@ fn a_leader_ignoring_a_higher_term_is_caught() {
         r.verdict.mutant.as_deref(),
         Some("leader-ignores-higher-term")
     );
-    assert_eq!(catching_check(&r).map(|(c, _)| c), f.check);
+    assert_eq!(catching_check(&r.verdict).map(|(c, _)| c), f.check);
 }

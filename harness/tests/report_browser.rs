@@ -418,8 +418,8 @@ fn a_model_violation_shows_the_failing_event_and_the_trace_around_it() {
     );
     let mut verdict: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
-    verdict["checks"]["model"] =
-        serde_json::json!({"result": "fail", "detail": detail, "figures": {}});
+    verdict["checks"]["model"] = serde_json::json!({"result": "fail", "detail": detail, "figures": {},
+            "evidence": {"history_index": index, "node": "n2", "shard": 0}});
     std::fs::write(
         run.join("verdict.json"),
         serde_json::to_vec_pretty(&verdict).unwrap(),

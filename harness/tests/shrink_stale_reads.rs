@@ -3,7 +3,7 @@
 //! must be smaller and still fail the same check with its seed.
 
 use std::path::PathBuf;
-use tumult_harness::run::{run_seed, RunOptions};
+use tumult_harness::run::{run_seed, CheckName, RunOptions};
 use tumult_harness::scenario::parse_file;
 use tumult_harness::shrink::{fails, shrink_run_dir, smaller, ShrinkOptions};
 
@@ -15,14 +15,14 @@ fn shrinks_stale_local_reads_to_a_smaller_failing_scenario() {
     let seed = original.run.seeds[0];
     let out = std::env::temp_dir().join(format!("tumult-shrink-test-{}", std::process::id()));
     let run = run_seed(&original, seed, &RunOptions::writing_to(&out));
-    assert!(fails(&run, "linearizable"), "{}", run.summary());
+    assert!(fails(&run, CheckName::Linearizable), "{}", run.summary());
     let dir = run.dir.clone().expect("a run directory");
 
     let mut opts = ShrinkOptions::new(RunOptions::in_memory());
     opts.max_runs = 10;
     let (path, shrunk) = shrink_run_dir(&dir, None, opts).expect("shrinks");
     assert_eq!(path, dir.join("shrunk.toml"));
-    assert_eq!(shrunk.check, "linearizable");
+    assert_eq!(shrunk.check, CheckName::Linearizable);
     assert!(!shrunk.steps.is_empty(), "no smaller scenario found");
     assert!(smaller(&shrunk.scenario, &original), "{:?}", shrunk.steps);
 
@@ -31,7 +31,11 @@ fn shrinks_stale_local_reads_to_a_smaller_failing_scenario() {
     let again = parse_file(&path).expect("the shrunk file parses");
     assert_eq!(again.run.seeds, vec![shrunk.seed]);
     let rerun = run_seed(&again, shrunk.seed, &RunOptions::in_memory());
-    assert!(fails(&rerun, "linearizable"), "{}", rerun.summary());
+    assert!(
+        fails(&rerun, CheckName::Linearizable),
+        "{}",
+        rerun.summary()
+    );
     assert!(rerun.met_expectation(), "{}", rerun.summary());
     let _ = std::fs::remove_dir_all(&out);
 }

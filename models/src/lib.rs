@@ -2,6 +2,7 @@
 //! sequential specifications checked for linearizability, the Raft safety
 //! invariants, the stateright model of the protocol, and trace conformance.
 
+pub mod artifact;
 pub mod conformance;
 pub mod history;
 pub mod invariants;

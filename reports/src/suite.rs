@@ -6,155 +6,101 @@
 use crate::html::{esc, page_end, page_start};
 use crate::run::link_from;
 use crate::ReportError;
-use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
+use tumult_models::artifact::{
+    read_summary, CheckResult, Outcome, RunDir, RunVerdict, SuiteSummary, SummaryRow,
+};
 
-/// What the index needs of one run.
+/// What the index needs of one run: its verdict and where its directory is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
-    pub scenario: String,
-    pub seed: u64,
-    /// `pass`, `fail` or `unknown`.
-    pub verdict: String,
-    /// `pass` or `fail`.
-    pub expected: String,
-    pub met: bool,
-    pub sim_seconds: f64,
-    pub wall_seconds: f64,
-    pub history_sha256: String,
+    pub run: RunVerdict,
     /// The run directory, if one was written.
     pub dir: Option<PathBuf>,
-    /// The command that reproduces the run.
-    pub reproduce: String,
-    /// The checks that failed: (name, detail).
-    pub failed_checks: Vec<(String, String)>,
-    /// One line for a human (scenario, seed, verdict, figures, what failed).
-    pub line: String,
 }
 
 impl RunSummary {
-    /// Reads what the index needs from a `verdict.json`.
-    pub fn from_verdict(v: &Json, dir: Option<PathBuf>) -> RunSummary {
-        let s = |k: &str| v.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-        let f = |k: &str| v.get(k).and_then(Json::as_f64).unwrap_or(0.0);
-        let failed_checks: Vec<(String, String)> = match v.get("checks") {
-            Some(Json::Object(m)) => m
-                .iter()
-                .filter(|(_, c)| c.get("result").and_then(Json::as_str) == Some("fail"))
-                .map(|(n, c)| {
-                    (
-                        n.clone(),
-                        c.get("detail")
-                            .and_then(Json::as_str)
-                            .unwrap_or("")
-                            .to_string(),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let met = v.get("met").and_then(Json::as_bool).unwrap_or(false);
-        let seed = v.get("seed").and_then(Json::as_u64).unwrap_or(0);
-        let mut line = format!(
-            "{} seed {}: {} (expected {}) [{}] {:.1}s sim in {:.1}s wall",
-            s("scenario"),
-            seed,
-            s("verdict"),
-            s("expected"),
-            if met { "ok" } else { "UNEXPECTED" },
-            f("sim_seconds"),
-            f("wall_seconds")
-        );
-        if !failed_checks.is_empty() {
-            line.push_str(" — ");
-            line.push_str(
-                &failed_checks
-                    .iter()
-                    .map(|(n, d)| format!("{n}: {d}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
-        }
+    /// The summary of a verdict.
+    pub fn from_verdict(v: &RunVerdict, dir: Option<PathBuf>) -> RunSummary {
         RunSummary {
-            scenario: s("scenario"),
-            seed,
-            verdict: s("verdict"),
-            expected: s("expected"),
-            met,
-            sim_seconds: f("sim_seconds"),
-            wall_seconds: f("wall_seconds"),
-            history_sha256: s("history_sha256"),
+            run: v.clone(),
             dir,
-            reproduce: s("reproduce"),
-            failed_checks,
-            line,
+        }
+    }
+
+    /// The summary of a `summary.json` row whose run directory is gone: the
+    /// failed checks are known by name only.
+    fn from_row(r: &SummaryRow) -> RunSummary {
+        let checks = r
+            .failed_checks
+            .iter()
+            .map(|c| (*c, CheckResult::new(Outcome::Fail, "")))
+            .collect();
+        let run = RunVerdict {
+            scenario: r.scenario.clone(),
+            seed: r.seed,
+            verdict: r.verdict,
+            expected: r.expected,
+            met: r.met,
+            checks,
+            sim_seconds: r.sim_seconds,
+            wall_seconds: r.wall_seconds,
+            history_sha256: r.history_sha256.clone(),
+            reproduce: r.reproduce.clone(),
+            ..RunVerdict::default()
+        };
+        RunSummary {
+            run,
+            dir: r.dir.as_ref().map(PathBuf::from),
+        }
+    }
+
+    /// Its row of `summary.json`.
+    fn row(&self) -> SummaryRow {
+        let v = &self.run;
+        SummaryRow {
+            scenario: v.scenario.clone(),
+            seed: v.seed,
+            verdict: v.verdict,
+            expected: v.expected,
+            met: v.met,
+            sim_seconds: v.sim_seconds,
+            wall_seconds: v.wall_seconds,
+            history_sha256: v.history_sha256.clone(),
+            dir: self.dir.as_ref().map(|d| d.display().to_string()),
+            reproduce: v.reproduce.clone(),
+            failed_checks: v.failed_checks().map(|(n, _)| n).collect(),
         }
     }
 }
 
 /// `summary.json`.
-pub fn summary_json(runs: &[RunSummary]) -> Json {
-    let rows: Vec<Json> = runs
-        .iter()
-        .map(|r| {
-            json!({
-                "scenario": r.scenario,
-                "seed": r.seed,
-                "verdict": r.verdict,
-                "expected": r.expected,
-                "met": r.met,
-                "sim_seconds": r.sim_seconds,
-                "wall_seconds": r.wall_seconds,
-                "history_sha256": r.history_sha256,
-                "dir": r.dir.as_ref().map(|d| d.display().to_string()),
-                "reproduce": r.reproduce,
-                "failed_checks": r.failed_checks.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({
-        "runs": rows,
-        "total": runs.len(),
-        "met": runs.iter().filter(|r| r.met).count(),
-    })
+pub fn summary(runs: &[RunSummary]) -> SuiteSummary {
+    SuiteSummary {
+        runs: runs.iter().map(RunSummary::row).collect(),
+        total: runs.len(),
+        met: runs.iter().filter(|r| r.run.met).count(),
+    }
 }
 
 /// Reads a suite directory's `summary.json`, completing each run from its
 /// `verdict.json` when the run directory is there.
 pub fn load_suite(dir: &Path) -> Result<Vec<RunSummary>, ReportError> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
-    let summary: Json = serde_json::from_str(&text)
-        .map_err(|e| ReportError::Input(format!("{}:{}: {e}", path.display(), e.line())))?;
-    let runs = summary
-        .get("runs")
-        .and_then(Json::as_array)
-        .ok_or_else(|| {
-            ReportError::Input(format!(
-                "{}: field `runs` missing or not a list",
-                path.display()
-            ))
-        })?;
+    let summary =
+        read_summary(&dir.join("summary.json")).map_err(|e| ReportError::Input(e.to_string()))?;
     let mut out = Vec::new();
-    for r in runs {
-        let scenario = r.get("scenario").and_then(Json::as_str).unwrap_or("");
-        let seed = r.get("seed").and_then(Json::as_u64).unwrap_or(0);
+    for r in &summary.runs {
         // The recorded directory may be relative to where the suite ran: prefer the one beside summary.json.
-        let beside = dir.join(scenario).join(format!("seed-{seed}"));
-        let recorded = r.get("dir").and_then(Json::as_str).map(PathBuf::from);
-        let run_dir = if beside.join("verdict.json").exists() {
-            Some(beside)
-        } else {
-            recorded.filter(|d| d.join("verdict.json").exists())
-        };
-        let verdict = run_dir
-            .as_ref()
-            .and_then(|d| std::fs::read_to_string(d.join("verdict.json")).ok())
-            .and_then(|t| serde_json::from_str::<Json>(&t).ok());
-        out.push(RunSummary::from_verdict(
-            verdict.as_ref().unwrap_or(r),
-            run_dir,
-        ));
+        let beside = dir.join(&r.scenario).join(format!("seed-{}", r.seed));
+        let recorded = r.dir.as_ref().map(PathBuf::from);
+        let run_dir = [Some(beside), recorded]
+            .into_iter()
+            .flatten()
+            .find_map(|d| RunDir::load(&d).ok());
+        out.push(match run_dir {
+            Some(run) => RunSummary::from_verdict(&run.verdict, Some(run.dir)),
+            None => RunSummary::from_row(r),
+        });
     }
     Ok(out)
 }
@@ -178,8 +124,8 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML: one test suite per scenario, one test case per seed.
 pub fn junit_xml(runs: &[RunSummary]) -> String {
-    let failures = runs.iter().filter(|r| !r.met).count();
-    let time: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    let failures = runs.iter().filter(|r| !r.run.met).count();
+    let time: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
         "<testsuites name=\"tumult\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time:.3}\">\n",
@@ -187,14 +133,14 @@ pub fn junit_xml(runs: &[RunSummary]) -> String {
     ));
     let mut scenarios: Vec<&str> = Vec::new();
     for r in runs {
-        if !scenarios.contains(&r.scenario.as_str()) {
-            scenarios.push(&r.scenario);
+        if !scenarios.contains(&r.run.scenario.as_str()) {
+            scenarios.push(&r.run.scenario);
         }
     }
     for s in scenarios {
-        let mine: Vec<&RunSummary> = runs.iter().filter(|r| r.scenario == s).collect();
-        let failures = mine.iter().filter(|r| !r.met).count();
-        let time: f64 = mine.iter().map(|r| r.wall_seconds).sum();
+        let mine: Vec<&RunSummary> = runs.iter().filter(|r| r.run.scenario == s).collect();
+        let failures = mine.iter().filter(|r| !r.run.met).count();
+        let time: f64 = mine.iter().map(|r| r.run.wall_seconds).sum();
         x.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time:.3}\">\n",
             xml_escape(s),
@@ -203,25 +149,25 @@ pub fn junit_xml(runs: &[RunSummary]) -> String {
         for r in mine {
             x.push_str(&format!(
                 "    <testcase classname=\"tumult.{}\" name=\"seed-{}\" time=\"{:.3}\"",
-                xml_escape(&r.scenario),
-                r.seed,
-                r.wall_seconds
+                xml_escape(&r.run.scenario),
+                r.run.seed,
+                r.run.wall_seconds
             ));
-            if r.met {
+            if r.run.met {
                 x.push_str("/>\n");
                 continue;
             }
             x.push_str(">\n");
-            let mut body = r.line.clone();
+            let mut body = r.run.summary_line();
             if let Some(d) = &r.dir {
                 body.push_str(&format!("\nrun directory: {}", d.display()));
             }
-            body.push_str(&format!("\nreproduce: {}", r.reproduce));
+            body.push_str(&format!("\nreproduce: {}", r.run.reproduce));
             x.push_str(&format!(
                 "      <failure message=\"verdict {} (expected {})\" type=\"{}\">{}</failure>\n",
-                xml_escape(&r.verdict),
-                xml_escape(&r.expected),
-                if r.verdict == "unknown" {
+                r.run.verdict,
+                r.run.expected,
+                if r.run.verdict == Outcome::Unknown {
                     "inconclusive"
                 } else {
                     "unexpected-verdict"
@@ -242,9 +188,9 @@ fn md_cell(s: &str) -> String {
 
 /// A Markdown summary, for a CI job to post as a comment.
 pub fn summary_md(runs: &[RunSummary]) -> String {
-    let met = runs.iter().filter(|r| r.met).count();
-    let sim: f64 = runs.iter().map(|r| r.sim_seconds).sum();
-    let wall: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    let met = runs.iter().filter(|r| r.run.met).count();
+    let sim: f64 = runs.iter().map(|r| r.run.sim_seconds).sum();
+    let wall: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
     let mut m = format!(
         "## tumult: {} {met}/{} runs met their expectation\n\n{:.0} simulated seconds, {:.1} wall seconds of runs.\n\n",
         if met == runs.len() { "✅" } else { "❌" },
@@ -252,24 +198,24 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
         sim,
         wall
     );
-    let unmet: Vec<&RunSummary> = runs.iter().filter(|r| !r.met).collect();
+    let unmet: Vec<&RunSummary> = runs.iter().filter(|r| !r.run.met).collect();
     if !unmet.is_empty() {
         m.push_str("### Unexpected results\n\n| scenario | seed | verdict | expected | failed checks | reproduce |\n|---|---:|---|---|---|---|\n");
         for r in &unmet {
             let failed = r
-                .failed_checks
-                .iter()
-                .map(|(n, d)| format!("**{n}**: {}", d.lines().next().unwrap_or("")))
+                .run
+                .failed_checks()
+                .map(|(n, c)| format!("**{n}**: {}", c.detail.lines().next().unwrap_or("")))
                 .collect::<Vec<_>>()
                 .join("<br>");
             m.push_str(&format!(
                 "| {} | {} | {} | {} | {} | `{}` |\n",
-                md_cell(&r.scenario),
-                r.seed,
-                r.verdict,
-                r.expected,
+                md_cell(&r.run.scenario),
+                r.run.seed,
+                r.run.verdict,
+                r.run.expected,
                 md_cell(&failed),
-                md_cell(&r.reproduce)
+                md_cell(&r.run.reproduce)
             ));
         }
         m.push('\n');
@@ -278,22 +224,22 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
     m.push_str("<details><summary>Every scenario</summary>\n\n| scenario | runs | met | pass | fail | unknown | wall s |\n|---|---:|---:|---:|---:|---:|---:|\n");
     let mut names: Vec<&str> = Vec::new();
     for r in runs {
-        if !names.contains(&r.scenario.as_str()) {
-            names.push(&r.scenario);
+        if !names.contains(&r.run.scenario.as_str()) {
+            names.push(&r.run.scenario);
         }
     }
     for n in names {
-        let mine: Vec<&RunSummary> = runs.iter().filter(|r| r.scenario == n).collect();
-        let count = |v: &str| mine.iter().filter(|r| r.verdict == v).count();
+        let mine: Vec<&RunSummary> = runs.iter().filter(|r| r.run.scenario == n).collect();
+        let count = |v: Outcome| mine.iter().filter(|r| r.run.verdict == v).count();
         m.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {:.1} |\n",
             md_cell(n),
             mine.len(),
-            mine.iter().filter(|r| r.met).count(),
-            count("pass"),
-            count("fail"),
-            count("unknown"),
-            mine.iter().map(|r| r.wall_seconds).sum::<f64>()
+            mine.iter().filter(|r| r.run.met).count(),
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::Unknown),
+            mine.iter().map(|r| r.run.wall_seconds).sum::<f64>()
         ));
     }
     m.push_str("\n</details>\n");
@@ -302,23 +248,23 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
 
 /// `index.html`, to be written at `page`.
 pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
-    let met = runs.iter().filter(|r| r.met).count();
+    let met = runs.iter().filter(|r| r.run.met).count();
     let mut h = page_start("tumult suite");
     h.push_str(&format!(
         "<h1>tumult suite <span class=\"badge {}\" id=\"suite-verdict\">{met}/{} met their expectation</span></h1>",
         if met == runs.len() { "pass" } else { "fail" },
         runs.len()
     ));
-    let sim: f64 = runs.iter().map(|r| r.sim_seconds).sum();
-    let wall: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    let sim: f64 = runs.iter().map(|r| r.run.sim_seconds).sum();
+    let wall: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
     h.push_str(&format!(
         "<p class=\"desc\">{sim:.0} simulated seconds in {wall:.1} wall seconds of runs.</p>\
 <p><input class=\"filter\" id=\"filter\" placeholder=\"filter: scenario, verdict, check…\"></p>"
     ));
     h.push_str("<table id=\"runs\"><tr><th>scenario</th><th class=\"num\">seed</th><th>verdict</th><th>expected</th><th>met</th><th class=\"num\">sim s</th><th class=\"num\">wall s</th><th>failed checks</th><th>report</th></tr>");
     // Unexpected results first, then in run order.
-    let mut order: Vec<&RunSummary> = runs.iter().filter(|r| !r.met).collect();
-    order.extend(runs.iter().filter(|r| r.met));
+    let mut order: Vec<&RunSummary> = runs.iter().filter(|r| !r.run.met).collect();
+    order.extend(runs.iter().filter(|r| r.run.met));
     for r in order {
         let link = match &r.dir {
             Some(d) if d.join("report.html").exists() => {
@@ -334,26 +280,23 @@ pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
             None => String::new(),
         };
         let failed = r
-            .failed_checks
-            .iter()
-            .map(|(n, _)| n.as_str())
+            .run
+            .failed_checks()
+            .map(|(n, _)| n.name())
             .collect::<Vec<_>>()
             .join(", ");
-        let verdict_class = match r.verdict.as_str() {
-            "pass" | "fail" => r.verdict.as_str(),
-            _ => "unknown",
-        };
+        let verdict_class = r.run.verdict.name();
         h.push_str(&format!(
             "<tr class=\"run{}\" title=\"{}\"><td>{}</td><td class=\"num\">{}</td><td><span class=\"badge {verdict_class}\">{}</span></td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td><td>{}</td><td>{link}</td></tr>",
-            if r.met { "" } else { " unmet" },
-            esc(&r.reproduce),
-            esc(&r.scenario),
-            r.seed,
-            esc(&r.verdict),
-            esc(&r.expected),
-            if r.met { "yes" } else { "<b>NO</b>" },
-            r.sim_seconds,
-            r.wall_seconds,
+            if r.run.met { "" } else { " unmet" },
+            esc(&r.run.reproduce),
+            esc(&r.run.scenario),
+            r.run.seed,
+            r.run.verdict,
+            r.run.expected,
+            if r.run.met { "yes" } else { "<b>NO</b>" },
+            r.run.sim_seconds,
+            r.run.wall_seconds,
             esc(&failed)
         ));
     }
@@ -377,7 +320,7 @@ pub fn write_index(
     };
     write(
         out.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary_json(runs)).expect("json"),
+        &serde_json::to_vec_pretty(&summary(runs)).expect("summary serializes"),
     )?;
     write(out.join("summary.md"), summary_md(runs).as_bytes())?;
     let index = out.join("index.html");
@@ -396,15 +339,24 @@ mod tests {
     use super::*;
 
     fn run(scenario: &str, seed: u64, met: bool) -> RunSummary {
-        RunSummary::from_verdict(
-            &json!({
-                "scenario": scenario, "seed": seed, "verdict": if met { "pass" } else { "fail" },
-                "expected": "pass", "met": met, "sim_seconds": 10.0, "wall_seconds": 1.5,
-                "reproduce": format!("tumult run scenarios/{scenario}.toml --seed {seed}"),
-                "checks": {"linearizable": {"result": if met { "pass" } else { "fail" }, "detail": "key k0 <&>"}},
-            }),
-            None,
-        )
+        let result = if met { Outcome::Pass } else { Outcome::Fail };
+        let v = RunVerdict {
+            scenario: scenario.into(),
+            seed,
+            verdict: result,
+            met,
+            sim_seconds: 10.0,
+            wall_seconds: 1.5,
+            reproduce: format!("tumult run scenarios/{scenario}.toml --seed {seed}"),
+            checks: [(
+                tumult_models::artifact::CheckName::Linearizable,
+                CheckResult::new(result, "key k0 <&>"),
+            )]
+            .into_iter()
+            .collect(),
+            ..RunVerdict::default()
+        };
+        RunSummary::from_verdict(&v, None)
     }
 
     #[test]

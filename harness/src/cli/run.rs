@@ -213,13 +213,10 @@ fn conclude(results: &[RunResult], wall: f64) -> Outcome {
     let met = results.iter().filter(|r| r.met_expectation()).count();
     let unknown = results
         .iter()
-        .filter(|r| r.verdict.verdict == "unknown")
+        .filter(|r| r.verdict.verdict == crate::run::Outcome::Unknown)
         .count();
     let sim: f64 = results.iter().map(|r| r.verdict.sim_seconds).sum();
-    let ops: u64 = results
-        .iter()
-        .map(|r| r.verdict.counts.ok + r.verdict.counts.fail + r.verdict.counts.info)
-        .sum();
+    let ops: u64 = results.iter().map(|r| r.verdict.counts.all()).sum();
     let peak = crate::run::peak_rss_kib();
     println!(
         "{met}/{} runs met their expectation; {:.0} simulated s in {:.1} wall s ({:.1}x real time), {:.0} client ops/wall s, peak memory {:.1} MiB",
@@ -239,7 +236,7 @@ fn conclude(results: &[RunResult], wall: f64) -> Outcome {
     } else if results
         .iter()
         .filter(|r| !r.met_expectation())
-        .all(|r| r.verdict.verdict == "unknown")
+        .all(|r| r.verdict.verdict == crate::run::Outcome::Unknown)
         && unknown > 0
     {
         Outcome::Inconclusive

@@ -280,7 +280,27 @@ pub enum Check {
     Recovery,
 }
 
+impl Verdict {
+    /// The same, in the run artefact schema.
+    pub fn artifact(self) -> tumult_models::artifact::Expected {
+        match self {
+            Verdict::Pass => tumult_models::artifact::Expected::Pass,
+            Verdict::Fail => tumult_models::artifact::Expected::Fail,
+        }
+    }
+}
+
 impl Check {
+    /// The same, in the run artefact schema.
+    pub fn artifact(self) -> tumult_models::artifact::CheckName {
+        use tumult_models::artifact::CheckName;
+        match self {
+            Check::Linearizable => CheckName::Linearizable,
+            Check::Model => CheckName::Model,
+            Check::Recovery => CheckName::Recovery,
+        }
+    }
+
     /// Every check, in SPEC.md's order (the default list).
     pub const ALL: [Check; 3] = [Check::Linearizable, Check::Model, Check::Recovery];
 
