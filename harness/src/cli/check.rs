@@ -8,7 +8,7 @@
 //! A violation's operations are drawn into `NAME.lin.html` next to the
 //! history (`--html` elsewhere, `--no-html` not at all).
 
-use super::Outcome;
+use super::Exit;
 use std::path::PathBuf;
 use std::time::Duration;
 use tumult_models::history::HistoryError;
@@ -58,7 +58,7 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 /// Runs the check.
-pub fn run(args: CheckArgs) -> Outcome {
+pub fn run(args: CheckArgs) -> Exit {
     let file = args.history.display().to_string();
     let html = if args.no_html {
         None
@@ -83,11 +83,11 @@ pub fn run(args: CheckArgs) -> Outcome {
                 "tumult check: {file}:{line}: {message} (format {})",
                 args.format
             );
-            return Outcome::BadInput;
+            return Exit::BadInput;
         }
         Err(HistoryError::Io(e)) => {
             eprintln!("tumult check: {file}: {e}");
-            return Outcome::BadInput;
+            return Exit::BadInput;
         }
     };
     if args.json {
@@ -99,9 +99,9 @@ pub fn run(args: CheckArgs) -> Outcome {
         print!("{}", render(&file, &report));
     }
     match report.verdict {
-        Verdict::Ok => Outcome::Pass,
-        Verdict::Violation { .. } => Outcome::Fail,
-        Verdict::Unknown => Outcome::Inconclusive,
+        Verdict::Ok => Exit::Pass,
+        Verdict::Violation { .. } => Exit::Fail,
+        Verdict::Unknown => Exit::Inconclusive,
     }
 }
 

@@ -15,7 +15,7 @@ pub mod shrink;
 
 /// What a command concluded, as the process exit code of SPEC.md §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     /// Every run met its expectation (check: linearizable; model: no counterexample).
     Pass = 0,
     /// At least one run did not.
@@ -26,8 +26,8 @@ pub enum Outcome {
     Inconclusive = 3,
 }
 
-impl From<Outcome> for ExitCode {
-    fn from(o: Outcome) -> ExitCode {
+impl From<Exit> for ExitCode {
+    fn from(o: Exit) -> ExitCode {
         ExitCode::from(o as u8)
     }
 }
@@ -67,9 +67,9 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
-                Outcome::BadInput
+                Exit::BadInput
             } else {
-                Outcome::Pass
+                Exit::Pass
             };
             let _ = e.print();
             return code.into();

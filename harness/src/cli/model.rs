@@ -5,7 +5,7 @@
 //!
 //! Exit codes: 0 no counterexample, 1 a counterexample, 2 bad arguments.
 
-use super::Outcome;
+use super::Exit;
 use std::io::IsTerminal;
 use std::time::Duration;
 use tumult_models::model::{Bug, ModelConfig, RaftModel};
@@ -92,12 +92,12 @@ impl ModelArgs {
 }
 
 /// Runs the model check.
-pub fn run(args: ModelArgs) -> Outcome {
+pub fn run(args: ModelArgs) -> Exit {
     let config = match args.config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tumult model: {e}");
-            return Outcome::BadInput;
+            return Exit::BadInput;
         }
     };
     let threads = args.threads.unwrap_or_else(|| {
@@ -107,7 +107,7 @@ pub fn run(args: ModelArgs) -> Outcome {
     });
     if threads == 0 {
         eprintln!("tumult model: --threads must be at least 1");
-        return Outcome::BadInput;
+        return Exit::BadInput;
     }
     let mut model = RaftModel::new(config.clone());
     model.symmetry = !args.no_symmetry;
@@ -155,7 +155,7 @@ pub fn run(args: ModelArgs) -> Outcome {
         for name in &report.also_violated {
             println!("also violated: \"{name}\"");
         }
-        return Outcome::Fail;
+        return Exit::Fail;
     }
     if let Some(bug) = config.bug {
         let d = bug.demo_config();
@@ -175,10 +175,10 @@ pub fn run(args: ModelArgs) -> Outcome {
     }
     if report.timed_out {
         println!("timed out before the state space was exhausted: inconclusive");
-        return Outcome::Inconclusive;
+        return Exit::Inconclusive;
     }
     println!("no counterexample");
-    Outcome::Pass
+    Exit::Pass
 }
 
 fn on(b: bool) -> &'static str {

@@ -2,7 +2,7 @@
 //! prints which check caught it, with the first scenario and seed that did.
 
 use super::run::{bad, default_jobs, load, scenario_files};
-use super::Outcome;
+use super::Exit;
 use crate::mutants::{catalogue, names, order_runs, table, Finding};
 use crate::run::RunOptions;
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ pub struct MutantsArgs {
 }
 
 /// `tumult mutants`.
-pub fn run(args: MutantsArgs) -> Outcome {
+pub fn run(args: MutantsArgs) -> Exit {
     if !crate::mutants::available() {
         return bad("this tumult was built without mutants; rebuild with `cargo build --release -p tumult-harness --features mutants`");
     }
@@ -148,8 +148,8 @@ pub fn run(args: MutantsArgs) -> Outcome {
         }
     }
     if findings.iter().all(Finding::as_expected) {
-        Outcome::Pass
+        Exit::Pass
     } else {
-        Outcome::Fail
+        Exit::Fail
     }
 }

@@ -1,7 +1,7 @@
 //! `tumult report DIR [-o FILE]`: renders a run directory as `report.html`
 //! or a suite directory as `index.html` (SPEC.md §1).
 
-use super::Outcome;
+use super::Exit;
 use std::path::PathBuf;
 
 /// Arguments of `tumult report`.
@@ -15,15 +15,15 @@ pub struct ReportArgs {
 }
 
 /// `tumult report`.
-pub fn run(args: ReportArgs) -> Outcome {
+pub fn run(args: ReportArgs) -> Exit {
     match tumult_reports::render(&args.dir, args.output.as_deref()) {
         Ok(page) => {
             println!("{}", page.display());
-            Outcome::Pass
+            Exit::Pass
         }
         Err(e) => {
             eprintln!("tumult: {e}");
-            Outcome::BadInput
+            Exit::BadInput
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `tumult run`, `tumult suite` and `tumult replay`.
 
-use super::Outcome;
+use super::Exit;
 use crate::run::{replay, run_seed, RunOptions, RunResult};
 use crate::scenario::{parse_file, parse_seeds, Partition, Scenario};
 use std::collections::VecDeque;
@@ -68,7 +68,7 @@ pub struct ExecArgs {
 impl ExecArgs {
     /// Runs `runs`, writes their reports and the index (with `junit`), and
     /// says how it went.
-    fn execute(self, runs: &[(Scenario, u64)], label: &str, junit: Option<&Path>) -> Outcome {
+    fn execute(self, runs: &[(Scenario, u64)], label: &str, junit: Option<&Path>) -> Exit {
         if let Err(e) = crate::mutants::validate(self.mutant.as_deref()) {
             return bad(e);
         }
@@ -86,7 +86,7 @@ impl ExecArgs {
         }
         if let Err(e) = crate::suite::write_index(&self.out, &results, junit) {
             eprintln!("tumult: {e}");
-            return Outcome::BadInput;
+            return Exit::BadInput;
         }
         outcome
     }
@@ -99,9 +99,9 @@ pub struct ReplayArgs {
     pub run_dir: PathBuf,
 }
 
-pub(crate) fn bad(msg: impl std::fmt::Display) -> Outcome {
+pub(crate) fn bad(msg: impl std::fmt::Display) -> Exit {
     eprintln!("tumult: {msg}");
-    Outcome::BadInput
+    Exit::BadInput
 }
 
 /// Every `*.toml` under `dir`, sorted.
@@ -209,7 +209,7 @@ pub fn execute(
 }
 
 /// Prints the suite's figures and decides the exit code.
-fn conclude(results: &[RunResult], wall: f64) -> Outcome {
+fn conclude(results: &[RunResult], wall: f64) -> Exit {
     let met = results.iter().filter(|r| r.met_expectation()).count();
     let unknown = results
         .iter()
@@ -232,21 +232,21 @@ fn conclude(results: &[RunResult], wall: f64) -> Outcome {
         println!("    reproduce: {}", r.verdict.reproduce);
     }
     if met == results.len() {
-        Outcome::Pass
+        Exit::Pass
     } else if results
         .iter()
         .filter(|r| !r.met_expectation())
         .all(|r| r.verdict.verdict == crate::run::Outcome::Unknown)
         && unknown > 0
     {
-        Outcome::Inconclusive
+        Exit::Inconclusive
     } else {
-        Outcome::Fail
+        Exit::Fail
     }
 }
 
 /// `tumult run`.
-pub fn run(args: RunArgs) -> Outcome {
+pub fn run(args: RunArgs) -> Exit {
     let seeds = args.seed.map(|s| s.to_string()).or(args.seeds);
     let runs = match load(&args.files, seeds.as_deref()) {
         Ok(r) => r,
@@ -256,7 +256,7 @@ pub fn run(args: RunArgs) -> Outcome {
 }
 
 /// `tumult suite`.
-pub fn suite(args: SuiteArgs) -> Outcome {
+pub fn suite(args: SuiteArgs) -> Exit {
     let files = match scenario_files(&args.dir) {
         Ok(f) if f.is_empty() => {
             return bad(format!("{}: no *.toml scenario files", args.dir.display()))
@@ -279,7 +279,7 @@ pub fn suite(args: SuiteArgs) -> Outcome {
 }
 
 /// `tumult replay`.
-pub fn replay_cmd(args: ReplayArgs) -> Outcome {
+pub fn replay_cmd(args: ReplayArgs) -> Exit {
     match replay(&args.run_dir) {
         Err(e) => bad(e),
         Ok((recorded, new, result)) => {
@@ -287,10 +287,10 @@ pub fn replay_cmd(args: ReplayArgs) -> Outcome {
             println!("replayed history sha256 {new}");
             if recorded == new {
                 println!("identical: {}", result.summary());
-                Outcome::Pass
+                Exit::Pass
             } else {
                 println!("DIFFERENT: the run is not deterministic");
-                Outcome::Fail
+                Exit::Fail
             }
         }
     }

@@ -2,7 +2,7 @@
 //! fails the run's check with its seed, and writes it as a scenario file.
 
 use super::run::bad;
-use super::Outcome;
+use super::Exit;
 use crate::run::RunOptions;
 use crate::shrink::{shrink_run_dir, ShrinkOptions};
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub struct ShrinkArgs {
 }
 
 /// `tumult shrink`.
-pub fn run(args: ShrinkArgs) -> Outcome {
+pub fn run(args: ShrinkArgs) -> Exit {
     let mut opts = ShrinkOptions::new(RunOptions::in_memory());
     opts.max_runs = args.max_runs;
     opts.verbose = true;
@@ -44,7 +44,7 @@ pub fn run(args: ShrinkArgs) -> Outcome {
                 crate::scenario::format_duration(shrunk.scenario.workload.duration),
             );
             println!("{}", path.display());
-            Outcome::Pass
+            Exit::Pass
         }
     }
 }
