@@ -2,21 +2,23 @@
 //! application, and turns their outputs into writes, messages and replies in
 //! the order durability requires.
 
-use super::app::{Dedup, Sessions};
+mod inputs;
+mod open;
+
+use super::app::{Dedup, RaftApp, Sessions};
+use super::config::{Env, NodeConfig, NodeError};
+use super::input::{ClientError, Input, KnownShards, Reply};
+use super::metrics::Counters;
 use super::peers::Peers;
-use super::{
-    ClientError, Env, Input, NodeConfig, NodeError, RaftApp, ReadMode, Reply, ShardStatus,
-};
 use crate::raft::{
-    Config, Entry, Index, Membership, NodeId, Payload, Raft, RaftError, Ready, Recovered, Role,
-    ShardId, SnapshotMeta, Term,
+    Entry, Index, Membership, NodeId, Payload, Raft, Ready, ShardId, SnapshotMeta, Term,
 };
 use crate::storage::{ShardWrite, Store};
 use crate::trace::TraceEvent;
 use crate::transport::encode;
 use crate::transport::pb::RaftMessage;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Most inputs handled in one turn before the cores' output is processed.
@@ -24,12 +26,11 @@ const MAX_INPUTS_PER_TURN: usize = 4096;
 /// Most rounds of persist-send-apply in one turn.
 const MAX_ROUNDS_PER_TURN: usize = 16;
 
-/// The shards this node hosts, shared with the gRPC service so it can refuse
-/// messages for unknown shards.
-pub(crate) type KnownShards = Arc<RwLock<BTreeSet<ShardId>>>;
-
+/// One hosted shard: its core, its application sessions, how far it has
+/// applied, and the clients waiting on it.
 struct Shard {
     raft: Raft,
+    /// The last request of each client, for exactly-once retries.
     sessions: Sessions,
     /// Term of the last applied entry.
     applied_term: Term,
@@ -37,6 +38,7 @@ struct Shard {
     applied: Index,
     /// The membership in force at `applied`.
     applied_membership: Membership,
+    /// Index of the latest snapshot taken or installed.
     snapshot_index: Index,
     /// Proposals waiting to be applied: index -> (term proposed in, reply).
     waiting: BTreeMap<Index, (Term, Reply<Vec<u8>>)>,
@@ -46,9 +48,12 @@ struct Shard {
     serving: Vec<(Index, Vec<u8>, Reply<Vec<u8>>)>,
     /// A snapshot to write with the next batch.
     snapshot_to_write: Option<(SnapshotMeta, Vec<u8>)>,
+    /// A snapshot fetch from the leader is under way.
     fetching: bool,
 }
 
+/// Owns every shard of the node; runs as one task (see [`Driver::run`]) fed
+/// by the node's input channel.
 pub(crate) struct Driver {
     config: NodeConfig,
     env: Env,
@@ -61,158 +66,14 @@ pub(crate) struct Driver {
     peers: Peers,
     inputs: mpsc::Sender<Input>,
     next_ctx: u64,
-    counters: Arc<super::metrics::Counters>,
-}
-
-fn mix(a: u64, b: u64) -> u64 {
-    // splitmix64 finalizer over the combination: distinct timers per (node, shard).
-    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    counters: Arc<Counters>,
 }
 
 impl Driver {
-    pub(crate) fn open(
-        config: NodeConfig,
-        env: Env,
-        mut app: Box<dyn RaftApp>,
-        inputs: mpsc::Sender<Input>,
-        counters: Arc<super::metrics::Counters>,
-    ) -> Result<Driver, NodeError> {
-        let store = Arc::new(Store::open(Arc::clone(&env.disk), &config.data_dir)?);
-        let mut ids: BTreeMap<ShardId, Membership> = BTreeMap::new();
-        for shard in store.shards()? {
-            ids.insert(shard, Membership::default());
-        }
-        for (shard, m) in &config.shards {
-            ids.insert(*shard, m.clone());
-        }
-        let mut shards = BTreeMap::new();
-        for (shard, initial) in ids {
-            let recovered = store.load(shard)?;
-            let snapshot = store.load_snapshot(shard)?;
-            let base = recovered
-                .snapshot
-                .as_ref()
-                .map_or((0, 0), |m| (m.index, m.term));
-            let (last_index, last_term) =
-                recovered.entries.last().map_or(base, |e| (e.index, e.term));
-            let start = TraceEvent::Start {
-                term: recovered.hard_state.term,
-                vote: recovered.hard_state.vote,
-                snapshot: snapshot.as_ref().map_or(0, |(m, _)| m.index),
-                last_index,
-                last_term,
-            };
-            env.trace.emit(config.id, shard, &start);
-            let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;
-            shards.insert(shard, s);
-        }
-        let known = Arc::new(RwLock::new(shards.keys().copied().collect()));
-        let peers = Peers::new(
-            super::peers::LinkSettings {
-                me: config.id,
-                network: Arc::clone(&env.network),
-                link: config.link,
-                max_batch_bytes: config.max_batch_bytes(),
-                credentials: config.credentials.clone(),
-                counters: Arc::clone(&counters),
-            },
-            config.peers.clone(),
-        );
-        Ok(Driver {
-            config,
-            env,
-            app,
-            store,
-            shards,
-            known,
-            peers,
-            inputs,
-            next_ctx: 1,
-            counters,
-        })
-    }
-
-    fn raft_config(config: &NodeConfig, shard: ShardId) -> Config {
-        let mut c = Config::new(config.id, mix(mix(config.seed, config.id), shard));
-        c.election_ticks_min = config.election_ticks.0;
-        c.election_ticks_max = config.election_ticks.1;
-        c.heartbeat_ticks = config.heartbeat_ticks;
-        c.pre_vote = config.pre_vote;
-        c.check_quorum = config.check_quorum;
-        c.max_append_entries = config.max_append_entries;
-        c.max_append_bytes = config.max_append_bytes();
-        c
-    }
-
-    fn recover_shard(
-        config: &NodeConfig,
-        app: &mut dyn RaftApp,
-        shard: ShardId,
-        initial: Membership,
-        recovered: Recovered,
-        snapshot: Option<(SnapshotMeta, Vec<u8>)>,
-    ) -> Result<Shard, NodeError> {
-        let mut sessions = Sessions::with_capacity(config.max_sessions);
-        let (applied, applied_term, applied_membership) = match &snapshot {
-            Some((meta, blob)) => {
-                let (s, data) = Sessions::decode(blob, config.max_sessions).ok_or_else(|| {
-                    NodeError::Storage(format!(
-                        "shard {shard}: snapshot at {} is corrupt",
-                        meta.index
-                    ))
-                })?;
-                sessions = s;
-                app.restore(shard, data);
-                (meta.index, meta.term, meta.membership.clone())
-            }
-            None => {
-                app.restore(shard, &[]);
-                (0, 0, initial.clone())
-            }
-        };
-        // What the core relies on when it restores a replica: its ballot is
-        // never older than its log (terms are adopted before entries of them
-        // are written, in the same transaction).
-        let last_term = recovered
-            .entries
-            .last()
-            .map_or(recovered.snapshot.as_ref().map_or(0, |m| m.term), |e| {
-                e.term
-            });
-        if recovered.hard_state.term < last_term {
-            return Err(NodeError::Storage(format!(
-                "corrupt hard state of shard {shard}: term {} is older than the last log entry's term {last_term}",
-                recovered.hard_state.term
-            )));
-        }
-        let raft = Raft::new(shard, Self::raft_config(config, shard), initial, recovered);
-        Ok(Shard {
-            raft,
-            sessions,
-            applied_term,
-            applied,
-            applied_membership,
-            snapshot_index: applied,
-            waiting: BTreeMap::new(),
-            confirming: BTreeMap::new(),
-            serving: Vec::new(),
-            snapshot_to_write: None,
-            fetching: false,
-        })
-    }
-
-    pub(crate) fn known_shards(&self) -> KnownShards {
-        Arc::clone(&self.known)
-    }
-
-    /// The store, for serving snapshots without the driver.
-    pub(crate) fn store(&self) -> Arc<Store> {
-        Arc::clone(&self.store)
-    }
-
+    /// The driver's loop: each turn takes the tick or up to
+    /// `MAX_INPUTS_PER_TURN` inputs, then `process`es what the cores decided.
+    /// Ends on shutdown, or when the store fails (every shard's trace gets a
+    /// `Stop` and every pending reply is dropped).
     pub(crate) async fn run(
         mut self,
         mut inputs: mpsc::Receiver<Input>,
@@ -260,253 +121,6 @@ impl Driver {
                 self.shards.clear();
                 let _ = stopped.send(Some(e));
                 return;
-            }
-        }
-    }
-
-    fn handle(&mut self, input: Input) {
-        match input {
-            Input::Peer { from, messages } => {
-                for (shard, msg) in messages {
-                    match self.shards.get_mut(&shard) {
-                        Some(s) => s.raft.step(from, msg),
-                        None => tracing::debug!(
-                            node = self.config.id,
-                            shard,
-                            "message for unknown shard dropped"
-                        ),
-                    }
-                }
-            }
-            Input::Write {
-                shard,
-                request,
-                data,
-                reply,
-            } => {
-                let Some(s) = self.shards.get_mut(&shard) else {
-                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
-                    return;
-                };
-                let limit = self.config.max_write_bytes();
-                if data.len() > limit {
-                    let _ = reply.send(Err(ClientError::Refused(format!(
-                        "a command of {} bytes exceeds the largest write of {limit} bytes",
-                        data.len()
-                    ))));
-                    return;
-                }
-                match s.raft.propose(request, data) {
-                    Ok(index) => {
-                        let term = s.raft.status().term;
-                        s.waiting.insert(index, (term, reply));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(refusal(e)));
-                    }
-                }
-            }
-            Input::Read {
-                shard,
-                query,
-                mode,
-                reply,
-            } => {
-                let Some(s) = self.shards.get_mut(&shard) else {
-                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
-                    return;
-                };
-                match mode {
-                    ReadMode::Local => {
-                        let _ = reply.send(Ok(self.app.read(shard, &query)));
-                    }
-                    ReadMode::Linearizable => {
-                        let ctx = self.next_ctx;
-                        self.next_ctx += 1;
-                        match s.raft.read_index(ctx) {
-                            Ok(()) => {
-                                s.confirming.insert(ctx, (query, reply));
-                            }
-                            Err(e) => {
-                                let _ = reply.send(Err(refusal(e)));
-                            }
-                        }
-                    }
-                }
-            }
-            Input::ChangeMembership {
-                shard,
-                node,
-                add,
-                reply,
-            } => {
-                let Some(s) = self.shards.get_mut(&shard) else {
-                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
-                    return;
-                };
-                let mut voters = s.raft.status().membership;
-                let changed = if add {
-                    voters.voters.insert(node)
-                } else {
-                    voters.voters.remove(&node)
-                };
-                if !changed {
-                    let verb = if add {
-                        "already a voter"
-                    } else {
-                        "not a voter"
-                    };
-                    let _ = reply.send(Err(ClientError::Refused(format!(
-                        "n{node} is {verb} of shard {shard}"
-                    ))));
-                    return;
-                }
-                if !add && node == self.config.id && s.raft.status().is_leader() {
-                    // A leader asked to remove itself hands leadership over
-                    // first (TimeoutNow), and the new leader removes it: the
-                    // shard never waits out an election timeout for it.
-                    if let Some(target) = s.raft.most_up_to_date_follower() {
-                        if s.raft.transfer_leader(target).is_ok() {
-                            let _ = reply.send(Err(ClientError::NotLeader {
-                                leader: Some(target),
-                            }));
-                            return;
-                        }
-                    }
-                }
-                match s.raft.propose_membership(voters) {
-                    Ok(index) => {
-                        let term = s.raft.status().term;
-                        s.waiting.insert(index, (term, reply));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(refusal(e)));
-                    }
-                }
-            }
-            Input::Transfer { shard, to, reply } => {
-                let Some(s) = self.shards.get_mut(&shard) else {
-                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
-                    return;
-                };
-                let status = s.raft.status();
-                let target = to
-                    .or_else(|| s.raft.most_up_to_date_follower())
-                    .or_else(|| {
-                        status
-                            .membership
-                            .voters
-                            .iter()
-                            .copied()
-                            .find(|v| *v != self.config.id)
-                    });
-                let result = match target {
-                    Some(t) => s
-                        .raft
-                        .transfer_leader(t)
-                        .map(|_| Vec::new())
-                        .map_err(refusal),
-                    None => Err(ClientError::Refused(
-                        "no other voter to hand leadership to".into(),
-                    )),
-                };
-                let _ = reply.send(result);
-            }
-            Input::Status { shard, reply } => {
-                let result = match self.shards.get(&shard) {
-                    Some(s) => Ok(status_of(shard, s)),
-                    None => Err(ClientError::UnknownShard(shard)),
-                };
-                let _ = reply.send(result);
-            }
-            Input::AddShard {
-                shard,
-                membership,
-                reply,
-            } => {
-                if !self.shards.contains_key(&shard) {
-                    let s = Self::recover_shard(
-                        &self.config,
-                        &mut *self.app,
-                        shard,
-                        membership,
-                        Recovered::default(),
-                        None,
-                    );
-                    match s {
-                        Ok(s) => {
-                            self.shards.insert(shard, s);
-                            self.known.write().expect("known shards lock").insert(shard);
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(ClientError::Refused(e.to_string())));
-                            return;
-                        }
-                    }
-                }
-                let _ = reply.send(Ok(()));
-            }
-            Input::RemoveShard { shard, reply } => {
-                if self.shards.remove(&shard).is_none() {
-                    let _ = reply.send(Err(ClientError::UnknownShard(shard)));
-                    return;
-                }
-                self.known
-                    .write()
-                    .expect("known shards lock")
-                    .remove(&shard);
-                self.app.restore(shard, &[]);
-                // Durable before the reply: a removed shard must not come
-                // back at the next restart.
-                let result = self
-                    .store
-                    .remove_shard(shard)
-                    .and_then(|()| self.store.sync())
-                    .map_err(|e| ClientError::Refused(e.to_string()));
-                let _ = reply.send(result);
-            }
-            Input::SnapshotFetched { shard, result } => {
-                let Some(s) = self.shards.get_mut(&shard) else {
-                    return;
-                };
-                s.fetching = false;
-                let Some((meta, blob)) = result else { return };
-                // The fetch ran while the shard went on: a newer leader may
-                // have replicated past the snapshot meanwhile, and this node
-                // acknowledged those entries. Installing would discard them.
-                if meta.index <= s.applied || !s.raft.snapshot_wanted(&meta) {
-                    tracing::debug!(
-                        node = self.config.id,
-                        shard,
-                        index = meta.index,
-                        "fetched snapshot no longer wanted: the log moved past it; dropped"
-                    );
-                    super::metrics::Counters::bump(&self.counters.snapshots_dropped);
-                    return;
-                }
-                let Some((sessions, data)) = Sessions::decode(&blob, self.config.max_sessions)
-                else {
-                    tracing::warn!(
-                        node = self.config.id,
-                        shard,
-                        "fetched snapshot is malformed; ignored"
-                    );
-                    return;
-                };
-                self.app.restore(shard, data);
-                s.sessions = sessions;
-                s.applied = meta.index;
-                s.applied_term = meta.term;
-                s.applied_membership = meta.membership.clone();
-                s.snapshot_index = meta.index;
-                s.raft.snapshot_installed(meta.clone());
-                super::metrics::Counters::bump(&self.counters.snapshots_installed);
-                s.snapshot_to_write = Some((meta, blob));
-                // Entries below the snapshot will never be applied here: their waiters cannot learn their fate.
-                let later = s.waiting.split_off(&(s.applied + 1));
-                for (_, (_, reply)) in std::mem::replace(&mut s.waiting, later) {
-                    let _ = reply.send(Err(ClientError::Indeterminate));
-                }
             }
         }
     }
@@ -575,6 +189,10 @@ impl Driver {
         Ok(())
     }
 
+    /// What one shard's `Ready` leads to once its writes are durable: its
+    /// trace events are emitted, its messages queued in `outgoing`, its
+    /// committed entries applied, its confirmed reads served, and a snapshot
+    /// taken or fetched when due.
     fn after_persist(
         &mut self,
         id: ShardId,
@@ -670,7 +288,7 @@ impl Driver {
         let credentials = self.config.credentials.clone();
         let spawner = Arc::clone(&self.env.network);
         spawner.spawn(Box::pin(async move {
-            let fetch = super::service::fetch_snapshot(
+            let fetch = crate::transport::fetch_snapshot(
                 network,
                 addr,
                 link,
@@ -755,33 +373,5 @@ fn apply(
             Err(ClientError::Indeterminate)
         };
         let _ = waiter.send(result);
-    }
-}
-
-fn refusal(e: RaftError) -> ClientError {
-    match e {
-        RaftError::NotLeader { leader } => ClientError::NotLeader { leader },
-        other => ClientError::Refused(other.to_string()),
-    }
-}
-
-fn status_of(shard: ShardId, s: &Shard) -> ShardStatus {
-    let st = s.raft.status();
-    ShardStatus {
-        shard,
-        role: match st.role {
-            Role::Follower => "follower",
-            Role::PreCandidate => "pre-candidate",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        }
-        .to_string(),
-        term: st.term,
-        leader: st.leader,
-        commit: st.commit,
-        applied: s.applied,
-        last_index: st.last_index,
-        membership: st.membership,
-        snapshot_index: s.snapshot_index,
     }
 }

@@ -1,5 +1,8 @@
 //! How bytes reach a peer: the gRPC contract (`proto/tumult.proto`), the
-//! conversions between it and the core's types, and the injected network.
+//! conversions between it and the core's types, the injected network, the
+//! node's gRPC service (`service`, which hands what it receives to the driver
+//! as `node::input::Input`s and depends on nothing else of the node but its
+//! configuration and counters) and the client calls a node makes of its peers.
 //!
 //! The engine never opens a socket itself. It asks a [`Network`] to connect
 //! and to listen: [`TcpNetwork`] in production, `TurmoilNetwork` (feature
@@ -19,14 +22,17 @@
 mod auth;
 mod convert;
 mod network;
+pub(crate) mod service;
+mod snapshot;
 mod tls;
 
 pub use auth::{client, AuthChannel, Credentials};
 pub use convert::{decode, encode, DecodeError};
 #[cfg(feature = "turmoil")]
 pub use network::TurmoilNetwork;
-pub use network::{Conn, Listener, NetExecutor, Network, TcpNetwork};
-pub use tls::{node_name, PeerIdentity, TlsConfig, TlsError, TlsNetwork};
+pub use network::{Conn, Listener, NetExecutor, Network, PeerIdentity, TcpNetwork};
+pub(crate) use snapshot::fetch_snapshot;
+pub use tls::{node_name, TlsConfig, TlsError, TlsNetwork};
 
 /// The generated gRPC types and service stubs.
 #[allow(missing_docs, clippy::all)]

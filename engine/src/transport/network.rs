@@ -1,5 +1,6 @@
 //! The injected network: connect to a peer, listen for peers.
 
+use crate::raft::NodeId;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use std::io;
@@ -11,10 +12,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
+/// Who is at the other end of a TLS connection, as its certificate says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerIdentity {
+    /// A certificate naming `node-<id>` of a configured node.
+    Node(NodeId),
+    /// Any other certificate signed by the cluster's CA.
+    Client,
+}
+
 /// One connection, whatever network it came from.
 pub struct Conn(
     Pin<Box<dyn Io>>,
-    Option<std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>>,
+    Option<std::sync::Arc<std::sync::OnceLock<PeerIdentity>>>,
 );
 
 impl Conn {
@@ -27,15 +37,13 @@ impl Conn {
     /// (an accepted TLS connection, after its handshake).
     pub fn with_identity(
         io: impl Io,
-        identity: std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>,
+        identity: std::sync::Arc<std::sync::OnceLock<PeerIdentity>>,
     ) -> Conn {
         Conn(Box::pin(io), Some(identity))
     }
 
     /// Where the peer's verified identity appears, for a TLS connection.
-    pub fn identity(
-        &self,
-    ) -> Option<std::sync::Arc<std::sync::OnceLock<super::tls::PeerIdentity>>> {
+    pub fn identity(&self) -> Option<std::sync::Arc<std::sync::OnceLock<PeerIdentity>>> {
         self.1.clone()
     }
 }

@@ -8,7 +8,7 @@
 //! [`PeerIdentity`]: a `Deliver` batch whose `from` is not the node its
 //! certificate names is refused.
 
-use super::network::{Conn, Listener, Network};
+use super::network::{Conn, Listener, Network, PeerIdentity};
 use crate::raft::NodeId;
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -24,15 +24,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The DNS name a node's certificate carries.
 pub fn node_name(id: NodeId) -> String {
     format!("node-{id}")
-}
-
-/// Who is at the other end of a TLS connection, as its certificate says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerIdentity {
-    /// A certificate naming `node-<id>` of a configured node.
-    Node(NodeId),
-    /// Any other certificate signed by the cluster's CA.
-    Client,
 }
 
 /// Why TLS could not be set up.
