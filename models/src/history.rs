@@ -237,10 +237,9 @@ pub struct TraceEvent {
     pub node: String,
     /// The shard (raft group), absent for node-wide events.
     pub shard: Option<u64>,
-    /// The event's name (`become-leader`, `append`, ...).
-    pub event: String,
-    /// The event's own fields (`term`, ...), written between `event` and `time`.
-    pub fields: Map<String, Json>,
+    /// The event, typed: written as its `event` name and its own fields
+    /// (`term`, ...) between `shard` and `time`.
+    pub event: tumult_trace::TraceEvent,
     /// Simulated nanoseconds since the start of the run.
     pub time: u64,
 }
@@ -309,14 +308,20 @@ impl Entry {
                         format!("field `shard`: expected a non-negative integer, found {v}")
                     })?),
                 };
-                let event = take_str(&mut map, "event")?;
+                match map.get("event") {
+                    Some(Json::String(_)) => {}
+                    Some(v) => return Err(format!("field `event`: expected a string, found {v}")),
+                    None => return Err("missing field `event`".to_string()),
+                }
                 let time = take_u64(&mut map, "time")?;
+                let name = map["event"].as_str().unwrap_or_default().to_string();
+                let event = serde_json::from_value(Json::Object(map))
+                    .map_err(|e| format!("trace event {name:?}: {e}"))?;
                 Entry::Trace(TraceEvent {
                     index,
                     node,
                     shard,
                     event,
-                    fields: map,
                     time,
                 })
             }
@@ -425,8 +430,14 @@ impl Serialize for Entry {
                 if let Some(shard) = t.shard {
                     m.serialize_entry("shard", &shard)?;
                 }
-                m.serialize_entry("event", &t.event)?;
-                for (k, v) in &t.fields {
+                // The event's own fields in serde_json's map order, after its name.
+                let mut fields = match serde_json::to_value(&t.event) {
+                    Ok(Json::Object(fields)) => fields,
+                    _ => return Err(serde::ser::Error::custom("a trace event is an object")),
+                };
+                fields.remove("event");
+                m.serialize_entry("event", t.event.name())?;
+                for (k, v) in &fields {
                     m.serialize_entry(k, v)?;
                 }
                 m.serialize_entry("time", &t.time)?;
@@ -700,13 +711,44 @@ mod tests {
             panic!("a trace line")
         };
         assert_eq!(t.index, 4587);
-        assert_eq!(t.fields.get("log_index"), Some(&Json::from(131)));
-        assert!(!t.fields.contains_key("index"));
+        assert_eq!(
+            t.event,
+            tumult_trace::TraceEvent::InstallSnapshot {
+                term: 3,
+                index: 131,
+                entry_term: 3
+            }
+        );
         // Written back, the line has each key once.
         let line = Entry::Trace(t).to_line();
         assert_eq!(line.matches("\"index\"").count(), 1, "{line}");
         assert!(line.contains("\"log_index\":131"), "{line}");
         let again = parse_line(2, &line).unwrap();
         assert_eq!(again.index(), 4587);
+        assert_eq!(
+            line,
+            r#"{"index":4587,"type":"trace","node":"n2","shard":0,"event":"install-snapshot","entry_term":3,"log_index":131,"term":3,"time":9}"#
+        );
+    }
+
+    /// History files are user input: an unknown event or a bad field is an
+    /// error naming the line, never a panic.
+    #[test]
+    fn a_bad_trace_line_is_an_error_naming_the_line() {
+        let unknown = r#"{"index":1,"type":"trace","node":"n1","shard":0,"event":"levitate","term":1,"time":2}"#;
+        let err = parse_line(3, unknown).unwrap_err().to_string();
+        assert!(err.starts_with("line 3: trace event \"levitate\""), "{err}");
+        let bad = r#"{"index":1,"type":"trace","node":"n1","shard":0,"event":"become-leader","term":"x","time":2}"#;
+        let err = parse_line(4, bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("line 4: trace event \"become-leader\""),
+            "{err}"
+        );
+        let missing = r#"{"index":1,"type":"trace","node":"n1","shard":0,"event":"commit","term":1,"time":2}"#;
+        let err = parse_line(5, missing).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("log_index"), "{err}");
+        let nameless = r#"{"index":1,"type":"trace","node":"n1","shard":0,"event":7,"time":2}"#;
+        let err = parse_line(6, nameless).unwrap_err().to_string();
+        assert!(err.contains("line 6") && err.contains("`event`"), "{err}");
     }
 }

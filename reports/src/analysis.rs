@@ -385,7 +385,7 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
                     });
                 }
             }
-            Entry::Trace(tr) if tr.event == "stop" && down.insert(tr.node.clone()) => {
+            Entry::Trace(tr) if tr.event.name() == "stop" && down.insert(tr.node.clone()) => {
                 set_down(&mut out, &mut open, &down, tr.time);
             }
             _ => {}
@@ -459,9 +459,9 @@ pub fn leadership(history: &History, end_of_run: u64) -> Leadership {
             Entry::Trace(tr) => {
                 nodes.insert(tr.node.clone());
                 let t = tr.time;
-                match (tr.event.as_str(), tr.shard) {
+                match (tr.event.name(), tr.shard) {
                     ("become-leader", Some(s)) => {
-                        let term = tr.fields.get("term").and_then(Json::as_u64).unwrap_or(0);
+                        let term = tr.event.term().unwrap_or(0);
                         if let Some((oterm, ostart)) = open.remove(&(s, tr.node.clone())) {
                             end(&mut done, s, &tr.node, oterm, ostart, t, false);
                         }

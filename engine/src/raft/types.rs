@@ -6,14 +6,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// A server of the cluster. Nodes are numbered from 1 (`n1`, `n2`, ...).
-pub type NodeId = u64;
-/// A Raft group. Every shard is an independent consensus instance.
-pub type ShardId = u64;
-/// A Raft term.
-pub type Term = u64;
-/// A log index. Index 0 is the empty prefix; the first entry has index 1.
-pub type Index = u64;
+/// The id types (`NodeId`, `ShardId`, `Term`, `Index`) live in `tumult-trace`.
+pub use tumult_trace::{Index, NodeId, ShardId, Term};
 
 /// The highest term or index a peer may claim. Far beyond any real cluster
 /// (2^62 elections or entries), and low enough that the core's `+ 1`s on

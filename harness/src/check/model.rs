@@ -3,7 +3,6 @@
 //! cluster state and checked against the model's rules and invariants after
 //! every event.
 
-use serde_json::{Map, Value as Json};
 use std::time::Instant;
 use tumult_models::artifact::{CheckResult, Evidence, Outcome};
 use tumult_models::conformance::{check_trace, ConformanceError, TraceRecord};
@@ -13,20 +12,13 @@ use tumult_models::history::Entry;
 pub fn check(entries: &[Entry]) -> CheckResult {
     let started = Instant::now();
     let records = entries.iter().filter_map(|e| match e {
-        Entry::Trace(t) => {
-            let mut event = Map::new();
-            event.insert("event".into(), Json::String(t.event.clone()));
-            for (k, v) in &t.fields {
-                event.insert(k.clone(), v.clone());
-            }
-            Some(TraceRecord {
-                node: t.node.clone(),
-                shard: t.shard.unwrap_or(0),
-                event: Json::Object(event),
-                time: t.time,
-                index: t.index,
-            })
-        }
+        Entry::Trace(t) => Some(TraceRecord {
+            node: t.node.clone(),
+            shard: t.shard.unwrap_or(0),
+            event: t.event.clone(),
+            time: t.time,
+            index: t.index,
+        }),
         _ => None,
     });
     let result = match check_trace(records) {
@@ -41,7 +33,12 @@ pub fn check(entries: &[Entry]) -> CheckResult {
             Outcome::Fail,
             format!(
                 "history index {}: {} shard {} {}: {:?} broken: {}",
-                v.index, v.node, v.shard, v.event, v.rule, v.message
+                v.index,
+                v.node,
+                v.shard,
+                serde_json::to_value(&v.event).unwrap_or_default(),
+                v.rule,
+                v.message
             ),
         )
         .figure("rule", format!("{:?}", v.rule))

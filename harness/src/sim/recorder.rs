@@ -101,21 +101,12 @@ impl Recorder {
             }
             _ => {}
         }
-        let mut fields = match serde_json::to_value(event) {
-            Ok(Json::Object(m)) => m,
-            _ => Map::new(),
-        };
-        let name = match fields.remove("event") {
-            Some(Json::String(s)) => s,
-            _ => "unknown".to_string(),
-        };
         let index = self.next_index();
         self.entries.push(Entry::Trace(TraceLine {
             index,
             node: format!("n{node}"),
             shard: Some(shard),
-            event: name,
-            fields,
+            event: event.clone(),
             time,
         }));
     }

@@ -48,8 +48,8 @@ impl Driver {
                 term: recovered.hard_state.term,
                 vote: recovered.hard_state.vote,
                 snapshot: snapshot.as_ref().map_or(0, |(m, _)| m.index),
-                last_index,
-                last_term,
+                last_index: Some(last_index),
+                last_term: Some(last_term),
             };
             env.trace.emit(config.id, shard, &start);
             let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;
