@@ -8,7 +8,6 @@
 //! [`trace`] describes what happened.
 
 pub mod client;
-#[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod node;
 pub mod raft;
@@ -16,22 +15,25 @@ pub mod storage;
 pub mod trace;
 pub mod transport;
 
-/// `mutant!(Name)`: whether the deliberate bug `Name` of
-/// [`mutants::Mutant`](crate::mutants) is active on this thread. Without the
-/// feature `mutants` it is the constant `false`, so the hook costs nothing.
+/// `mutant!(active, Name)`: whether `active` (an `Option<Mutant>` taken
+/// from the node's configuration, [`NodeConfig::mutant`](crate::node::NodeConfig)
+/// or [`Config::mutant`](crate::raft::Config)) is the deliberate bug `Name`
+/// of [`mutants::Mutant`]. Without the feature `mutants` it is the constant
+/// `false`, so the hook costs nothing.
 #[cfg(feature = "mutants")]
 #[macro_export]
 macro_rules! mutant {
-    ($name:ident) => {
-        $crate::mutants::is_active($crate::mutants::Mutant::$name)
+    ($active:expr, $name:ident) => {
+        $active == Some($crate::mutants::Mutant::$name)
     };
 }
 
-/// `mutant!(Name)`: always `false` without the feature `mutants`.
+/// `mutant!(active, Name)`: always `false` without the feature `mutants`.
 #[cfg(not(feature = "mutants"))]
 #[macro_export]
 macro_rules! mutant {
-    ($name:ident) => {
+    ($active:expr, $name:ident) => {{
+        let _ = &$active;
         false
-    };
+    }};
 }

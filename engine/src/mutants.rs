@@ -1,27 +1,24 @@
 //! Deliberate bugs ("mutants") that re-create known Raft bugs, so the testbed
 //! can prove it catches them (`tumult mutants`).
 //!
-//! Compiled only with the cargo feature `mutants`. Without it the
-//! [`mutant!`](crate::mutant) macro expands to `false` and this module does
-//! not exist: the engine has no extra code path at all.
-//!
-//! A mutant is chosen at run time, per thread: a simulated run executes on
-//! the thread that calls it (turmoil runs every host on the calling thread),
-//! so the harness sets the current mutant around one run with [`with`] and
-//! parallel runs on other threads are not affected.
+//! The active mutant is part of a node's configuration
+//! ([`NodeConfig::mutant`](crate::node::NodeConfig), copied into each core's
+//! [`Config::mutant`](crate::raft::Config) and the store's
+//! [`Store::with_mutant`](crate::storage::Store::with_mutant)), so every
+//! thread and process that runs the node sees the same one. The hooks
+//! ([`mutant!`](crate::mutant)) are compiled only with the cargo feature
+//! `mutants`: without it each is the constant `false` and the engine has no
+//! extra code path at all; the catalogue below exists in every build, so a
+//! configuration can name a mutant either way.
 //!
 //! ```
-//! use tumult_engine::mutants::{self, Mutant};
+//! use tumult_engine::mutants::Mutant;
 //!
-//! assert_eq!(mutants::current(), None);
-//! mutants::with(Some(Mutant::VoteIgnoresLog), || {
-//!     assert!(tumult_engine::mutant!(VoteIgnoresLog));
-//!     assert!(!tumult_engine::mutant!(CommitOldTerm));
-//! });
+//! let active = Some(Mutant::VoteIgnoresLog);
+//! assert_eq!(tumult_engine::mutant!(active, VoteIgnoresLog), cfg!(feature = "mutants"));
+//! assert!(!tumult_engine::mutant!(active, CommitOldTerm));
 //! assert_eq!(Mutant::from_name("vote-ignores-log"), Some(Mutant::VoteIgnoresLog));
 //! ```
-
-use std::cell::Cell;
 
 /// One deliberate bug. Each is a hook of a line or two in the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -175,32 +172,4 @@ impl std::fmt::Display for Mutant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
-}
-
-thread_local! {
-    static CURRENT: Cell<Option<Mutant>> = const { Cell::new(None) };
-}
-
-/// The mutant active on this thread.
-pub fn current() -> Option<Mutant> {
-    CURRENT.with(Cell::get)
-}
-
-/// Whether `m` is the mutant active on this thread (what [`mutant!`](crate::mutant) asks).
-#[inline]
-pub fn is_active(m: Mutant) -> bool {
-    CURRENT.with(|c| c.get() == Some(m))
-}
-
-/// Runs `f` with `m` active on this thread, then restores the previous one
-/// (also if `f` panics).
-pub fn with<R>(m: Option<Mutant>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Mutant>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(CURRENT.with(|c| c.replace(m)));
-    f()
 }

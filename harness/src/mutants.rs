@@ -27,6 +27,7 @@ use crate::run::{run_seed, CheckName, CheckResult, Outcome, RunOptions, RunVerdi
 use crate::scenario::{Scenario, StepKind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tumult_engine::mutants::Mutant;
 use tumult_models::artifact::RunDir;
 
 /// Whether this build has the mutants compiled in.
@@ -36,44 +37,21 @@ pub fn available() -> bool {
 
 /// The names of every mutant of this build (none without the feature).
 pub fn names() -> Vec<&'static str> {
-    #[cfg(feature = "mutants")]
-    {
-        tumult_engine::mutants::Mutant::ALL
-            .iter()
-            .map(|m| m.name())
-            .collect()
+    if !available() {
+        return Vec::new();
     }
-    #[cfg(not(feature = "mutants"))]
-    {
-        Vec::new()
-    }
+    Mutant::ALL.iter().map(|m| m.name()).collect()
 }
 
 /// The one-line description of a mutant.
 pub fn description(name: &str) -> &'static str {
-    #[cfg(feature = "mutants")]
-    {
-        tumult_engine::mutants::Mutant::from_name(name).map_or("", |m| m.description())
-    }
-    #[cfg(not(feature = "mutants"))]
-    {
-        let _ = name;
-        ""
-    }
+    Mutant::from_name(name).map_or("", |m| m.description())
 }
 
 /// Why the suite cannot reach the mutant `name` yet, if it cannot (see
 /// `Mutant::known_gap`).
 pub fn known_gap(name: &str) -> Option<&'static str> {
-    #[cfg(feature = "mutants")]
-    {
-        tumult_engine::mutants::Mutant::from_name(name).and_then(|m| m.known_gap())
-    }
-    #[cfg(not(feature = "mutants"))]
-    {
-        let _ = name;
-        None
-    }
+    Mutant::from_name(name).and_then(|m| m.known_gap())
 }
 
 /// Checks that `name` (if any) is a mutant of this build.
@@ -94,25 +72,17 @@ pub fn validate(name: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// Runs `f` with the mutant `name` active on this thread (the simulation of
-/// one run executes on the calling thread).
+/// The mutant `name` (if any) as the engine's configuration takes it.
 ///
 /// # Panics
 ///
-/// If `name` is not a mutant of this build (see [`validate`]).
-pub fn scope<R>(name: Option<&str>, f: impl FnOnce() -> R) -> R {
+/// If `name` is not a mutant of this build (see [`validate`]): callers
+/// validate command-line and file input first.
+pub fn resolve(name: Option<&str>) -> Option<Mutant> {
     if let Err(e) = validate(name) {
         panic!("{e}");
     }
-    #[cfg(feature = "mutants")]
-    {
-        let m = name.and_then(tumult_engine::mutants::Mutant::from_name);
-        tumult_engine::mutants::with(m, f)
-    }
-    #[cfg(not(feature = "mutants"))]
-    {
-        f()
-    }
+    name.and_then(Mutant::from_name)
 }
 
 /// A rough cost of one run of `s`, to run cheap scenarios first: simulated
@@ -138,7 +108,7 @@ pub fn cost(s: &Scenario) -> f64 {
 pub fn order_runs(runs: Vec<(Scenario, u64)>) -> Vec<(Scenario, u64)> {
     let mut runs: Vec<(Scenario, u64)> = runs
         .into_iter()
-        .filter(|(s, _)| s.expect.verdict == crate::scenario::Verdict::Pass)
+        .filter(|(s, _)| s.expect.verdict == crate::scenario::Expected::Pass)
         .collect();
     let mut rank: std::collections::BTreeMap<String, usize> = Default::default();
     let ranked: Vec<usize> = runs

@@ -160,9 +160,9 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         .without_time()
         .with_max_level(opts.log_level)
         .finish();
-    let outcome = tracing::subscriber::with_default(subscriber, || {
-        crate::mutants::scope(opts.mutant.as_deref(), || sim::simulate(&scenario, seed))
-    });
+    let mutant = crate::mutants::resolve(opts.mutant.as_deref());
+    let outcome =
+        tracing::subscriber::with_default(subscriber, || sim::simulate(&scenario, seed, mutant));
     let history = history_bytes(&outcome.entries);
     let dir = opts
         .out
@@ -211,12 +211,7 @@ fn make_verdict(
     history: &[u8],
     wall: f64,
 ) -> RunVerdict {
-    let listed: Vec<CheckName> = scenario
-        .expect
-        .checks
-        .iter()
-        .map(|c| c.artifact())
-        .collect();
+    let listed = scenario.expect.checks.clone();
     let mut counted = listed.clone();
     counted.push(CheckName::Assertion);
     let any = |r: Outcome| {
@@ -231,7 +226,7 @@ fn make_verdict(
     } else {
         Outcome::Pass
     };
-    let expected = scenario.expect.verdict.artifact();
+    let expected = scenario.expect.verdict;
     // An expected failure must be caught by one of the listed checks (not only by an assertion).
     let met = match expected {
         Expected::Pass => verdict == Outcome::Pass,

@@ -51,10 +51,14 @@ fn defaults_are_spec_defaults() {
     assert_eq!(s.workload.timeout, Duration::from_secs(1));
     assert_eq!(s.workload.read, ReadMode::Linearizable);
     assert!(s.nemesis.is_empty());
-    assert_eq!(s.expect.verdict, Verdict::Pass);
+    assert_eq!(s.expect.verdict, Expected::Pass);
     assert_eq!(
         s.expect.checks,
-        vec![Check::Linearizable, Check::Model, Check::Recovery]
+        vec![
+            CheckName::Linearizable,
+            CheckName::Model,
+            CheckName::Recovery
+        ]
     );
     assert_eq!(s.expect.recovery, Duration::from_secs(10));
     assert_eq!(s.run.seeds, vec![1, 2, 3, 4, 5]);

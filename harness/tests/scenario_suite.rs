@@ -105,12 +105,12 @@ fn suite_spans_sizes_workloads_and_expectations() {
     let failing: Vec<&Scenario> = suite
         .iter()
         .map(|(_, s)| s)
-        .filter(|s| s.expect.verdict == Verdict::Fail)
+        .filter(|s| s.expect.verdict == Expected::Fail)
         .collect();
     assert!(!failing.is_empty());
     for s in failing {
         assert_eq!(s.workload.read, ReadMode::Local, "{}", s.name);
-        assert_eq!(s.expect.checks, vec![Check::Linearizable], "{}", s.name);
+        assert_eq!(s.expect.checks, vec![CheckName::Linearizable], "{}", s.name);
     }
 }
 

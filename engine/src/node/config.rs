@@ -68,6 +68,10 @@ pub struct NodeConfig {
     /// [`TlsNetwork`](crate::transport::TlsNetwork)): a peer's batch must come from the node its
     /// certificate names. `None`: plain TCP.
     pub tls: Option<TlsConfig>,
+    /// The deliberate bug this node runs with (see [`crate::mutants`]): handed
+    /// to every core and the store, so it holds on whatever thread or process
+    /// runs the node. Only builds with the feature `mutants` act on it.
+    pub mutant: Option<crate::mutants::Mutant>,
 }
 
 impl NodeConfig {
@@ -110,6 +114,7 @@ impl NodeConfig {
             server_limits: ServerLimits::default(),
             max_sessions: super::app::DEFAULT_SESSIONS,
             tls: None,
+            mutant: None,
         }
     }
 }

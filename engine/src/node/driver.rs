@@ -162,7 +162,7 @@ impl Driver {
             if readies.is_empty() {
                 return Ok(());
             }
-            let unsynced = !writes.is_empty() && crate::mutant!(AckBeforeSync);
+            let unsynced = !writes.is_empty() && crate::mutant!(self.config.mutant, AckBeforeSync);
             if !writes.is_empty() && !unsynced {
                 // One transaction for every shard's writes; nothing below runs
                 // until it is durable.
@@ -221,7 +221,15 @@ impl Driver {
         }
         s.raft.advance();
         for entry in ready.committed {
-            apply(me, id, s, &mut *self.app, &*self.env.trace, entry);
+            apply(
+                me,
+                id,
+                s,
+                &mut *self.app,
+                &*self.env.trace,
+                entry,
+                self.config.mutant,
+            );
         }
         for r in ready.reads {
             if let Some((query, reply)) = s.confirming.remove(&r.ctx) {
@@ -321,6 +329,7 @@ fn apply(
     app: &mut dyn RaftApp,
     trace: &dyn crate::trace::TraceSink,
     entry: Entry,
+    mutant: Option<crate::mutants::Mutant>,
 ) {
     if entry.index <= s.applied {
         // Covered by a snapshot installed meanwhile.
@@ -334,7 +343,7 @@ fn apply(
     let reply = match &entry.payload {
         Payload::Noop => Ok(Vec::new()),
         Payload::Command { request, data } => match request {
-            Some(r) if !crate::mutant!(RetryAppliedTwice) => match s.sessions.check(*r) {
+            Some(r) if !crate::mutant!(mutant, RetryAppliedTwice) => match s.sessions.check(*r) {
                 Dedup::Apply => {
                     let reply = app.apply(shard, entry.index, data);
                     s.sessions.record(*r, reply.clone(), entry.index);

@@ -144,6 +144,13 @@ impl Raft {
             .collect()
     }
 
+    /// §5.4.1: whether a candidate's log (its last index and term) is at
+    /// least as up to date as ours, the condition of every (pre-)vote.
+    fn log_ok(&self, last_index: Index, last_term: Term) -> bool {
+        crate::mutant!(self.cfg.mutant, VoteIgnoresLog)
+            || self.log.is_up_to_date(last_index, last_term)
+    }
+
     pub(super) fn handle_pre_vote(
         &mut self,
         from: NodeId,
@@ -156,7 +163,7 @@ impl Raft {
         // log, and only if we have not heard from a leader within the minimum
         // election timeout.
         let can_vote = term > self.term;
-        let grant = can_vote && !self.in_lease() && self.log.is_up_to_date(last_index, last_term);
+        let grant = can_vote && !self.in_lease() && self.log_ok(last_index, last_term);
         if grant {
             self.events.push(TraceEvent::PreVoteGranted {
                 term,
@@ -208,7 +215,7 @@ impl Raft {
         // of the same request is granted again); §5.4.1: only to a log at
         // least as up to date as ours.
         let can_vote = self.vote == Some(from) || (self.vote.is_none() && self.leader.is_none());
-        if can_vote && self.log.is_up_to_date(last_index, last_term) {
+        if can_vote && self.log_ok(last_index, last_term) {
             self.vote = Some(from);
             self.reset_election_timer();
             self.events.push(TraceEvent::VoteGranted {

@@ -66,7 +66,7 @@ impl Raft {
         // §5.3: delete only from the first entry that conflicts (same index,
         // different term); entries we already hold stay, and so does what
         // follows them, so a stale or reordered Append never truncates.
-        let mut first_new = if crate::mutant!(StaleAppendTruncates) {
+        let mut first_new = if crate::mutant!(self.cfg.mutant, StaleAppendTruncates) {
             0
         } else {
             entries.len()
@@ -91,7 +91,7 @@ impl Raft {
                     .entries()
                     .iter()
                     .any(|e| e.index >= from_index && matches!(e.payload, Payload::Config(_)));
-                if crate::mutant!(ConflictKeepsSuffix) {
+                if crate::mutant!(self.cfg.mutant, ConflictKeepsSuffix) {
                     kept = self.log.slice(last_new + 1, self.log.last_index());
                 }
                 self.log.truncate(from_index);
@@ -119,7 +119,7 @@ impl Raft {
 
         // §5.3: commit = min(leaderCommit, index of last new entry): never
         // past what this Append proved we hold from this leader.
-        let last_new = if crate::mutant!(FollowerCommitPastAppend) {
+        let last_new = if crate::mutant!(self.cfg.mutant, FollowerCommitPastAppend) {
             self.log.last_index()
         } else {
             last_new
@@ -188,7 +188,8 @@ impl Raft {
             return;
         }
         if self.log.term(meta.index) == Some(meta.term)
-            || (crate::mutant!(SnapshotKeepsSuffix) && meta.index <= self.log.last_index())
+            || (crate::mutant!(self.cfg.mutant, SnapshotKeepsSuffix)
+                && meta.index <= self.log.last_index())
         {
             // We hold the snapshot's last entry: by log matching we hold the
             // whole prefix, so just commit it.

@@ -61,7 +61,8 @@ impl Raft {
         if self.transferee.is_some() {
             return Err(RaftError::TransferInProgress);
         }
-        if !self.membership.contains(self.id) && !crate::mutant!(RemovedNotFenced) {
+        if !self.membership.contains(self.id) && !crate::mutant!(self.cfg.mutant, RemovedNotFenced)
+        {
             return Err(RaftError::Removed);
         }
         Ok(())
@@ -123,7 +124,8 @@ impl Raft {
             }
         });
         if index <= self.log.committed
-            || (self.log.term(index) != Some(self.term) && !crate::mutant!(CommitOldTerm))
+            || (self.log.term(index) != Some(self.term)
+                && !crate::mutant!(self.cfg.mutant, CommitOldTerm))
         {
             return false;
         }
@@ -136,7 +138,7 @@ impl Raft {
         // §4.2.2: a leader that is not in the committed configuration steps down.
         if !self.membership.contains(self.id)
             && self.membership_index <= self.log.committed
-            && !crate::mutant!(RemovedNotFenced)
+            && !crate::mutant!(self.cfg.mutant, RemovedNotFenced)
         {
             self.flush();
             let term = self.term;
@@ -325,7 +327,7 @@ impl Raft {
     }
 
     pub(super) fn register_read(&mut self, ctx: u64) {
-        if crate::mutant!(ReadWithoutQuorum) {
+        if crate::mutant!(self.cfg.mutant, ReadWithoutQuorum) {
             return self.reads.push(ReadState {
                 ctx,
                 index: self.log.committed,

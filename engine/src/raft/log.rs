@@ -113,8 +113,7 @@ impl RaftLog {
     /// §5.4.1: a log is at least as up to date as ours if its last term is
     /// higher, or the same with an index at least as high.
     pub(crate) fn is_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
-        crate::mutant!(VoteIgnoresLog)
-            || (last_term, last_index) >= (self.last_term(), self.last_index())
+        (last_term, last_index) >= (self.last_term(), self.last_index())
     }
 
     /// Appends entries that directly follow the last one.

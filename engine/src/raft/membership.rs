@@ -11,12 +11,14 @@ impl Raft {
         // Dissertation §4.1 (and the 2015 single-server bug): a leader may
         // change the membership only after committing an entry of its term.
         if self.log.term(self.log.committed) != Some(self.term)
-            && !crate::mutant!(MembershipBeforeTermCommit)
+            && !crate::mutant!(self.cfg.mutant, MembershipBeforeTermCommit)
         {
             return Err(RaftError::NotCommittedInTerm);
         }
         // §4.1: at most one uncommitted configuration at a time.
-        if self.membership_index > self.log.committed && !crate::mutant!(TwoMembershipChanges) {
+        if self.membership_index > self.log.committed
+            && !crate::mutant!(self.cfg.mutant, TwoMembershipChanges)
+        {
             return Err(RaftError::ChangeInProgress);
         }
         if voters.voters.is_empty() {

@@ -94,6 +94,9 @@ pub struct Config {
     pub max_append_bytes: u64,
     /// Seed of the election-timeout PRNG.
     pub seed: u64,
+    /// The deliberate bug this core runs with (see [`crate::mutants`]); only
+    /// builds with the feature `mutants` act on it.
+    pub mutant: Option<crate::mutants::Mutant>,
 }
 
 impl Config {
@@ -110,6 +113,7 @@ impl Config {
             max_append_entries: 64,
             max_append_bytes: 16 * 1024 * 1024,
             seed,
+            mutant: None,
         }
     }
 
@@ -369,7 +373,8 @@ impl Raft {
         }
         let mterm = msg.term();
         if mterm > self.term
-            && !(self.role == Role::Leader && crate::mutant!(LeaderIgnoresHigherTerm))
+            && !(self.role == Role::Leader
+                && crate::mutant!(self.cfg.mutant, LeaderIgnoresHigherTerm))
         {
             if let Message::PreVote { .. } | Message::Vote { .. } = msg {
                 let transfer = matches!(msg, Message::Vote { transfer: true, .. });
@@ -625,7 +630,7 @@ impl Raft {
     /// have acknowledged entries past the snapshot that a quorum counts on).
     /// The log then catches up through ordinary replication.
     pub fn snapshot_wanted(&self, meta: &SnapshotMeta) -> bool {
-        if crate::mutant!(LateSnapshotInstall) {
+        if crate::mutant!(self.cfg.mutant, LateSnapshotInstall) {
             return meta.index > self.log.applied;
         }
         meta.index > self.log.applied
@@ -763,7 +768,7 @@ impl Raft {
 
     fn promotable(&self) -> bool {
         self.membership.contains(self.id)
-            || (crate::mutant!(RemovedNotFenced) && self.membership_index > 0)
+            || (crate::mutant!(self.cfg.mutant, RemovedNotFenced) && self.membership_index > 0)
     }
 
     /// Heard from a leader within the minimum election timeout.

@@ -159,6 +159,8 @@ pub struct Store {
     poisoned: Mutex<Option<String>>,
     /// The transaction that collects the writes since the last sync.
     pending: Mutex<Option<WriteTransaction>>,
+    /// The deliberate bug of the node (see [`Store::with_mutant`]).
+    mutant: Option<crate::mutants::Mutant>,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,6 +189,7 @@ impl Store {
             file,
             poisoned: Mutex::new(None),
             pending: Mutex::new(None),
+            mutant: None,
         };
         // Create the tables, so that readers always find them.
         let txn = store.db().begin_write().ctx(opening())?;
@@ -203,6 +206,13 @@ impl Store {
             .sync()
             .map_err(io_ctx(format!("syncing {}", path.display())))?;
         Ok(store)
+    }
+
+    /// The store with the node's deliberate bug (see [`crate::mutants`]);
+    /// only builds with the feature `mutants` act on it.
+    pub fn with_mutant(mut self, mutant: Option<crate::mutants::Mutant>) -> Store {
+        self.mutant = mutant;
+        self
     }
 
     fn db(&self) -> &Database {
@@ -304,7 +314,7 @@ impl Store {
             .db()
             .begin_read()
             .ctx(format!("loading shard {shard}"))?;
-        load_in(&txn, shard)
+        load_in(&txn, shard, self.mutant)
     }
 
     /// Every shard's state, read in one transaction.
@@ -313,7 +323,7 @@ impl Store {
         let txn = self.db().begin_read().ctx("loading all shards")?;
         shards
             .into_iter()
-            .map(|s| Ok((s, load_in(&txn, s)?)))
+            .map(|s| Ok((s, load_in(&txn, s, self.mutant)?)))
             .collect()
     }
 
@@ -355,6 +365,7 @@ impl Store {
                 hard_state: txn.open_table(HARD_STATE).ctx(ctx())?,
                 snap_meta: txn.open_table(SNAP_META).ctx(ctx())?,
                 snap_data: txn.open_table(SNAP_DATA).ctx(ctx())?,
+                mutant: self.mutant,
             };
             batch.iter().try_for_each(|w| t.apply(w))
         })
@@ -435,6 +446,7 @@ struct Tables<'t> {
     hard_state: redb::Table<'t, u64, &'static [u8]>,
     snap_meta: redb::Table<'t, u64, &'static [u8]>,
     snap_data: redb::Table<'t, u64, &'static [u8]>,
+    mutant: Option<crate::mutants::Mutant>,
 }
 
 impl Tables<'_> {
@@ -472,7 +484,9 @@ impl Tables<'_> {
         let ctx = || Self::ctx(shard);
         if let Some(hs) = &w.hard_state {
             let hs = &HardState {
-                vote: hs.vote.filter(|_| !crate::mutant!(VoteNotPersisted)),
+                vote: hs
+                    .vote
+                    .filter(|_| !crate::mutant!(self.mutant, VoteNotPersisted)),
                 ..*hs
             };
             self.hard_state
@@ -540,7 +554,11 @@ impl Tables<'_> {
     }
 }
 
-fn load_in(txn: &redb::ReadTransaction, shard: ShardId) -> Result<Recovered, StorageError> {
+fn load_in(
+    txn: &redb::ReadTransaction,
+    shard: ShardId,
+    mutant: Option<crate::mutants::Mutant>,
+) -> Result<Recovered, StorageError> {
     let ctx = || format!("loading shard {shard}");
     let hard_state = match txn
         .open_table(HARD_STATE)
@@ -574,7 +592,7 @@ fn load_in(txn: &redb::ReadTransaction, shard: ShardId) -> Result<Recovered, Sto
         let (k, v) = kv.ctx(ctx())?;
         let index = k.value().1;
         let mut e = codec::decode_entry(v.value()).map_err(|e| corrupt("log entry", shard, e))?;
-        if crate::mutant!(WrongEntryTerm) {
+        if crate::mutant!(mutant, WrongEntryTerm) {
             e.term = std::mem::replace(&mut prev_term, e.term);
         }
         if e.index != index || index != expect {

@@ -48,6 +48,7 @@ pub use error::ScenarioError;
 pub use schedule::{expand_schedule, ScheduledStep, SplitMix64};
 pub use seeds::{parse_seeds, partition_runs, Partition, PartitionError, SeedsError, MAX_SEEDS};
 pub use selector::{Selector, SelectorError, SelectorKind};
+pub use tumult_models::artifact::{CheckName, Expected};
 
 /// The largest cluster a scenario may ask for (nodes are n1..n9).
 pub const MAX_NODES: u32 = 9;
@@ -125,6 +126,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The default `fsync`.
+    pub const DEFAULT_FSYNC: DurationRange =
+        DurationRange::new(Duration::ZERO, Duration::from_millis(1));
+
     /// Node names `n1..nN`.
     pub fn node_names(&self) -> Vec<String> {
         (1..=self.nodes).map(|n| format!("n{n}")).collect()
@@ -138,6 +143,15 @@ pub struct Network {
     pub latency: DurationRange,
     /// `flaky`: chance per link per second that it fails for a short while; default 0.
     pub flaky: f64,
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network {
+            latency: DurationRange::new(Duration::from_millis(1), Duration::from_millis(5)),
+            flaky: 0.0,
+        }
+    }
 }
 
 /// `[workload] kind`.
@@ -262,67 +276,35 @@ pub enum StepKind {
     },
 }
 
-/// `[expect] verdict`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    Pass,
-    Fail,
-}
-
-/// A check listed in `[expect] checks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Check {
-    /// Linearizability of the client history, per key.
-    Linearizable,
-    /// Protocol conformance and invariants over the engine trace.
-    Model,
-    /// After the final heal every shard has a leader and every client completes an op.
-    Recovery,
-}
-
-impl Verdict {
-    /// The same, in the run artefact schema.
-    pub fn artifact(self) -> tumult_models::artifact::Expected {
-        match self {
-            Verdict::Pass => tumult_models::artifact::Expected::Pass,
-            Verdict::Fail => tumult_models::artifact::Expected::Fail,
-        }
-    }
-}
-
-impl Check {
-    /// The same, in the run artefact schema.
-    pub fn artifact(self) -> tumult_models::artifact::CheckName {
-        use tumult_models::artifact::CheckName;
-        match self {
-            Check::Linearizable => CheckName::Linearizable,
-            Check::Model => CheckName::Model,
-            Check::Recovery => CheckName::Recovery,
-        }
-    }
-
-    /// Every check, in SPEC.md's order (the default list).
-    pub const ALL: [Check; 3] = [Check::Linearizable, Check::Model, Check::Recovery];
-
-    /// The name as written in a scenario file and in `verdict.json`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Check::Linearizable => "linearizable",
-            Check::Model => "model",
-            Check::Recovery => "recovery",
-        }
-    }
-}
-
 /// `[expect]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expect {
     /// `verdict`; default pass.
-    pub verdict: Verdict,
-    /// `checks`; default all three, in SPEC order, without duplicates.
-    pub checks: Vec<Check>,
+    pub verdict: Expected,
+    /// `checks`; default [`Expect::LISTABLE`], without duplicates.
+    pub checks: Vec<CheckName>,
     /// `recovery`: how long phase 2 may take; default 10s.
     pub recovery: Duration,
+}
+
+impl Expect {
+    /// The checks `[expect] checks` may list, in SPEC.md's order (the
+    /// default list); `assertion` always counts and is not listed.
+    pub const LISTABLE: [CheckName; 3] = [
+        CheckName::Linearizable,
+        CheckName::Model,
+        CheckName::Recovery,
+    ];
+}
+
+impl Default for Expect {
+    fn default() -> Expect {
+        Expect {
+            verdict: Expected::Pass,
+            checks: Expect::LISTABLE.to_vec(),
+            recovery: Duration::from_secs(10),
+        }
+    }
 }
 
 /// `[run]`.
@@ -332,6 +314,15 @@ pub struct Run {
     pub seeds: Vec<u64>,
     /// The seeds as written (default `"1..=5"`).
     pub seeds_text: String,
+}
+
+impl Default for Run {
+    fn default() -> Run {
+        Run {
+            seeds: parse_seeds(DEFAULT_SEEDS).expect("the default seeds parse"),
+            seeds_text: DEFAULT_SEEDS.to_string(),
+        }
+    }
 }
 
 /// Parses and validates a scenario from text. `file` names it in errors

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tumult_engine::client::Client;
+use tumult_engine::mutants::Mutant;
 use tumult_engine::node::{Env, Node, NodeConfig};
 use tumult_engine::raft::{Membership, NodeId};
 use tumult_engine::storage::{DiskFaults, FaultyDisk, TurmoilDisk};
@@ -131,12 +132,12 @@ fn install_panic_hook() {
 }
 
 /// Runs one scenario with one seed in the simulator.
-pub fn simulate(scenario: &Arc<Scenario>, seed: u64) -> SimOutcome {
+pub fn simulate(scenario: &Arc<Scenario>, seed: u64, mutant: Option<Mutant>) -> SimOutcome {
     install_panic_hook();
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     let mut result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_world(scenario, seed, Arc::clone(&recorder))
+        run_world(scenario, seed, mutant, Arc::clone(&recorder))
     }));
     let mut panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
     let entries = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).entries);
@@ -162,7 +163,12 @@ pub fn simulate(scenario: &Arc<Scenario>, seed: u64) -> SimOutcome {
     }
 }
 
-fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcome {
+fn run_world(
+    scenario: &Arc<Scenario>,
+    seed: u64,
+    mutant: Option<Mutant>,
+    recorder: Shared,
+) -> SimOutcome {
     let c = &scenario.cluster;
     let w = &scenario.workload;
     let recovery_time = scenario.expect.recovery;
@@ -218,6 +224,7 @@ fn run_world(scenario: &Arc<Scenario>, seed: u64, recorder: Shared) -> SimOutcom
             config.listen = Some("0.0.0.0:7000".into());
             config.seed = seed;
             config.tls = node_tls.clone();
+            config.mutant = mutant;
             let membership = if voters.contains(i) {
                 voters.clone()
             } else {

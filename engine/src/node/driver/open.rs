@@ -26,7 +26,9 @@ impl Driver {
         inputs: mpsc::Sender<Input>,
         counters: Arc<Counters>,
     ) -> Result<Driver, NodeError> {
-        let store = Arc::new(Store::open(Arc::clone(&env.disk), &config.data_dir)?);
+        let store = Arc::new(
+            Store::open(Arc::clone(&env.disk), &config.data_dir)?.with_mutant(config.mutant),
+        );
         let mut ids: BTreeMap<ShardId, Membership> = BTreeMap::new();
         for shard in store.shards()? {
             ids.insert(shard, Membership::default());
@@ -92,6 +94,7 @@ impl Driver {
         c.check_quorum = config.check_quorum;
         c.max_append_entries = config.max_append_entries;
         c.max_append_bytes = config.max_append_bytes();
+        c.mutant = config.mutant;
         c
     }
 

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn safety_under_message_loss_duplication_reordering_and_crashes() {
     for seed in 1..=40u64 {
-        randomized_run(seed, false);
+        randomized_run(seed, false, None);
     }
 }
 
@@ -14,7 +14,7 @@ fn safety_with_snapshot_fetches_landing_late() {
     // Seed 69 is one where a fetch lands after the node acknowledged a newer
     // leader's entries past the snapshot (the mutant test below finds it).
     for seed in 1..=100u64 {
-        randomized_run(seed, true);
+        randomized_run(seed, true, None);
     }
 }
 
@@ -24,17 +24,16 @@ fn safety_with_snapshot_fetches_landing_late() {
 #[cfg(feature = "mutants")]
 #[test]
 fn randomized_run_with_late_fetches_catches_the_late_snapshot_install_mutant() {
-    use crate::mutants::{self, Mutant};
+    use crate::mutants::Mutant;
+    let mutant = Some(Mutant::LateSnapshotInstall);
     let caught = (1..=1000u64).find_map(|seed| {
-        mutants::with(Some(Mutant::LateSnapshotInstall), || {
-            let why = std::panic::catch_unwind(|| randomized_run(seed, true)).err()?;
-            let why = why
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Some((seed, why))
-        })
+        let why = std::panic::catch_unwind(|| randomized_run(seed, true, mutant)).err()?;
+        let why = why
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| why.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Some((seed, why))
     });
     let (seed, why) = caught.expect("some seed catches late-snapshot-install");
     eprintln!("seed {seed}: {why}");
@@ -44,12 +43,13 @@ fn randomized_run_with_late_fetches_catches_the_late_snapshot_install_mutant() {
 /// One randomized run: 5 nodes, message loss, duplication and reordering,
 /// crashes and restarts, isolation, compaction, membership changes and
 /// transfers, then a heal and a check that every voter converges.
-fn randomized_run(seed: u64, late_fetches: bool) {
+fn randomized_run(seed: u64, late_fetches: bool, mutant: Option<crate::mutants::Mutant>) {
     let pre_vote = seed.is_multiple_of(2);
     let mut c = Cluster::with(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5], |id| {
         let mut cfg = config(id, pre_vote, !seed.is_multiple_of(3));
         cfg.seed = seed;
         cfg.max_append_entries = 4;
+        cfg.mutant = mutant;
         cfg
     });
     c.faults = Some((TestRng(seed * 0x9E37_79B9 + 1), 10, 5));

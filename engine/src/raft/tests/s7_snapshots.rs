@@ -304,13 +304,11 @@ fn s7_installing_a_snapshot_the_log_moved_past_is_a_node_bug() {
 #[cfg(feature = "mutants")]
 #[test]
 fn mutant_late_snapshot_install_drops_acknowledged_entries() {
-    use crate::mutants::{self, Mutant};
-    mutants::with(Some(Mutant::LateSnapshotInstall), || {
-        let (mut f, meta) = follower_acked_past_a_pending_fetch();
-        assert!(f.snapshot_wanted(&meta));
-        f.snapshot_installed(meta);
-        let rd = f.ready();
-        assert_eq!(rd.truncate_from, Some(51));
-        assert_eq!(f.status().last_index, 50);
-    });
+    let (mut f, meta) = follower_acked_past_a_pending_fetch();
+    f.cfg.mutant = Some(crate::mutants::Mutant::LateSnapshotInstall);
+    assert!(f.snapshot_wanted(&meta));
+    f.snapshot_installed(meta);
+    let rd = f.ready();
+    assert_eq!(rd.truncate_from, Some(51));
+    assert_eq!(f.status().last_index, 50);
 }
