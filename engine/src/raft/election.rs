@@ -37,8 +37,7 @@ impl Raft {
             self.failed_reads.extend(self.read_only.fail_all());
         }
         self.leader = None;
-        self.votes.clear();
-        self.progress.clear();
+        self.tracker.reset();
         self.transferee = None;
         self.timeout_now_sent = false;
         self.pending_entries = false;
@@ -71,8 +70,7 @@ impl Raft {
         self.role = Role::PreCandidate;
         self.events
             .push(TraceEvent::StartPreVote { term: term + 1 });
-        self.votes.insert(self.id, true);
-        if quorum::vote_result(&self.membership, &self.votes) == VoteResult::Won {
+        if self.tracker.record_vote(&self.membership, self.id, true) == VoteResult::Won {
             self.become_candidate(false);
             return;
         }
@@ -98,8 +96,7 @@ impl Raft {
         self.role = Role::Candidate;
         self.vote = Some(self.id);
         self.events.push(TraceEvent::BecomeCandidate { term });
-        self.votes.insert(self.id, true);
-        if quorum::vote_result(&self.membership, &self.votes) == VoteResult::Won {
+        if self.tracker.record_vote(&self.membership, self.id, true) == VoteResult::Won {
             self.become_leader();
             return;
         }
@@ -199,8 +196,7 @@ impl Raft {
         if !ours {
             return;
         }
-        self.votes.entry(from).or_insert(granted);
-        match quorum::vote_result(&self.membership, &self.votes) {
+        match self.tracker.record_vote(&self.membership, from, granted) {
             VoteResult::Won => self.become_candidate(false),
             VoteResult::Lost => {
                 let t = self.term;
@@ -245,8 +241,7 @@ impl Raft {
         if self.role != Role::Candidate {
             return;
         }
-        self.votes.entry(from).or_insert(granted);
-        match quorum::vote_result(&self.membership, &self.votes) {
+        match self.tracker.record_vote(&self.membership, from, granted) {
             VoteResult::Won => self.become_leader(),
             VoteResult::Lost => {
                 let t = self.term;

@@ -3,6 +3,7 @@
 //! counting acknowledgements into a commit (§5.3, §5.4.2), leadership
 //! transfer (§3.10) and confirming reads.
 
+use super::progress::Progress;
 use super::*;
 
 impl Raft {
@@ -10,15 +11,9 @@ impl Raft {
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
         let snapshot_patience = self.cfg.election_ticks_max;
-        for pr in self.progress.values_mut() {
-            if let ProgressState::Snapshot(_) = pr.state {
-                pr.snapshot_ticks += 1;
-                if pr.snapshot_ticks >= snapshot_patience {
-                    // The follower never acked: offer the snapshot again.
-                    pr.become_probe();
-                    self.pending_entries = true;
-                }
-            }
+        if self.tracker.tick_snapshots(snapshot_patience) {
+            // A follower never acked its snapshot: offer it again.
+            self.pending_entries = true;
         }
         if self.transferee.is_some() {
             self.transfer_elapsed += 1;
@@ -33,16 +28,10 @@ impl Raft {
             if self.cfg.check_quorum {
                 // §6.2: a leader that cannot reach a majority within an
                 // election timeout steps down, so clients look elsewhere.
-                let active = self.membership.voters.iter().filter(|&&v| {
-                    v == self.id || self.progress.get(&v).is_some_and(|p| p.recent_active)
-                });
-                if !quorum::has_quorum(&self.membership, active) {
+                if !self.tracker.quorum_was_active(&self.membership, self.id) {
                     let term = self.term;
                     self.become_follower(term, None);
                     return;
-                }
-                for pr in self.progress.values_mut() {
-                    pr.recent_active = false;
                 }
             }
         }
@@ -94,13 +83,7 @@ impl Raft {
     /// Adds progress for new voters, drops it for removed ones.
     pub(super) fn sync_progress(&mut self) {
         let next = self.log.last_index() + 1;
-        let voters = self.other_voters();
-        self.progress.retain(|id, _| voters.contains(id));
-        for v in voters {
-            self.progress
-                .entry(v)
-                .or_insert_with(|| Progress::new(next));
-        }
+        self.tracker.sync(&self.other_voters(), next);
         if let Some(t) = self.transferee {
             if !self.membership.contains(t) {
                 self.transferee = None;
@@ -113,16 +96,9 @@ impl Raft {
     /// replicas; earlier ones are committed indirectly by them. The leader
     /// counts itself (if it is a voter) up to its durable index only.
     pub(super) fn maybe_commit(&mut self) -> bool {
-        let own = self.log.persisted();
-        let id = self.id;
-        let progress = &self.progress;
-        let index = quorum::committed_index(&self.membership, |v| {
-            if v == id {
-                own
-            } else {
-                progress.get(&v).map_or(0, |p| p.matched)
-            }
-        });
+        let index = self
+            .tracker
+            .committed(&self.membership, self.id, self.log.persisted());
         if index <= self.log.committed
             || (self.log.term(index) != Some(self.term)
                 && !crate::mutant!(self.cfg.mutant, CommitOldTerm))
@@ -153,7 +129,7 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let peers: Vec<NodeId> = self.progress.keys().copied().collect();
+        let peers = self.tracker.peers();
         if self.pending_entries || self.pending_commit {
             let commit = self.pending_commit;
             for &p in &peers {
@@ -162,7 +138,7 @@ impl Raft {
         }
         if self.pending_heartbeat {
             for &p in &peers {
-                let matched = self.progress[&p].matched;
+                let matched = self.tracker.matched(p);
                 let hb = Message::Heartbeat {
                     term: self.term,
                     commit: self.log.committed.min(matched),
@@ -188,21 +164,21 @@ impl Raft {
     /// Sends one Append (or an InstallSnapshot when the entries it needs are
     /// compacted). Returns whether it carried entries and more may follow.
     pub(super) fn send_append(&mut self, to: NodeId, allow_empty: bool) -> bool {
-        let Some(pr) = self.progress.get(&to) else {
+        let Some(pr) = self.tracker.get(to) else {
             return false;
         };
         if pr.is_paused() {
             return false;
         }
-        let next = pr.next;
+        let next = pr.next();
         let prev_index = next - 1;
         assert!(prev_index <= self.log.last_index());
         let Some(prev_term) = self.log.term(prev_index) else {
             // The entries it needs are compacted: send the snapshot instead.
             let meta = self.log.snapshot().clone();
             assert!(meta.index > prev_index);
-            self.progress
-                .get_mut(&to)
+            self.tracker
+                .get_mut(to)
                 .expect("checked")
                 .become_snapshot(meta.index);
             self.send(
@@ -243,32 +219,32 @@ impl Raft {
             entries,
             commit: self.log.committed,
         };
-        self.progress
-            .get_mut(&to)
-            .expect("checked")
-            .sent(last, carried);
+        let pr = self.tracker.get_mut(to).expect("checked");
+        pr.sent(last, carried);
+        let more = carried && pr.is_replicating();
         self.send(to, msg);
-        carried && self.progress[&to].state == ProgressState::Replicate
+        more
+    }
+
+    /// A follower's reply reached us: its progress, marked active this
+    /// check-quorum round (`None` unless we lead and track it).
+    fn reply_from(&mut self, from: NodeId) -> Option<&mut Progress> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let pr = self.tracker.get_mut(from)?;
+        pr.heard();
+        Some(pr)
     }
 
     pub(super) fn handle_append_resp(&mut self, from: NodeId, success: bool, index: Index) {
-        if self.role != Role::Leader {
-            return;
-        }
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(&from) else {
+        let Some(pr) = self.reply_from(from) else {
             return;
         };
-        pr.recent_active = true;
         if success {
             debug_assert!(index <= last, "refused by check_claims");
-            let news = pr.ack(index);
-            match pr.state {
-                ProgressState::Probe => pr.become_replicate(),
-                ProgressState::Snapshot(pending) if pr.matched >= pending => pr.become_replicate(),
-                _ => {}
-            }
-            if news {
+            if pr.acked(index) {
                 self.maybe_commit();
                 if self.role != Role::Leader {
                     return;
@@ -286,19 +262,10 @@ impl Raft {
             return;
         }
         let last = self.log.last_index();
-        let Some(pr) = self.progress.get_mut(&from) else {
-            return;
-        };
-        pr.recent_active = true;
-        if pr.matched < last {
-            match pr.state {
-                ProgressState::Probe => pr.probe_sent = false,
-                ProgressState::Replicate if pr.is_paused() => {
-                    // An Append may have been lost: make room to send again.
-                    pr.inflight.pop_front();
-                }
-                _ => {}
-            }
+        if self
+            .reply_from(from)
+            .is_some_and(|pr| pr.heartbeat_answered(last))
+        {
             self.send_all_appends(from, true);
         }
         if self.membership.contains(from) {
@@ -313,9 +280,9 @@ impl Raft {
             return;
         }
         if self
-            .progress
-            .get(&to)
-            .is_some_and(|p| p.matched == self.log.last_index())
+            .tracker
+            .get(to)
+            .is_some_and(|p| p.matched() == self.log.last_index())
         {
             self.timeout_now_sent = true;
             self.events.push(TraceEvent::TransferLeader {

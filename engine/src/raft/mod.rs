@@ -43,8 +43,9 @@
 //! API and the `step` dispatch; `election` the timer, pre-vote and vote;
 //! `leader` and `follower` the two sides of replication (Append, heartbeats,
 //! snapshots); `membership` configuration changes; `log` keeps entries and
-//! cursors, `progress` the leader's view of each follower, `quorum` the
-//! majority arithmetic, `read_only` the read-index protocol, `rng` the
+//! cursors, `tracker` (private maps of `progress`, the leader's view of
+//! each follower, and of the votes of a campaign), `quorum` the majority
+//! arithmetic, `read_only` the read-index protocol, `rng` the
 //! seeded election-timeout PRNG.
 
 mod election;
@@ -56,6 +57,7 @@ mod progress;
 mod quorum;
 mod read_only;
 mod rng;
+mod tracker;
 mod types;
 
 #[cfg(test)]
@@ -65,12 +67,11 @@ pub use types::*;
 
 use crate::trace::TraceEvent;
 use log::RaftLog;
-use progress::{Progress, ProgressState};
 use quorum::VoteResult;
 use read_only::ReadOnly;
 use rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use tracker::Tracker;
 
 /// Tunables of one replica.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,10 +263,8 @@ pub struct Raft {
     /// The index of the entry that carries `membership` (snapshot index or 0 if none).
     membership_index: Index,
 
-    /// Leader: every other voter's log.
-    progress: BTreeMap<NodeId, Progress>,
-    /// (Pre-)candidate: answers received.
-    votes: BTreeMap<NodeId, bool>,
+    /// Leader: every other voter's progress; (pre-)candidate: the votes.
+    tracker: Tracker,
 
     election_elapsed: u32,
     heartbeat_elapsed: u32,
@@ -322,8 +321,7 @@ impl Raft {
             initial,
             membership: Membership::default(),
             membership_index: 0,
-            progress: BTreeMap::new(),
-            votes: BTreeMap::new(),
+            tracker: Tracker::default(),
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             randomized_timeout: 0,
@@ -719,12 +717,7 @@ impl Raft {
             .iter()
             .copied()
             .filter(|v| *v != self.id)
-            .max_by_key(|v| {
-                (
-                    self.progress.get(v).map_or(0, |p| p.matched),
-                    std::cmp::Reverse(*v),
-                )
-            })
+            .max_by_key(|v| (self.tracker.matched(*v), std::cmp::Reverse(*v)))
     }
 
     pub fn status(&self) -> Status {

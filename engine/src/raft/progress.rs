@@ -24,18 +24,18 @@ pub(crate) enum ProgressState {
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     /// The highest index known to be replicated on the follower.
-    pub matched: Index,
+    matched: Index,
     /// The index of the next entry to send.
-    pub next: Index,
-    pub state: ProgressState,
+    next: Index,
+    state: ProgressState,
     /// In Probe: an Append was sent and no answer has arrived yet.
-    pub probe_sent: bool,
+    probe_sent: bool,
     /// In Replicate: the last index of each outstanding Append.
-    pub inflight: VecDeque<Index>,
+    inflight: VecDeque<Index>,
     /// Heard from the follower since the last check-quorum round.
-    pub recent_active: bool,
+    recent_active: bool,
     /// Ticks spent in the Snapshot state.
-    pub snapshot_ticks: u32,
+    snapshot_ticks: u32,
 }
 
 impl Progress {
@@ -50,6 +50,50 @@ impl Progress {
             recent_active: true,
             snapshot_ticks: 0,
         }
+    }
+
+    /// The highest index known to be replicated on the follower.
+    pub(crate) fn matched(&self) -> Index {
+        self.matched
+    }
+
+    /// The index of the next entry to send.
+    pub(crate) fn next(&self) -> Index {
+        self.next
+    }
+
+    /// Whether the leader streams entries to this follower.
+    pub(crate) fn is_replicating(&self) -> bool {
+        self.state == ProgressState::Replicate
+    }
+
+    /// Heard from the follower since the last check-quorum round.
+    pub(crate) fn recent_active(&self) -> bool {
+        self.recent_active
+    }
+
+    /// The follower answered (anything): it is active this round.
+    pub(crate) fn heard(&mut self) {
+        self.recent_active = true;
+    }
+
+    /// A new check-quorum round starts.
+    pub(crate) fn forget_activity(&mut self) {
+        self.recent_active = false;
+    }
+
+    /// One tick while waiting for a snapshot install: after `patience`
+    /// ticks without an ack, probe again (the snapshot is offered anew).
+    /// Returns whether the progress went back to probing.
+    pub(crate) fn tick_snapshot(&mut self, patience: u32) -> bool {
+        if let ProgressState::Snapshot(_) = self.state {
+            self.snapshot_ticks += 1;
+            if self.snapshot_ticks >= patience {
+                self.become_probe();
+                return true;
+            }
+        }
+        false
     }
 
     /// Whether the leader must hold back Appends to this follower.
@@ -68,7 +112,7 @@ impl Progress {
         self.inflight.clear();
     }
 
-    pub(crate) fn become_replicate(&mut self) {
+    fn become_replicate(&mut self) {
         self.state = ProgressState::Replicate;
         self.next = self.matched + 1;
         self.probe_sent = false;
@@ -97,8 +141,38 @@ impl Progress {
         }
     }
 
+    /// A successful Append reply up to `index`: the follower is known to
+    /// hold it, and the leader streams from now on (a pending snapshot
+    /// counts as installed once it is covered). Returns whether that was news.
+    pub(crate) fn acked(&mut self, index: Index) -> bool {
+        let news = self.ack(index);
+        match self.state {
+            ProgressState::Probe => self.become_replicate(),
+            ProgressState::Snapshot(pending) if self.matched >= pending => self.become_replicate(),
+            _ => {}
+        }
+        news
+    }
+
+    /// A heartbeat reply. If the follower lags the leader's `last` index,
+    /// an Append may have been lost: make room to send again, and return
+    /// true (the leader should send).
+    pub(crate) fn heartbeat_answered(&mut self, last: Index) -> bool {
+        if self.matched >= last {
+            return false;
+        }
+        match self.state {
+            ProgressState::Probe => self.probe_sent = false,
+            ProgressState::Replicate if self.is_paused() => {
+                self.inflight.pop_front();
+            }
+            _ => {}
+        }
+        true
+    }
+
     /// The follower acknowledged holding up to `index`. Returns whether that was news.
-    pub(crate) fn ack(&mut self, index: Index) -> bool {
+    fn ack(&mut self, index: Index) -> bool {
         while self.inflight.front().is_some_and(|&i| i <= index) {
             self.inflight.pop_front();
         }

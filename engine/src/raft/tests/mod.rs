@@ -524,6 +524,27 @@ fn restored(id: NodeId, term: Term, log: &[(Index, Term)]) -> Raft {
     )
 }
 
+/// An Append of `term` after `prev` (index, term), carrying `entries` and
+/// the leader's `commit`.
+fn append(term: Term, prev: (Index, Term), entries: Vec<Entry>, commit: Index) -> Message {
+    Message::Append {
+        term,
+        prev_index: prev.0,
+        prev_term: prev.1,
+        entries,
+        commit,
+    }
+}
+
+/// A follower's answer to an Append.
+fn append_resp(term: Term, success: bool, index: Index) -> Message {
+    Message::AppendResp {
+        term,
+        success,
+        index,
+    }
+}
+
 fn messages_to(rd: &Ready, to: NodeId) -> Vec<Message> {
     rd.messages
         .iter()

@@ -57,29 +57,11 @@ fn s10_2_1_leader_counts_itself_only_after_advance() {
 #[test]
 fn ready_entries_and_truncation_track_what_was_handed_out() {
     let mut f = restored(2, 1, &[]);
-    f.step(
-        1,
-        Message::Append {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            entries: entries(&[(1, 1), (2, 1), (3, 1)]),
-            commit: 0,
-        },
-    );
+    f.step(1, append(1, (0, 0), entries(&[(1, 1), (2, 1), (3, 1)]), 0));
     let rd1 = f.ready();
     assert_eq!(rd1.entries.len(), 3);
     // Before the first Ready is durable, a new leader overwrites 3.
-    f.step(
-        4,
-        Message::Append {
-            term: 2,
-            prev_index: 2,
-            prev_term: 1,
-            entries: entries(&[(3, 2)]),
-            commit: 0,
-        },
-    );
+    f.step(4, append(2, (2, 1), entries(&[(3, 2)]), 0));
     f.advance();
     assert_eq!(
         f.status().persisted,

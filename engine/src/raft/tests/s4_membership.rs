@@ -123,16 +123,7 @@ fn s4_1_configuration_reverts_when_truncated() {
     );
     f.ready();
     f.advance();
-    f.step(
-        3,
-        Message::Append {
-            term: 2,
-            prev_index: 1,
-            prev_term: 1,
-            entries: entries(&[(2, 2)]),
-            commit: 1,
-        },
-    );
+    f.step(3, append(2, (1, 1), entries(&[(2, 2)]), 1));
     assert_eq!(
         f.status().membership,
         Membership::new([1, 2, 3]),

@@ -7,16 +7,7 @@ fn s5_3_follower_truncates_only_from_the_first_conflict() {
     // The follower holds 1..4; entries 3 and 4 are of an old term 2.
     let mut f = restored(2, 2, &[(1, 1), (2, 1), (3, 2), (4, 2)]);
     // The leader of term 3 sends 2..3: 2 matches, 3 conflicts.
-    f.step(
-        1,
-        Message::Append {
-            term: 3,
-            prev_index: 1,
-            prev_term: 1,
-            entries: entries(&[(2, 1), (3, 3)]),
-            commit: 0,
-        },
-    );
+    f.step(1, append(3, (1, 1), entries(&[(2, 1), (3, 3)]), 0));
     let rd = f.ready();
     assert_eq!(
         rd.truncate_from,
@@ -29,14 +20,7 @@ fn s5_3_follower_truncates_only_from_the_first_conflict() {
         "only the new entry is appended"
     );
     assert_eq!(terms(&f), vec![(1, 1), (2, 1), (3, 3)]);
-    assert_eq!(
-        messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 3,
-            success: true,
-            index: 3
-        }]
-    );
+    assert_eq!(messages_to(&rd, 1), vec![append_resp(3, true, 3)]);
     assert!(rd
         .events
         .contains(&TraceEvent::Truncate { term: 3, from: 3 }));
@@ -76,31 +60,12 @@ fn s5_3_conflict_resolved_in_a_cluster() {
 #[test]
 fn s5_3_duplicated_or_reordered_stale_append_does_not_truncate() {
     let mut f = restored(2, 1, &[]);
-    let a1 = Message::Append {
-        term: 1,
-        prev_index: 0,
-        prev_term: 0,
-        entries: entries(&[(1, 1), (2, 1), (3, 1)]),
-        commit: 0,
-    };
-    let a2 = Message::Append {
-        term: 1,
-        prev_index: 3,
-        prev_term: 1,
-        entries: entries(&[(4, 1), (5, 1)]),
-        commit: 2,
-    };
+    let a1 = append(1, (0, 0), entries(&[(1, 1), (2, 1), (3, 1)]), 0);
+    let a2 = append(1, (3, 1), entries(&[(4, 1), (5, 1)]), 2);
     // Reordered: the second arrives first and is refused with a hint.
     f.step(1, a2.clone());
     let rd = f.ready();
-    assert_eq!(
-        messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 1,
-            success: false,
-            index: 1
-        }]
-    );
+    assert_eq!(messages_to(&rd, 1), vec![append_resp(1, false, 1)]);
     f.advance();
     f.step(1, a1.clone());
     f.step(1, a2.clone());
@@ -115,11 +80,7 @@ fn s5_3_duplicated_or_reordered_stale_append_does_not_truncate() {
     assert_eq!(f.status().last_index, 5);
     assert_eq!(
         messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 1,
-            success: true,
-            index: 3
-        }],
+        vec![append_resp(1, true, 3)],
         "the ack covers only what this Append proved"
     );
     assert_eq!(f.status().commit, 2);
@@ -129,16 +90,7 @@ fn s5_3_duplicated_or_reordered_stale_append_does_not_truncate() {
 fn s5_3_follower_commit_never_passes_the_last_new_entry() {
     // The follower holds a stale entry 3 of term 1 that the leader may not have.
     let mut f = restored(2, 1, &[(1, 1), (2, 1), (3, 1)]);
-    f.step(
-        1,
-        Message::Append {
-            term: 2,
-            prev_index: 1,
-            prev_term: 1,
-            entries: vec![],
-            commit: 3,
-        },
-    );
+    f.step(1, append(2, (1, 1), vec![], 3));
     assert_eq!(
         f.status().commit,
         1,
@@ -159,38 +111,16 @@ fn s5_3_follower_commit_never_passes_the_last_new_entry() {
 fn s5_3_reject_hint_skips_a_conflicting_term() {
     // Follower: 1:t1 2:t2 3:t2 4:t2 5:t2. Leader (term 4): 1:t1 2:t3 ... 6:t3.
     let mut f = restored(2, 2, &[(1, 1), (2, 2), (3, 2), (4, 2), (5, 2)]);
-    f.step(
-        1,
-        Message::Append {
-            term: 4,
-            prev_index: 5,
-            prev_term: 3,
-            entries: vec![],
-            commit: 1,
-        },
-    );
+    f.step(1, append(4, (5, 3), vec![], 1));
     let rd = f.ready();
     assert_eq!(
         messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 4,
-            success: false,
-            index: 2
-        }],
+        vec![append_resp(4, false, 2)],
         "every term-2 entry is skipped in one round trip"
     );
     // A follower that is simply shorter hints one past its end.
     let mut g = restored(3, 2, &[(1, 1)]);
-    g.step(
-        1,
-        Message::Append {
-            term: 4,
-            prev_index: 5,
-            prev_term: 3,
-            entries: vec![],
-            commit: 1,
-        },
-    );
+    g.step(1, append(4, (5, 3), vec![], 1));
     let rd = g.ready();
     assert!(matches!(
         messages_to(&rd, 1)[..],

@@ -26,14 +26,7 @@ fn s5_4_2_does_not_commit_previous_term_by_counting() {
     l.advance();
     // n2 and n3 hold index 2 (term 2) but not yet the no-op.
     for f in [2, 3] {
-        l.step(
-            f,
-            Message::AppendResp {
-                term: 4,
-                success: true,
-                index: 2,
-            },
-        );
+        l.step(f, append_resp(4, true, 2));
     }
     assert_eq!(
         l.status().commit,
@@ -43,14 +36,7 @@ fn s5_4_2_does_not_commit_previous_term_by_counting() {
     assert!(l.ready().committed.is_empty());
     l.advance();
     // Once the term-4 no-op is on a majority, everything before it commits.
-    l.step(
-        2,
-        Message::AppendResp {
-            term: 4,
-            success: true,
-            index: 3,
-        },
-    );
+    l.step(2, append_resp(4, true, 3));
     assert_eq!(l.status().commit, 3);
     let rd = l.ready();
     assert_eq!(

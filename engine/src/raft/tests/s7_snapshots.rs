@@ -64,14 +64,7 @@ fn s7_snapshot_older_than_commit_is_just_acked() {
     f.step(1, Message::InstallSnapshot { term: 1, meta });
     let rd = f.ready();
     assert_eq!(rd.fetch_snapshot, None);
-    assert_eq!(
-        messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 1,
-            success: true,
-            index: 3
-        }]
-    );
+    assert_eq!(messages_to(&rd, 1), vec![append_resp(1, true, 3)]);
 }
 
 /// Follower 2 (log `[(1, 1)]`) is asked by the leader of term 3 to fetch a
@@ -107,14 +100,7 @@ fn s7_follower_asks_to_fetch_then_acks_after_install() {
     let rd = f.ready();
     assert_eq!(rd.truncate_from, Some(51));
     assert_eq!(rd.compact, Some(meta.clone()));
-    assert_eq!(
-        messages_to(&rd, 1),
-        vec![Message::AppendResp {
-            term: 3,
-            success: true,
-            index: 50
-        }]
-    );
+    assert_eq!(messages_to(&rd, 1), vec![append_resp(3, true, 50)]);
     let s = f.status();
     assert_eq!((s.commit, s.applied, s.last_index), (50, 50, 50));
 }
@@ -176,24 +162,11 @@ fn late_snapshot_leader_log() -> Vec<Entry> {
 fn follower_acked_past_a_pending_fetch() -> (Raft, SnapshotMeta) {
     let (mut f, meta, _) = asked_to_fetch_at_50();
     f.advance();
-    f.step(
-        3,
-        Message::Append {
-            term: 4,
-            prev_index: 1,
-            prev_term: 1,
-            entries: late_snapshot_leader_log(),
-            commit: 10,
-        },
-    );
+    f.step(3, append(4, (1, 1), late_snapshot_leader_log(), 10));
     let rd = f.ready();
     assert_eq!(
         messages_to(&rd, 3),
-        vec![Message::AppendResp {
-            term: 4,
-            success: true,
-            index: 60
-        }],
+        vec![append_resp(4, true, 60)],
         "the follower acknowledges 2..=60 to the leader of term 4"
     );
     f.advance();
@@ -210,26 +183,10 @@ fn s7_late_snapshot_fetch_is_dropped_once_the_log_holds_its_last_entry() {
     );
     // The acknowledged suffix is still there, and replication goes on from it.
     assert_eq!(f.status().last_index, 60);
-    f.step(
-        3,
-        Message::Append {
-            term: 4,
-            prev_index: 60,
-            prev_term: 4,
-            entries: vec![entry(61, 4)],
-            commit: 61,
-        },
-    );
+    f.step(3, append(4, (60, 4), vec![entry(61, 4)], 61));
     let rd = f.ready();
     assert_eq!(rd.truncate_from, None);
-    assert_eq!(
-        messages_to(&rd, 3),
-        vec![Message::AppendResp {
-            term: 4,
-            success: true,
-            index: 61
-        }]
-    );
+    assert_eq!(messages_to(&rd, 3), vec![append_resp(4, true, 61)]);
     assert_eq!(rd.committed.last().map(|e| e.index), Some(61));
 }
 
@@ -240,13 +197,12 @@ fn s7_fetched_snapshot_at_or_below_the_commit_index_is_not_wanted() {
     log.extend(late_snapshot_leader_log());
     f.step(
         1,
-        Message::Append {
-            term: 3,
-            prev_index: 0,
-            prev_term: 0,
-            entries: log.into_iter().filter(|e| e.term <= 3).collect(),
-            commit: 55,
-        },
+        append(
+            3,
+            (0, 0),
+            log.into_iter().filter(|e| e.term <= 3).collect(),
+            55,
+        ),
     );
     // Committed to 55, not handed to the application yet: a snapshot at 50
     // would replace committed entries 51..=55 the node is about to apply.
