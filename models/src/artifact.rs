@@ -326,17 +326,23 @@ impl RunVerdict {
     pub fn summary_line(&self) -> String {
         let mark = if self.met { "ok" } else { "UNEXPECTED" };
         let mut s = format!(
-            "{} seed {}: {} (expected {}) [{mark}] {:.1}s sim in {:.1}s wall ({:.1}x, {:.0} ops/s, {:.0} MiB peak)",
+            "{} seed {}: {} (expected {}) [{mark}] {:.1}s sim in {:.1}s wall",
             self.scenario,
             self.seed,
             self.verdict,
             self.expected,
             self.sim_seconds,
             self.wall_seconds,
-            self.speed,
-            self.ops_per_wall_second,
-            self.peak_rss_kib as f64 / 1024.0
         );
+        // Rows read back from summary.json alone carry no throughput figures.
+        if self.speed > 0.0 || self.ops_per_wall_second > 0.0 || self.peak_rss_kib > 0 {
+            s.push_str(&format!(
+                " ({:.1}x, {:.0} ops/s, {:.0} MiB peak)",
+                self.speed,
+                self.ops_per_wall_second,
+                self.peak_rss_kib as f64 / 1024.0
+            ));
+        }
         let failed: Vec<String> = self
             .failed_checks()
             .map(|(n, c)| format!("{n}: {}", c.detail))
@@ -530,6 +536,26 @@ mod tests {
         // model is not counted here.
         let v = verdict(Expected::Pass, &[CheckName::Model]);
         assert_eq!(v.caught_by(), None);
+    }
+
+    #[test]
+    fn the_summary_line_prints_only_measured_figures() {
+        let v = verdict(Expected::Pass, &[CheckName::Recovery]);
+        let line = v.summary_line();
+        assert!(
+            line.starts_with(
+                "s seed 3: fail (expected pass) [UNEXPECTED] 1.0s sim in 1.0s wall (1.0x"
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with(" — recovery: recovery detail"), "{line}");
+        // A row known only from summary.json has no throughput figures.
+        let row = RunVerdict { speed: 0.0, ..v };
+        assert!(
+            !row.summary_line().contains("0.0x"),
+            "{}",
+            row.summary_line()
+        );
     }
 
     #[test]

@@ -59,6 +59,15 @@ impl Service {
         self.credentials.verify(request.metadata())
     }
 
+    /// The preamble of every call about one shard: the token, then the
+    /// shard must be one this node hosts.
+    fn admit<T: OfShard>(&self, request: Request<T>) -> Result<T, Status> {
+        self.authorize(&request)?;
+        let req = request.into_inner();
+        self.check_shard(req.shard())?;
+        Ok(req)
+    }
+
     fn check_shard(&self, shard: ShardId) -> Result<(), Status> {
         if self
             .known
@@ -210,6 +219,30 @@ struct Tally {
     unknown_shards: BTreeSet<ShardId>,
 }
 
+/// A request about one shard.
+trait OfShard {
+    fn shard(&self) -> ShardId;
+}
+
+macro_rules! of_shard {
+    ($($t:ty),*) => {
+        $(impl OfShard for $t {
+            fn shard(&self) -> ShardId {
+                self.shard
+            }
+        })*
+    };
+}
+
+of_shard!(
+    pb::SnapshotRequest,
+    pb::WriteRequest,
+    pb::ReadRequest,
+    pb::MembershipRequest,
+    pb::TransferRequest,
+    pb::StatusRequest
+);
+
 /// How a client error travels: `FailedPrecondition` and `NotFound` mean the
 /// request certainly had no effect; `Unavailable` means its outcome is unknown.
 pub(crate) fn status_of(e: ClientError) -> Status {
@@ -260,9 +293,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         let shard = req.shard;
         // Straight from the store (a read transaction sees what is durable):
         // serving a large snapshot never holds up the driver.
@@ -297,9 +328,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::WriteRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         let shard = req.shard;
         let request_id: Option<RequestId> = req.request.map(Into::into);
         let result = self
@@ -317,9 +346,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::ReadRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         let mode = match pb::ReadMode::try_from(req.mode) {
             Ok(pb::ReadMode::Linearizable) => ReadMode::Linearizable,
             Ok(pb::ReadMode::Local) => ReadMode::Local,
@@ -346,9 +373,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::MembershipRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         if !self.peers.contains_key(&req.node) {
             return Err(Status::invalid_argument(format!(
                 "unknown node {}",
@@ -370,9 +395,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::TransferRequest>,
     ) -> Result<Response<pb::ClientResponse>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         let to = (req.to != 0).then_some(req.to);
         let result = self
             .ask(|reply| Input::Transfer {
@@ -388,9 +411,7 @@ impl pb::tumult_server::Tumult for Service {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        self.authorize(&request)?;
-        let req = request.into_inner();
-        self.check_shard(req.shard)?;
+        let req = self.admit(request)?;
         let st = self
             .ask(|reply| Input::Status {
                 shard: req.shard,
