@@ -20,6 +20,9 @@
 //! assert_eq!(Mutant::from_name("vote-ignores-log"), Some(Mutant::VoteIgnoresLog));
 //! ```
 
+/// Whether this build acts on mutants (the cargo feature `mutants`).
+pub const AVAILABLE: bool = cfg!(feature = "mutants");
+
 /// One deliberate bug. Each is a hook of a line or two in the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutant {
@@ -160,6 +163,23 @@ impl Mutant {
             ),
             _ => None,
         }
+    }
+
+    /// The mutant a `--mutant NAME` flag asks for, if this build acts on
+    /// mutants (see [`AVAILABLE`]) and knows `name`; else why not.
+    pub fn for_flag(name: &str) -> Result<Mutant, String> {
+        if !AVAILABLE {
+            return Err(format!(
+                "--mutant {name}: this tumult was built without mutants; rebuild with `--features mutants`"
+            ));
+        }
+        Mutant::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+            format!(
+                "--mutant {name}: no such mutant; known: {}",
+                known.join(", ")
+            )
+        })
     }
 
     /// The mutant called `name` (see [`Mutant::name`]).

@@ -32,7 +32,7 @@ use tumult_models::artifact::RunDir;
 
 /// Whether this build has the mutants compiled in.
 pub fn available() -> bool {
-    cfg!(feature = "mutants")
+    tumult_engine::mutants::AVAILABLE
 }
 
 /// The names of every mutant of this build (none without the feature).
@@ -56,33 +56,7 @@ pub fn known_gap(name: &str) -> Option<&'static str> {
 
 /// Checks that `name` (if any) is a mutant of this build.
 pub fn validate(name: Option<&str>) -> Result<(), String> {
-    let Some(name) = name else { return Ok(()) };
-    if !available() {
-        return Err(format!(
-            "--mutant {name}: this tumult was built without mutants; rebuild with `--features mutants`"
-        ));
-    }
-    if names().contains(&name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "--mutant {name}: no such mutant; known: {}",
-            names().join(", ")
-        ))
-    }
-}
-
-/// The mutant `name` (if any) as the engine's configuration takes it.
-///
-/// # Panics
-///
-/// If `name` is not a mutant of this build (see [`validate`]): callers
-/// validate command-line and file input first.
-pub fn resolve(name: Option<&str>) -> Option<Mutant> {
-    if let Err(e) = validate(name) {
-        panic!("{e}");
-    }
-    name.and_then(Mutant::from_name)
+    name.map_or(Ok(()), |n| Mutant::for_flag(n).map(drop))
 }
 
 /// A rough cost of one run of `s`, to run cheap scenarios first: simulated

@@ -31,6 +31,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tumult_engine::mutants::Mutant;
 pub use tumult_models::artifact::{CheckName, CheckResult, Counts, Expected, Outcome, RunVerdict};
 use tumult_models::artifact::{RunDir, HISTORY_FILE, LOG_FILE, SCENARIO_FILE, VERDICT_FILE};
 use tumult_models::history::{Entry, OpType};
@@ -160,7 +161,10 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         .without_time()
         .with_max_level(opts.log_level)
         .finish();
-    let mutant = crate::mutants::resolve(opts.mutant.as_deref());
+    let mutant = opts.mutant.as_deref().map(|name| {
+        // Callers validate flags and files first (see `mutants::validate`).
+        Mutant::for_flag(name).unwrap_or_else(|e| panic!("{e}"))
+    });
     let outcome =
         tracing::subscriber::with_default(subscriber, || sim::simulate(&scenario, seed, mutant));
     let history = history_bytes(&outcome.entries);
