@@ -7,6 +7,7 @@
 //! batching and the application; [`client`] finds leaders and retries;
 //! [`trace`] describes what happened.
 
+pub mod buggify;
 pub mod client;
 pub mod mutants;
 pub mod node;

@@ -610,3 +610,55 @@ fn engine_table() {
     assert!(ok.engine.tls);
     assert!(!parse_str(FILE, BASE).unwrap().engine.tls, "off by default");
 }
+
+#[test]
+fn engine_knobs() {
+    let e = refuse("[engine]\nelection_ticks = [20, 10]\n");
+    assert_err(&e, at(2), "engine.election_ticks", "more than min");
+    let e = refuse("[engine]\nelection_ticks = [10]\n");
+    assert_err(&e, at(2), "engine.election_ticks", "two tick counts");
+    let e = refuse("[engine]\nelection_ticks = [1, 5]\n");
+    assert_err(&e, at(2), "engine.election_ticks[0]", "out of range");
+    let e = refuse("[engine]\nheartbeat_ticks = 10\n");
+    assert_err(&e, at(2), "engine.heartbeat_ticks", "shorter than");
+    let e = refuse("[engine]\nelection_ticks = [2, 9]\n");
+    assert_err(&e, at(2), "engine.election_ticks", "shorter than");
+    let e = refuse("[engine]\npre_vote = 1\n");
+    assert_err(&e, at(2), "engine.pre_vote", "true or false");
+    let e = refuse("[engine]\nmax_append_entries = 0\n");
+    assert_err(&e, at(2), "engine.max_append_entries", "out of range");
+    let ok = parse_str(
+        FILE,
+        &format!("{BASE}[engine]\nelection_ticks = [5, 9]\nheartbeat_ticks = 1\nmax_append_entries = 4\npre_vote = false\ncheck_quorum = false\n"),
+    )
+    .expect("valid");
+    assert_eq!(ok.engine.election_ticks, Some((5, 9)));
+    assert_eq!(ok.engine.heartbeat_ticks, Some(1));
+    assert_eq!(ok.engine.max_append_entries, Some(4));
+    assert_eq!(ok.engine.pre_vote, Some(false));
+    assert_eq!(ok.engine.check_quorum, Some(false));
+    let default = parse_str(FILE, BASE).unwrap().engine;
+    assert_eq!(default.election_ticks, None, "the engine's own default");
+}
+
+#[test]
+fn faults_table() {
+    let e = refuse("[faults]\nlate-snapshots = 0.5\n");
+    assert_err(&e, at(2), "faults.late-snapshots", "late-snapshot");
+    let e = refuse("[faults]\napply-lag = 1.5\n");
+    assert_err(&e, at(2), "faults.apply-lag", "between 0 and 1");
+    let e = refuse("[faults]\napply-lag = \"often\"\n");
+    assert_err(&e, at(2), "faults.apply-lag", "a number");
+    let ok = parse_str(
+        FILE,
+        &format!("{BASE}[faults]\nlate-snapshot = 1.0\nbatch-delay = 0.25\nextra-tick = 0\n"),
+    )
+    .expect("valid");
+    use tumult_engine::buggify::Site;
+    assert_eq!(
+        ok.faults.fire.into_iter().collect::<Vec<_>>(),
+        vec![(Site::LateSnapshot, 1.0), (Site::BatchDelay, 0.25)],
+        "a chance of 0 is off"
+    );
+    assert!(parse_str(FILE, BASE).unwrap().faults.fire.is_empty());
+}

@@ -563,3 +563,38 @@ fn voters_and_servers_of_unknown_configuration_may_campaign() {
         ],
     ));
 }
+
+// --- snapshots: an install keeps the entries after a matching last entry --
+
+#[test]
+fn an_install_that_drops_entries_after_a_matching_last_entry_is_caught() {
+    // n2 holds 1..=3 (the last in term 1) when it installs a snapshot up to
+    // 2 of term 1: the entry at 2 matches, so entry 3 must stay (§7). This
+    // is the late snapshot install: a fetch that lands after the log moved on.
+    let t = with(
+        elected(),
+        &[
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "install-snapshot", "term": 1, "index": 2, "entry_term": 1}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t), (8, Rule::TruncateMatching, "n2".into()));
+    // Up to its last entry, or over a conflicting one, an install is fine.
+    passes(&with(
+        elected(),
+        &[(
+            "n2",
+            json!({"event": "install-snapshot", "term": 1, "index": 2, "entry_term": 1}),
+        )],
+    ));
+}

@@ -72,6 +72,9 @@ pub struct NodeConfig {
     /// to every core and the store, so it holds on whatever thread or process
     /// runs the node. Only builds with the feature `mutants` act on it.
     pub mutant: Option<crate::mutants::Mutant>,
+    /// Fault sites enabled on this node and how often each fires (see
+    /// [`crate::buggify`]); empty, the default, outside the simulator.
+    pub faults: crate::buggify::FaultSites,
 }
 
 impl NodeConfig {
@@ -115,6 +118,7 @@ impl NodeConfig {
             max_sessions: super::app::DEFAULT_SESSIONS,
             tls: None,
             mutant: None,
+            faults: crate::buggify::FaultSites::default(),
         }
     }
 }

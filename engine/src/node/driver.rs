@@ -10,6 +10,7 @@ use super::config::{Env, NodeConfig, NodeError};
 use super::input::{ClientError, Input, KnownShards, Reply};
 use super::metrics::Counters;
 use super::peers::Peers;
+use crate::buggify::{Buggify, Site};
 use crate::raft::{
     Entry, Index, Membership, NodeId, Payload, Raft, Ready, ShardId, SnapshotMeta, Term,
 };
@@ -50,6 +51,13 @@ struct Shard {
     snapshot_to_write: Option<(SnapshotMeta, Vec<u8>)>,
     /// A snapshot fetch from the leader is under way.
     fetching: bool,
+    /// Committed entries not applied yet: applied at once, unless the fault
+    /// site `apply-lag` holds them back for `lag_ticks` more ticks.
+    lagging: Vec<Entry>,
+    lag_ticks: u32,
+    /// The fault site `compaction-lag` put the next snapshot off until
+    /// `applied` passes this index.
+    snapshot_put_off: Index,
 }
 
 /// Owns every shard of the node; runs as one task (see [`Driver::run`]) fed
@@ -67,6 +75,8 @@ pub(crate) struct Driver {
     inputs: mpsc::Sender<Input>,
     next_ctx: u64,
     counters: Arc<Counters>,
+    /// The node's draws at its fault sites (inert unless configured).
+    buggify: Buggify,
 }
 
 impl Driver {
@@ -90,9 +100,14 @@ impl Driver {
                     return;
                 }
                 _ = ticker.tick() => {
+                    let ticks = if self.buggify.fires(Site::ExtraTick) { 2 } else { 1 };
                     for s in self.shards.values_mut() {
-                        s.raft.tick();
+                        for _ in 0..ticks {
+                            s.raft.tick();
+                        }
                     }
+                    self.catch_up();
+                    self.peers.release_held();
                 }
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
@@ -167,7 +182,8 @@ impl Driver {
                 // One transaction for every shard's writes; nothing below runs
                 // until it is durable.
                 self.store.write(&writes)?;
-                let latency = (self.env.sync_latency)();
+                let latency = (self.env.sync_latency)()
+                    + self.buggify.delay(Site::SlowSync).unwrap_or_default();
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
                 }
@@ -178,7 +194,7 @@ impl Driver {
                 self.after_persist(id, ready, &mut outgoing);
             }
             for (to, batch) in outgoing {
-                self.peers.send(to, batch);
+                self.peers.send(to, batch, &mut self.buggify);
             }
             if unsynced {
                 self.store.write(&writes)?; // mutant AckBeforeSync: made durable after sending
@@ -220,14 +236,19 @@ impl Driver {
             outgoing.entry(*to).or_default().push(encode(id, *to, msg));
         }
         s.raft.advance();
-        for entry in ready.committed {
+        if s.lagging.is_empty() && !ready.committed.is_empty() {
+            if let Some(ticks) = self.buggify.ticks(Site::ApplyLag) {
+                s.lag_ticks = ticks;
+            }
+        }
+        s.lagging.extend(ready.committed);
+        if s.lag_ticks == 0 {
             apply(
                 me,
                 id,
                 s,
                 &mut *self.app,
                 &*self.env.trace,
-                entry,
                 self.config.mutant,
             );
         }
@@ -243,14 +264,7 @@ impl Driver {
                 }));
             }
         }
-        let applied = s.applied;
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut s.serving)
-            .into_iter()
-            .partition(|(index, _, _)| *index <= applied);
-        s.serving = later;
-        for (_, query, reply) in now {
-            let _ = reply.send(Ok(self.app.read(id, &query)));
-        }
+        serve_reads(id, s, &mut *self.app);
         let mut fetch = None;
         if let Some((leader, meta)) = ready.fetch_snapshot {
             if !s.fetching {
@@ -258,7 +272,9 @@ impl Driver {
                 fetch = Some((leader, meta));
             }
         }
-        if s.applied > s.snapshot_index && self.app.should_snapshot(id, s.applied, s.snapshot_index)
+        if s.applied > s.snapshot_index.max(s.snapshot_put_off)
+            && self.app.should_snapshot(id, s.applied, s.snapshot_index)
+            && !put_off_snapshot(s, &mut self.buggify)
         {
             let meta = s
                 .raft
@@ -285,8 +301,9 @@ impl Driver {
 
     /// Starts fetching `meta` from `leader`; the result comes back as an
     /// input. False if it could not start (the leader has no address).
-    fn fetch_snapshot(&self, shard: ShardId, leader: NodeId, meta: SnapshotMeta) -> bool {
+    fn fetch_snapshot(&mut self, shard: ShardId, leader: NodeId, meta: SnapshotMeta) -> bool {
         let inputs = self.inputs.clone();
+        let late = self.buggify.delay(Site::LateSnapshot);
         let Some(addr) = self.peers.address(leader).map(str::to_string) else {
             return false;
         };
@@ -315,14 +332,74 @@ impl Driver {
                 }
                 Err(_) => None,
             };
+            if let Some(late) = late {
+                tokio::time::sleep(late).await;
+            }
             let _ = inputs.send(Input::SnapshotFetched { shard, result }).await;
         }));
         true
     }
+
+    /// Applies the entries the fault site `apply-lag` held back, and serves
+    /// the reads that were waiting for them.
+    fn catch_up(&mut self) {
+        let me = self.config.id;
+        for (&id, s) in self.shards.iter_mut() {
+            s.lag_ticks = s.lag_ticks.saturating_sub(1);
+            if s.lag_ticks > 0 || s.lagging.is_empty() {
+                continue;
+            }
+            apply(
+                me,
+                id,
+                s,
+                &mut *self.app,
+                &*self.env.trace,
+                self.config.mutant,
+            );
+            serve_reads(id, s, &mut *self.app);
+        }
+    }
+}
+
+/// Whether the fault site `compaction-lag` puts off the snapshot of `s`
+/// that is due now (until as many entries again are applied).
+fn put_off_snapshot(s: &mut Shard, bug: &mut Buggify) -> bool {
+    if !bug.fires(Site::CompactionLag) {
+        return false;
+    }
+    s.snapshot_put_off = s.applied + (s.applied - s.snapshot_index);
+    true
+}
+
+/// Serves the confirmed reads whose index the shard has applied.
+fn serve_reads(id: ShardId, s: &mut Shard, app: &mut dyn RaftApp) {
+    let applied = s.applied;
+    let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut s.serving)
+        .into_iter()
+        .partition(|(index, _, _)| *index <= applied);
+    s.serving = later;
+    for (_, query, reply) in now {
+        let _ = reply.send(Ok(app.read(id, &query)));
+    }
+}
+
+/// Applies the shard's committed entries that wait (`Shard::lagging`), in order.
+fn apply(
+    me: NodeId,
+    shard: ShardId,
+    s: &mut Shard,
+    app: &mut dyn RaftApp,
+    trace: &dyn crate::trace::TraceSink,
+    mutant: Option<crate::mutants::Mutant>,
+) {
+    for entry in std::mem::take(&mut s.lagging) {
+        apply_one(me, shard, s, app, trace, entry, mutant);
+    }
 }
 
 /// Applies one committed entry and answers whoever waits for it.
-fn apply(
+fn apply_one(
     me: NodeId,
     shard: ShardId,
     s: &mut Shard,

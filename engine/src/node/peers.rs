@@ -16,6 +16,7 @@
 //! turmoil's TCP never retransmits, so a connection that lost a segment
 //! never recovers.
 use super::metrics::Counters;
+use crate::buggify::{Buggify, Site};
 use crate::raft::NodeId;
 use crate::transport::pb::{Batch, RaftMessage};
 use crate::transport::{client, stream_channel, Credentials, LinkConfig, Network};
@@ -43,6 +44,8 @@ pub(crate) struct Peers {
     settings: LinkSettings,
     addresses: BTreeMap<NodeId, String>,
     links: BTreeMap<NodeId, mpsc::UnboundedSender<Vec<RaftMessage>>>,
+    /// A batch per peer held back by the fault site `batch-reorder`.
+    held: BTreeMap<NodeId, Vec<RaftMessage>>,
 }
 
 impl Peers {
@@ -51,6 +54,7 @@ impl Peers {
             settings,
             addresses,
             links: BTreeMap::new(),
+            held: BTreeMap::new(),
         }
     }
 
@@ -60,7 +64,9 @@ impl Peers {
     }
 
     /// Queues one batch for `to`; messages to unknown nodes are dropped.
-    pub(crate) fn send(&mut self, to: NodeId, batch: Vec<RaftMessage>) {
+    /// The fault sites `batch-duplicate`, `batch-delay` and `batch-reorder`
+    /// may send it twice, later, or after the next batch to `to`.
+    pub(crate) fn send(&mut self, to: NodeId, batch: Vec<RaftMessage>, bug: &mut Buggify) {
         let me = self.settings.me;
         if batch.is_empty() || to == me {
             return;
@@ -80,7 +86,35 @@ impl Peers {
         self.settings
             .counters
             .add(to, batch.len() as u64, |c| &c.messages_sent);
+        if bug.fires(Site::BatchDuplicate) {
+            let _ = tx.send(batch.clone());
+        }
+        if let Some(delay) = bug.delay(Site::BatchDelay) {
+            let tx = tx.clone();
+            self.settings.network.spawn(Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(batch);
+            }));
+            return;
+        }
+        if !self.held.contains_key(&to) && bug.fires(Site::BatchReorder) {
+            self.held.insert(to, batch);
+            return;
+        }
         let _ = tx.send(batch);
+        if let Some(held) = self.held.remove(&to) {
+            let _ = tx.send(held);
+        }
+    }
+
+    /// Sends the batches `batch-reorder` held back and no later batch
+    /// overtook (called every tick, so none waits for long).
+    pub(crate) fn release_held(&mut self) {
+        for (to, batch) in std::mem::take(&mut self.held) {
+            if let Some(tx) = self.links.get(&to) {
+                let _ = tx.send(batch);
+            }
+        }
     }
 }
 

@@ -85,14 +85,37 @@ pub struct Scenario {
     pub run: Run,
     /// `[engine]`: engine knobs.
     pub engine: Engine,
+    /// `[faults]`: fault sites.
+    pub faults: Faults,
 }
 
-/// `[engine]`: how the engine itself is set up for the run.
+/// `[engine]`: how the engine itself is set up for the run. A knob left
+/// out keeps the engine's default (`NodeConfig::new`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Engine {
     /// `tls`: every connection (node to node, client to node) is mutual TLS,
     /// with certificates made for the run. Default false.
     pub tls: bool,
+    /// `election_ticks = [min, max]`: the election timeout is drawn from
+    /// `[min, max)` ticks (of 10 ms); default [10, 20].
+    pub election_ticks: Option<(u32, u32)>,
+    /// `heartbeat_ticks`: a leader's heartbeat interval; default 2, below
+    /// the election timeout's `min`.
+    pub heartbeat_ticks: Option<u32>,
+    /// `max_append_entries`: most entries in one Append; default 64.
+    pub max_append_entries: Option<u32>,
+    /// `pre_vote`: the pre-vote round (§9.6); default true.
+    pub pre_vote: Option<bool>,
+    /// `check_quorum`: leaders step down without a quorum; default true.
+    pub check_quorum: Option<bool>,
+}
+
+/// `[faults]`: the engine's fault sites ("buggify", see
+/// `tumult_engine::buggify`) enabled for the run, each with the chance it
+/// fires each time it is reached. Empty by default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    pub fire: std::collections::BTreeMap<tumult_engine::buggify::Site, f64>,
 }
 
 /// An inclusive range of durations, `[min, max]`, drawn uniformly.

@@ -19,6 +19,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tumult_engine::buggify::FaultSites;
 use tumult_engine::client::Client;
 use tumult_engine::mutants::Mutant;
 use tumult_engine::node::{Env, Node, NodeConfig};
@@ -216,6 +217,11 @@ fn run_world(
         let fsync = c.fsync;
         let rng = Arc::new(Mutex::new(SplitMix64::new(seed ^ (0xD15C_0000 + i))));
         let node_tls = pki.as_ref().map(|p| p.node(i));
+        let knobs = scenario.engine.clone();
+        let fault_sites = FaultSites {
+            fire: scenario.faults.fire.clone(),
+            seed: seed ^ 0xB066_1F1E_5000_0000,
+        };
         sim.host(format!("n{i}"), move || {
             let recorder = Arc::clone(&recorder);
             let faults = faults.clone();
@@ -225,6 +231,22 @@ fn run_world(
             config.seed = seed;
             config.tls = node_tls.clone();
             config.mutant = mutant;
+            config.faults = fault_sites.clone();
+            if let Some((lo, hi)) = knobs.election_ticks {
+                config.election_ticks = (lo, hi);
+            }
+            if let Some(h) = knobs.heartbeat_ticks {
+                config.heartbeat_ticks = h;
+            }
+            if let Some(m) = knobs.max_append_entries {
+                config.max_append_entries = m as usize;
+            }
+            if let Some(p) = knobs.pre_vote {
+                config.pre_vote = p;
+            }
+            if let Some(c) = knobs.check_quorum {
+                config.check_quorum = c;
+            }
             let membership = if voters.contains(i) {
                 voters.clone()
             } else {

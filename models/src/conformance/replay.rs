@@ -2,7 +2,9 @@
 //! exhaustive match over [`TraceEvent`] (a new event does not compile until
 //! it is handled here), checking each step against [`super::rules`].
 
-use super::rules::{adopt_term, check_membership_change, check_voter, inconsistent};
+use super::rules::{
+    adopt_term, check_install_keeps_suffix, check_membership_change, check_voter, inconsistent,
+};
 use super::TraceEvent;
 use crate::invariants::{
     check_truncate, ClusterState, Index, LogEntry, NodeId, Payload, Role, Rule, ServerState,
@@ -222,11 +224,13 @@ pub(super) fn apply(
         } => {
             touched.log = true;
             touched.commit = true;
-            adopt_term(s, id, term, "a snapshot install").and_then(|()| {
-                install(s, index, entry_term);
-                let entry = LogEntry::new(entry_term, Payload::Unknown);
-                cluster.ghost.record_commit(index, &entry, term)
-            })
+            adopt_term(s, id, term, "a snapshot install")
+                .and_then(|()| check_install_keeps_suffix(s, id, index, entry_term))
+                .and_then(|()| {
+                    install(s, index, entry_term);
+                    let entry = LogEntry::new(entry_term, Payload::Unknown);
+                    cluster.ghost.record_commit(index, &entry, term)
+                })
         }
         TraceEvent::Membership { index, ref voters } => {
             let mut voters = voters.clone();

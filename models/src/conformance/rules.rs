@@ -58,6 +58,31 @@ pub(super) fn check_membership_change(
 
 /// Adopts `term` if it is newer; an event naming an older term than the
 /// node's own is a step back.
+/// §7: a snapshot whose last included entry the log already holds (same
+/// index and term) keeps the entries that follow it; replacing the log then
+/// drops entries the server may have acknowledged to a leader.
+pub(super) fn check_install_keeps_suffix(
+    s: &ServerState,
+    id: NodeId,
+    index: Index,
+    entry_term: Term,
+) -> Result<(), Violation> {
+    if index > s.snapshot.index && s.term_at(index) == Some(entry_term) && s.last_index() > index {
+        return Err(Violation::new(
+            Rule::TruncateMatching,
+            Some(id),
+            format!(
+                "n{id} installs a snapshot up to index {index} (term {entry_term}) and drops its \
+                 entries {}..={}, though its log already holds that entry: the entries after a \
+                 matching last included entry are kept (§7)",
+                index + 1,
+                s.last_index()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn adopt_term(
     s: &mut ServerState,
     id: NodeId,

@@ -266,10 +266,11 @@ impl Driver {
         // have replicated past the snapshot meanwhile, and this node
         // acknowledged those entries. Installing would discard them.
         if meta.index <= s.applied || !s.raft.snapshot_wanted(&meta) {
-            tracing::debug!(
+            tracing::info!(
                 node = self.config.id,
                 shard,
                 index = meta.index,
+                applied = s.applied,
                 "fetched snapshot no longer wanted: the log moved past it; dropped"
             );
             Counters::bump(&self.counters.snapshots_dropped);

@@ -3,6 +3,7 @@
 //! core its configuration.
 
 use super::{Driver, Shard};
+use crate::buggify::Buggify;
 use crate::node::app::{RaftApp, Sessions};
 use crate::node::config::{Env, NodeConfig, NodeError};
 use crate::node::input::{Input, KnownShards};
@@ -69,7 +70,9 @@ impl Driver {
             },
             config.peers.clone(),
         );
+        let buggify = Buggify::new(&config.faults, config.id);
         Ok(Driver {
+            buggify,
             config,
             env,
             app,
@@ -156,6 +159,9 @@ impl Driver {
             serving: Vec::new(),
             snapshot_to_write: None,
             fetching: false,
+            lagging: Vec::new(),
+            lag_ticks: 0,
+            snapshot_put_off: 0,
         })
     }
 

@@ -16,7 +16,7 @@ use super::*;
 use nemesis::Shape;
 use spanned::*;
 
-const TOP_KEYS: [&str; 9] = [
+const TOP_KEYS: [&str; 10] = [
     "name",
     "description",
     "cluster",
@@ -26,6 +26,7 @@ const TOP_KEYS: [&str; 9] = [
     "expect",
     "run",
     "engine",
+    "faults",
 ];
 
 pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
@@ -62,6 +63,7 @@ pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
         })?,
         expect: root.opt("expect", Expect::default(), |n, _| expect(&ctx, n))?,
         engine: root.opt("engine", Engine::default(), |n, _| engine(&ctx, n))?,
+        faults: root.opt("faults", Faults::default(), |n, _| faults(&ctx, n))?,
         run: root.opt("run", Run::default(), |n, _| run(&ctx, n))?,
         cluster,
         workload,
@@ -336,10 +338,87 @@ fn checks(ctx: &Ctx, node: &Node, field: &str) -> Res<Vec<CheckName>> {
 /// `[engine]`.
 fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
     let t = Tbl::of(ctx, node, "engine")?;
-    t.check_keys(ctx, &["tls"])?;
+    t.check_keys(
+        ctx,
+        &[
+            "tls",
+            "election_ticks",
+            "heartbeat_ticks",
+            "max_append_entries",
+            "pre_vote",
+            "check_quorum",
+        ],
+    )?;
+    let some_bool = |key: &str| t.opt(key, None, |n, f| as_bool(ctx, n, f).map(Some));
+    let heartbeat_ticks = t.opt("heartbeat_ticks", None, |n, f| {
+        as_u32(ctx, n, f, 1, 1000).map(Some)
+    })?;
+    let election_ticks = t.opt("election_ticks", None, |n, f| {
+        let items = as_array(ctx, n, f, "[min, max] ticks like [10, 20]")?;
+        let [lo, hi] = items else {
+            return Err(ctx.err(
+                &n.span,
+                f,
+                format!("expected two tick counts [min, max], found {}", items.len()),
+            ));
+        };
+        let lo = as_u32(ctx, lo, &format!("{f}[0]"), 2, 10_000)?;
+        let hi = as_u32(ctx, hi, &format!("{f}[1]"), 3, 10_000)?;
+        if hi <= lo {
+            return Err(ctx.err(
+                &n.span,
+                f,
+                format!(
+                    "max {hi} must be more than min {lo} (the timeout is drawn from [min, max))"
+                ),
+            ));
+        }
+        Ok(Some((lo, hi)))
+    })?;
+    let (min, hb) = (
+        election_ticks.map_or(10, |e: (u32, u32)| e.0),
+        heartbeat_ticks.unwrap_or(2),
+    );
+    if hb >= min {
+        let key = if heartbeat_ticks.is_some() {
+            "heartbeat_ticks"
+        } else {
+            "election_ticks"
+        };
+        let span = t.get(key).map_or(t.span.clone(), |n| n.span.clone());
+        return Err(ctx.err(
+            &span,
+            &t.field(key),
+            format!("the heartbeat interval ({hb} ticks) must be shorter than the shortest election timeout ({min} ticks)"),
+        ));
+    }
     Ok(Engine {
         tls: t.opt("tls", false, |n, f| as_bool(ctx, n, f))?,
+        election_ticks,
+        heartbeat_ticks,
+        max_append_entries: t.opt("max_append_entries", None, |n, f| {
+            as_u32(ctx, n, f, 1, 100_000).map(Some)
+        })?,
+        pre_vote: some_bool("pre_vote")?,
+        check_quorum: some_bool("check_quorum")?,
     })
+}
+
+/// `[faults]`: `site = chance`, for sites of `tumult_engine::buggify`.
+fn faults(ctx: &Ctx, node: &Node) -> Res<Faults> {
+    use tumult_engine::buggify::Site;
+    let t = Tbl::of(ctx, node, "faults")?;
+    let names: Vec<&str> = Site::ALL.iter().map(|s| s.name()).collect();
+    t.check_keys(ctx, &names)?;
+    let mut fire = std::collections::BTreeMap::new();
+    for e in t.entries {
+        let site = Site::from_name(&e.key).expect("checked above");
+        let p = as_probability(ctx, &e.node, &t.field(&e.key))?;
+        if p > 0.0 {
+            fire.insert(site, p);
+        }
+    }
+    Ok(Faults { fire })
 }
 
 /// `[run]`.
