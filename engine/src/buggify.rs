@@ -12,6 +12,8 @@
 //! byte-for-byte reproducible.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One fault site.
@@ -101,12 +103,38 @@ impl std::fmt::Display for Site {
 
 /// The fault sites a node runs with and how often each fires when reached
 /// (a chance in `(0, 1]`); empty (the default) is a node without faults.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct FaultSites {
     /// Chance per reach, for each enabled site.
     pub fire: BTreeMap<Site, f64>,
     /// Seeds the node's draws (mixed with the node id).
     pub seed: u64,
+    /// Turns every site off at once (and back on), for all nodes that share
+    /// it: the simulator switches faults off at the final heal, so recovery
+    /// is judged on a fault-free engine.
+    pub switch: FaultSwitch,
+}
+
+/// A shared on/off switch of a set of fault sites (on when created).
+#[derive(Clone, Debug)]
+pub struct FaultSwitch(Arc<AtomicBool>);
+
+impl Default for FaultSwitch {
+    fn default() -> FaultSwitch {
+        FaultSwitch(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl FaultSwitch {
+    /// Turns the sites on or off.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether the sites are on.
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl FaultSites {
@@ -121,6 +149,7 @@ impl FaultSites {
 pub struct Buggify {
     fire: BTreeMap<Site, f64>,
     state: u64,
+    switch: FaultSwitch,
 }
 
 impl Buggify {
@@ -129,6 +158,7 @@ impl Buggify {
         Buggify {
             fire: sites.fire.clone(),
             state: sites.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB06_6F1,
+            switch: sites.switch.clone(),
         }
     }
 
@@ -141,12 +171,16 @@ impl Buggify {
         z ^ (z >> 31)
     }
 
-    /// Whether `site` fires now. A disabled site never draws, so enabling
-    /// one site does not change the draws of a run without it.
+    /// Whether `site` fires now. A disabled site (or any, while the switch
+    /// is off) never draws, so enabling one site does not change the draws
+    /// of a run without it.
     pub fn fires(&mut self, site: Site) -> bool {
         let Some(&p) = self.fire.get(&site) else {
             return false;
         };
+        if !self.switch.is_on() {
+            return false;
+        }
         let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
         unit < p
     }
@@ -181,6 +215,7 @@ mod tests {
         let sites = FaultSites {
             fire: [(Site::ExtraTick, 0.25)].into(),
             seed: 7,
+            ..FaultSites::default()
         };
         let mut b = Buggify::new(&sites, 1);
         let n = (0..10_000).filter(|_| b.fires(Site::ExtraTick)).count();
@@ -191,6 +226,9 @@ mod tests {
         // The same configuration draws the same.
         let (mut x, mut y) = (Buggify::new(&sites, 2), Buggify::new(&sites, 2));
         assert!((0..100).all(|_| x.fires(Site::ExtraTick) == y.fires(Site::ExtraTick)));
+        // The switch turns every node's sites off.
+        sites.switch.set(false);
+        assert!((0..1000).all(|_| !b.fires(Site::ExtraTick)));
         for s in Site::ALL {
             assert_eq!(Site::from_name(s.name()), Some(s));
         }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod explore;
 pub mod mutants;
 pub mod run;
 pub mod scenario;

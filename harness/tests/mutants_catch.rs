@@ -59,3 +59,21 @@ fn a_leader_ignoring_a_higher_term_is_caught() {
     );
     assert_eq!(catching_check(&r.verdict).map(|(c, _)| c), f.check);
 }
+
+/// `tumult explore` finds a planted bug by itself, from scratch: a vote
+/// that is not made durable shows up as a durability violation once a
+/// drawn scenario crashes a node that voted.
+#[test]
+fn explore_finds_a_planted_bug_by_itself() {
+    use tumult_harness::explore::{explore, ExploreOptions};
+    let opts = ExploreOptions {
+        mutant: Some("vote-not-persisted".into()),
+        shrink: false,
+        jobs: 2,
+        ..ExploreOptions::runs(32, 1)
+    };
+    let report = explore(&opts).unwrap();
+    let f = report.finding.expect("explore finds vote-not-persisted");
+    assert_eq!(f.check.name(), "model", "{}", f.summary);
+    assert!(f.summary.contains("Durability"), "{}", f.summary);
+}

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod check;
+pub mod explore;
 pub mod model;
 pub mod mutants;
 pub mod report;
@@ -59,6 +60,8 @@ pub enum Command {
     Mutants(mutants::MutantsArgs),
     /// Shrink a failing run to a minimal scenario that still fails the same check.
     Shrink(shrink::ShrinkArgs),
+    /// Draw whole scenarios from seeds and run them with the engine's fault sites, guided by coverage.
+    Explore(explore::ExploreArgs),
 }
 
 /// Parses the command line and runs the subcommand; usage errors exit 2.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Mutants(args) => mutants::run(args),
         Command::Shrink(args) => shrink::run(args),
+        Command::Explore(args) => explore::run(args),
     };
     outcome.into()
 }

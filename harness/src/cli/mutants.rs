@@ -35,6 +35,15 @@ pub struct MutantsArgs {
     /// Also write the findings as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Hunt each mutant with `tumult explore` (from scratch) instead of the suite.
+    #[arg(long)]
+    pub explore: bool,
+    /// With --explore: how long to explore for each mutant.
+    #[arg(long, default_value = "2m", requires = "explore")]
+    pub time: String,
+    /// With --explore: the explore seed.
+    #[arg(long, default_value_t = 1, requires = "explore")]
+    pub seed: u64,
 }
 
 /// `tumult mutants`.
@@ -51,6 +60,9 @@ pub fn run(args: MutantsArgs) -> Exit {
         if let Err(e) = crate::mutants::validate(Some(m)) {
             return bad(e);
         }
+    }
+    if args.explore {
+        return hunt_by_exploring(&args, &mutants);
     }
     let files = match scenario_files(&args.suite) {
         Ok(f) if f.is_empty() => {
@@ -148,6 +160,75 @@ pub fn run(args: MutantsArgs) -> Exit {
         }
     }
     if findings.iter().all(Finding::as_expected) {
+        Exit::Pass
+    } else {
+        Exit::Fail
+    }
+}
+
+/// `tumult mutants --explore`: explore from scratch against each mutant for
+/// `--time`, and print whether and how fast each was found.
+fn hunt_by_exploring(args: &MutantsArgs, mutants: &[String]) -> Exit {
+    use crate::explore::{explore, Budget, ExploreOptions};
+    let time = match crate::scenario::parse_duration(&args.time) {
+        Ok(d) if !d.is_zero() => d,
+        _ => {
+            return bad(format!(
+                "--time {}: expected a duration like 90s",
+                args.time
+            ))
+        }
+    };
+    let mut found_in: Vec<f64> = Vec::new();
+    println!(
+        "{:<30} {:<6} {:<12} {:>8} {:>6}  first failing run",
+        "mutant", "found", "check", "wall s", "runs"
+    );
+    for m in mutants {
+        let opts = ExploreOptions {
+            budget: Budget::Time(time),
+            jobs: args.jobs.unwrap_or_else(default_jobs),
+            out: Some(args.out.join(format!("explore-{m}"))),
+            mutant: Some(m.clone()),
+            shrink: false,
+            ..ExploreOptions::runs(0, args.seed)
+        };
+        let report = match explore(&opts) {
+            Ok(r) => r,
+            Err(e) => return bad(e),
+        };
+        match &report.finding {
+            Some(f) => {
+                found_in.push(f.after_seconds);
+                println!(
+                    "{:<30} {:<6} {:<12} {:>8.1} {:>6}  {} seed {}",
+                    m,
+                    "yes",
+                    f.check.name(),
+                    f.after_seconds,
+                    f.after_runs,
+                    f.scenario.name,
+                    f.seed
+                );
+            }
+            None => println!(
+                "{:<30} {:<6} {:<12} {:>8.1} {:>6}  -",
+                m, "NO", "-", report.wall_seconds, report.runs
+            ),
+        }
+    }
+    found_in.sort_by(f64::total_cmp);
+    let median = found_in
+        .get(found_in.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
+    println!(
+        "{}/{} mutants found by exploring ({} per mutant); median time to detection {median:.1} s",
+        found_in.len(),
+        mutants.len(),
+        args.time
+    );
+    if found_in.len() == mutants.len() {
         Exit::Pass
     } else {
         Exit::Fail

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tumult_engine::buggify::FaultSites;
+use tumult_engine::buggify::{FaultSites, FaultSwitch};
 use tumult_engine::client::Client;
 use tumult_engine::mutants::Mutant;
 use tumult_engine::node::{Env, Node, NodeConfig};
@@ -205,6 +205,7 @@ fn run_world(
         None
     };
     let voters = Membership::new(c.voters.iter().map(|v| u64::from(*v)));
+    let fault_switch = FaultSwitch::default();
     let mut disks: BTreeMap<NodeId, DiskFaults> = BTreeMap::new();
     for i in 1..=u64::from(c.nodes) {
         let faults = DiskFaults::default();
@@ -221,6 +222,7 @@ fn run_world(
         let fault_sites = FaultSites {
             fire: scenario.faults.fire.clone(),
             seed: seed ^ 0xB066_1F1E_5000_0000,
+            switch: fault_switch.clone(),
         };
         sim.host(format!("n{i}"), move || {
             let recorder = Arc::clone(&recorder);
@@ -392,6 +394,8 @@ fn run_world(
             }
             if now >= w.duration {
                 nemesis.final_heal(&mut sim);
+                // Recovery is judged on an engine without fault sites.
+                fault_switch.set(false);
                 heal_at = Some(now);
                 phase.store(Phase::Recovery as u8, Ordering::SeqCst);
             }

@@ -1,0 +1,298 @@
+//! Swarm scenarios: a whole scenario file drawn from one seed (after
+//! TigerBeetle's VOPR and swarm testing: every run gets its own cluster,
+//! workload, engine knobs, fault sites and a random subset of the nemesis
+//! actions). The draw is written as TOML in SPEC.md's format and parsed back
+//! by the scenario parser, so `tumult run FILE` reproduces the run and
+//! `tumult shrink` shrinks it.
+//!
+//! Bounds (documented in the README): nodes 1..=7 (voters all or a majority
+//! subset, the rest spares), shards 1..=8 (at most 16 node-shards), snapshots
+//! every 5..=1000 entries, fsync up to 5 ms, link latency up to 20 ms, flaky
+//! rate up to 0.05, register or list-append with 1..=10 clients and 1..=16
+//! keys, 20..=250 ops/s for 4..=12 s, timeouts 300 ms..=2 s, linearizable
+//! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
+//! 1..=64 entries per Append, pre-vote and check-quorum on or off, each fault
+//! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached),
+//! and one to four nemesis steps over a random subset of every action.
+
+use crate::scenario::{ActionKind, Arg, SplitMix64};
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+use tumult_engine::buggify::Site;
+
+/// A drawn scenario: its file text and the seed its run uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drawn {
+    pub name: String,
+    pub source: String,
+    pub seed: u64,
+}
+
+struct Rng(SplitMix64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0.below(n)
+    }
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0.between(lo, hi)
+    }
+    fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+    fn ms(&mut self, lo: u64, hi: u64) -> String {
+        format!("{}ms", self.between(lo, hi))
+    }
+    fn ms_range(&mut self, lo: u64, hi: u64) -> Array {
+        let a = self.between(lo, hi);
+        let b = self.between(a, hi);
+        let mut arr = Array::new();
+        arr.push(format!("{a}ms"));
+        arr.push(format!("{b}ms"));
+        arr
+    }
+}
+
+fn strings(items: impl IntoIterator<Item = String>) -> Array {
+    let mut a = Array::new();
+    for s in items {
+        a.push(s);
+    }
+    a
+}
+
+/// The actions a random step may draw: every action but
+/// `partition-oneway` (a fixed step draws that one), so a new action is
+/// drawn as soon as it exists.
+fn random_actions() -> Vec<ActionKind> {
+    ActionKind::ALL
+        .into_iter()
+        .filter(|k| *k != ActionKind::PartitionOneway)
+        .collect()
+}
+
+/// Draws the scenario of run `seed`, named `name`.
+pub fn draw(name: &str, seed: u64) -> Drawn {
+    let mut r = Rng(SplitMix64::new(seed ^ 0x5EED_5A4D_0000_0000));
+    let mut doc = DocumentMut::new();
+    doc["name"] = value(name);
+    doc["description"] = value(format!("drawn by tumult explore from seed {seed}"));
+
+    // [cluster]
+    let nodes = *r.pick(&[1u64, 3, 3, 3, 4, 5, 5, 6, 7]);
+    let max_shards = (16 / nodes).clamp(1, 8);
+    let shards = r.between(1, max_shards);
+    let mut cluster = Table::new();
+    cluster["nodes"] = value(nodes as i64);
+    cluster["shards"] = value(shards as i64);
+    let voters = if nodes >= 3 && r.chance(1, 3) {
+        r.between(nodes / 2 + 1, nodes - 1)
+    } else {
+        nodes
+    };
+    if voters < nodes {
+        cluster["voters"] = value(strings((1..=voters).map(|n| format!("n{n}"))));
+    }
+    cluster["snapshot_every"] = value(*r.pick(&[5i64, 15, 50, 200, 1000]));
+    cluster["fsync"] = value(r.ms_range(0, 5));
+    doc["cluster"] = Item::Table(cluster);
+
+    // [network]
+    let mut network = Table::new();
+    network["latency"] = value(r.ms_range(1, 20));
+    if r.chance(1, 4) {
+        network["flaky"] = value(r.below(51) as f64 / 1000.0);
+    }
+    doc["network"] = Item::Table(network);
+
+    // [workload]
+    let list = r.chance(1, 3);
+    let mut w = Table::new();
+    w["kind"] = value(if list { "list-append" } else { "register" });
+    w["clients"] = value(r.between(1, 10) as i64);
+    w["keys"] = value(r.between(1, 16) as i64);
+    let mut mix = toml_edit::InlineTable::new();
+    let ops: &[&str] = if list {
+        &["read", "append"]
+    } else {
+        &["read", "write", "cas"]
+    };
+    let mut weights: Vec<i64> = ops.iter().map(|_| r.below(4) as i64).collect();
+    if weights.iter().all(|&w| w == 0) {
+        weights[1] = 1;
+    }
+    for (op, w) in ops.iter().zip(weights) {
+        mix.insert(*op, w.into());
+    }
+    w["mix"] = value(mix);
+    w["rate"] = value(r.between(20, 250) as i64);
+    let duration_s = r.between(4, 12);
+    w["duration"] = value(format!("{duration_s}s"));
+    w["timeout"] = value(r.ms(300, 2000));
+    w["read"] = value("linearizable");
+    doc["workload"] = Item::Table(w);
+
+    // [engine]
+    let mut engine = Table::new();
+    let min = r.between(5, 15);
+    let max = r.between(min + 3, 30);
+    engine["election_ticks"] = value(Array::from_iter([min as i64, max as i64]));
+    engine["heartbeat_ticks"] = value(r.between(1, 3.min(min - 1)) as i64);
+    engine["max_append_entries"] = value(*r.pick(&[1i64, 4, 16, 64]));
+    engine["pre_vote"] = value(r.chance(1, 2));
+    engine["check_quorum"] = value(r.chance(1, 2));
+    doc["engine"] = Item::Table(engine);
+
+    // [faults]: each site on with chance 1/4 (BUGGIFY's per-run switch).
+    let mut faults = Table::new();
+    for site in Site::ALL {
+        if r.chance(1, 4) {
+            faults[site.name()] = value(*r.pick(&[0.05, 0.25, 1.0]));
+        }
+    }
+    if !faults.is_empty() {
+        doc["faults"] = Item::Table(faults);
+    }
+
+    // [[nemesis]]
+    let shape = Shape {
+        nodes,
+        voters,
+        shards,
+    };
+    let mut steps = ArrayOfTables::new();
+    let end_ms = duration_s * 1000;
+    for _ in 0..r.between(1, 4) {
+        steps.push(random_step(&mut r, &shape, end_ms));
+    }
+    if nodes >= 2 && r.chance(1, 4) {
+        steps.push(oneway_step(&mut r, &shape, end_ms));
+    }
+    doc["nemesis"] = Item::ArrayOfTables(steps);
+
+    let mut run = Table::new();
+    run["seeds"] = value(seed as i64 & i64::MAX);
+    doc["run"] = Item::Table(run);
+    Drawn {
+        name: name.to_string(),
+        source: doc.to_string(),
+        seed: seed & i64::MAX as u64,
+    }
+}
+
+struct Shape {
+    nodes: u64,
+    voters: u64,
+    shards: u64,
+}
+
+fn node_selector(r: &mut Rng, s: &Shape) -> String {
+    match r.below(4) {
+        0 => format!("leader:{}", r.below(s.shards)),
+        1 => format!("followers:{}", r.below(s.shards)),
+        2 => "random".to_string(),
+        _ => format!("n{}", r.between(1, s.nodes)),
+    }
+}
+
+/// A window inside the workload, a gap range and a subset of the actions.
+fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
+    let mut t = Table::new();
+    let from = r.between(200, end_ms / 2);
+    let until = r.between(from + 500, end_ms);
+    t["from"] = value(format!("{from}ms"));
+    t["until"] = value(format!("{until}ms"));
+    let lo = r.between(100, 1500);
+    let hi = r.between(lo, 3000);
+    t["every"] = value(strings([format!("{lo}ms"), format!("{hi}ms")]));
+    let mut kinds: Vec<ActionKind> = Vec::new();
+    let actions = random_actions();
+    for _ in 0..r.between(1, 5) {
+        let k = *r.pick(&actions);
+        let needs_spare = matches!(k, ActionKind::AddMember | ActionKind::RemoveMember);
+        if (needs_spare && s.nodes < 2) || kinds.contains(&k) {
+            continue;
+        }
+        kinds.push(k);
+    }
+    if kinds.is_empty() {
+        kinds.push(ActionKind::Heal);
+    }
+    // Faults get healed now and then, as a Jepsen nemesis does.
+    if !kinds.contains(&ActionKind::Heal) && r.chance(2, 3) {
+        kinds.push(ActionKind::Heal);
+    }
+    let names = strings(kinds.iter().map(|k| k.name().to_string()));
+    t["do"] = value(names);
+    let takes = |a: Arg| kinds.iter().any(|k| k.takes(a));
+    if takes(Arg::Nodes) {
+        let n = r.between(1, s.nodes.min(3));
+        let mut sels: Vec<String> = Vec::new();
+        for _ in 0..n {
+            let sel = node_selector(r, s);
+            if !sels.contains(&sel) {
+                sels.push(sel);
+            }
+        }
+        t["nodes"] = value(strings(sels));
+    }
+    if takes(Arg::Groups) {
+        let cut = r.between(1, s.nodes.max(2) - 1);
+        let mut groups = Array::new();
+        groups.push(strings((1..=cut).map(|n| format!("n{n}"))));
+        groups.push(strings(["rest".to_string()]));
+        t["groups"] = value(groups);
+    }
+    if takes(Arg::Shard) {
+        t["shard"] = value(r.below(s.shards) as i64);
+    }
+    if takes(Arg::Node) {
+        let spare = if s.voters < s.nodes {
+            r.between(s.voters + 1, s.nodes)
+        } else {
+            r.between(1, s.nodes)
+        };
+        t["node"] = value(format!("n{spare}"));
+    }
+    if takes(Arg::Latency) {
+        t["latency"] = value(r.ms_range(5, 150));
+    }
+    if takes(Arg::Rate) {
+        t["rate"] = value(r.between(1, 30) as f64 / 100.0);
+    }
+    if takes(Arg::Kind) {
+        t["kind"] = value(*r.pick(&["torn-writes", "io-errors", "full"]));
+    }
+    t
+}
+
+/// A one-way partition at a fixed time (a random step cannot draw it).
+fn oneway_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
+    let mut t = Table::new();
+    t["at"] = value(format!("{}ms", r.between(200, end_ms)));
+    t["do"] = value("partition-oneway");
+    let from = r.between(1, s.nodes);
+    t["from"] = value(strings([format!("n{from}")]));
+    t["to"] = value(strings(["rest".to_string()]));
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_str;
+
+    #[test]
+    fn every_draw_is_a_valid_scenario_and_the_same_seed_draws_the_same() {
+        for seed in 0..400 {
+            let d = draw(&format!("explore-{seed}"), seed);
+            if let Err(e) = parse_str("drawn.toml", &d.source) {
+                panic!("seed {seed}: {e}\n{}", d.source);
+            }
+            assert_eq!(d, draw(&format!("explore-{seed}"), seed));
+        }
+        assert_ne!(draw("a", 1).source, draw("a", 2).source);
+    }
+}

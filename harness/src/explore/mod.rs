@@ -1,0 +1,429 @@
+//! `tumult explore`: swarm-random scenarios run with the engine's fault
+//! sites on, guided by coverage (see [`draw`] and [`coverage`]).
+//!
+//! Runs go in generations of [`GENERATION`] runs: every scenario of a generation is
+//! drawn from the state at its start (the explore seed, the run's index, the
+//! parents so far), the generation runs in parallel, and its results are
+//! folded in run order. So the same explore seed and binary draw the same
+//! scenarios, whatever `--jobs` and the thread timing; `--time` only decides
+//! how many generations run.
+//!
+//! A run whose history reaches coverage features no earlier run reached
+//! becomes a *parent* (written to `DIR/parents/`); with feedback, half of
+//! the later runs perturb a parent (its scenario with a new simulation seed,
+//! and sometimes one table redrawn) instead of drawing afresh. The first run
+//! that fails a check is shrunk and written to `DIR/found/NAME.toml`, and
+//! exploring stops.
+
+pub mod coverage;
+pub mod draw;
+
+use crate::run::{run_seed, CheckName, Outcome, RunOptions};
+use crate::scenario::{parse_str, Partition, Scenario, SplitMix64};
+use crate::shrink::{shrink, ShrinkOptions};
+use coverage::Features;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tumult_models::history::read_history;
+
+/// Runs per generation (drawn together, folded in order).
+pub const GENERATION: u64 = 8;
+
+/// When exploring stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// After this many runs (of this machine's partition).
+    Runs(u64),
+    /// After this much wall time (the generation under way finishes).
+    Time(Duration),
+}
+
+/// How to explore.
+#[derive(Clone, Debug)]
+pub struct ExploreOptions {
+    pub budget: Budget,
+    pub jobs: usize,
+    /// The explore seed: run `i` draws from `(seed, i)`.
+    pub seed: u64,
+    /// Where parents, findings and the summary go (nothing is written without it).
+    pub out: Option<PathBuf>,
+    /// Start from the parents an earlier explore saved in this directory.
+    pub from: Option<PathBuf>,
+    /// Perturb parents (true) or draw every run afresh (`--no-feedback`).
+    pub feedback: bool,
+    /// Run only the run indexes of this slice (`--partition K/N`).
+    pub partition: Partition,
+    /// The deliberate engine bug to run with (`tumult mutants --explore`).
+    pub mutant: Option<String>,
+    /// Shrink a finding before writing it.
+    pub shrink: bool,
+    /// Print a line per generation.
+    pub progress: bool,
+}
+
+impl ExploreOptions {
+    /// `runs` runs from seed `seed`, on one thread, writing nothing.
+    pub fn runs(runs: u64, seed: u64) -> ExploreOptions {
+        ExploreOptions {
+            budget: Budget::Runs(runs),
+            jobs: 1,
+            seed,
+            out: None,
+            from: None,
+            feedback: true,
+            partition: Partition::WHOLE,
+            mutant: None,
+            shrink: true,
+            progress: false,
+        }
+    }
+}
+
+/// A failing run.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The failing scenario (shrunk, if shrinking found a smaller one).
+    pub scenario: Scenario,
+    /// The seed it fails with.
+    pub seed: u64,
+    /// The check that caught it.
+    pub check: CheckName,
+    /// The one-line summary of the original failing run.
+    pub summary: String,
+    /// Where it was written, if anywhere.
+    pub file: Option<PathBuf>,
+    /// Runs made before it, and wall seconds since the start.
+    pub after_runs: u64,
+    pub after_seconds: f64,
+}
+
+/// What an explore did.
+#[derive(Clone, Debug, Default)]
+pub struct ExploreReport {
+    pub runs: u64,
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    /// Distinct coverage features reached.
+    pub features: usize,
+    /// (runs so far, features so far) after each generation.
+    pub growth: Vec<(u64, usize)>,
+    pub parents: usize,
+    /// Runs whose checker gave up (`unknown`): not findings.
+    pub unknown: u64,
+    pub finding: Option<Finding>,
+}
+
+impl ExploreReport {
+    pub fn runs_per_hour(&self) -> f64 {
+        self.runs as f64 * 3600.0 / self.wall_seconds.max(1e-9)
+    }
+
+    /// One line for the terminal.
+    pub fn summary(&self) -> String {
+        format!(
+            "explore: {} runs, {:.0} simulated s in {:.1} wall s ({:.0} runs/hour), {} coverage features, {} parents, {} unknown, {}",
+            self.runs,
+            self.sim_seconds,
+            self.wall_seconds,
+            self.runs_per_hour(),
+            self.features,
+            self.parents,
+            self.unknown,
+            match &self.finding {
+                None => "nothing found".to_string(),
+                Some(f) => format!(
+                    "FOUND after {} runs ({:.1} s): {} fails {} with seed {}",
+                    f.after_runs, f.after_seconds, f.scenario.name, f.check, f.seed
+                ),
+            }
+        )
+    }
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    SplitMix64::new(a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
+}
+
+/// A parent: a scenario that reached new coverage.
+#[derive(Clone, Debug)]
+struct Parent {
+    source: String,
+}
+
+/// The scenario of run `i`: a fresh draw, or (with feedback) a perturbed parent.
+fn scenario_for(opts: &ExploreOptions, i: u64, parents: &[Parent]) -> (Scenario, u64) {
+    let s = mix(opts.seed, i);
+    let name = format!("explore-{}-{i}", opts.seed);
+    let mut r = SplitMix64::new(s);
+    if opts.feedback && !parents.is_empty() && r.below(2) == 0 {
+        let p = &parents[r.below(parents.len() as u64) as usize];
+        if let Some(child) = perturb(&p.source, &name, s, &mut r) {
+            return child;
+        }
+    }
+    let d = draw::draw(&name, s);
+    let scenario = parse_str(&format!("{name}.toml"), &d.source)
+        .unwrap_or_else(|e| panic!("a drawn scenario does not parse: {e}\n{}", d.source));
+    (scenario, d.seed)
+}
+
+/// A parent with a new name and simulation seed; half the time one of its
+/// tables (network, faults, engine or the nemesis) is redrawn as well.
+fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scenario, u64)> {
+    let mut doc: toml_edit::DocumentMut = source.parse().ok()?;
+    let seed = s & i64::MAX as u64;
+    doc["name"] = toml_edit::value(name);
+    doc["run"]["seeds"] = toml_edit::value(seed as i64);
+    if r.below(2) == 0 {
+        let fresh: toml_edit::DocumentMut = draw::draw(name, mix(s, 1)).source.parse().ok()?;
+        let key = ["network", "faults", "engine", "nemesis"][r.below(4) as usize];
+        match fresh.get(key) {
+            Some(item) => doc[key] = item.clone(),
+            None => {
+                doc.remove(key);
+            }
+        }
+    }
+    let text = doc.to_string();
+    // A redrawn nemesis may not fit the parent's cluster: then keep the parent's.
+    let scenario = parse_str(&format!("{name}.toml"), &text)
+        .or_else(|_| {
+            let mut doc: toml_edit::DocumentMut = source.parse().map_err(|_| ())?;
+            doc["name"] = toml_edit::value(name);
+            doc["run"]["seeds"] = toml_edit::value(seed as i64);
+            parse_str(&format!("{name}.toml"), &doc.to_string()).map_err(|_| ())
+        })
+        .ok()?;
+    Some((scenario, seed))
+}
+
+/// One finished run, as the loop folds it in.
+struct Done {
+    scenario: Scenario,
+    seed: u64,
+    features: Features,
+    sim_seconds: f64,
+    outcome: Outcome,
+    met: bool,
+    caught_by: Option<CheckName>,
+    summary: String,
+}
+
+fn run_one(scenario: Scenario, seed: u64, run: &RunOptions) -> Done {
+    let r = run_seed(&scenario, seed, run);
+    let features = read_history(&r.history[..])
+        .map(|h| coverage::features(&h.entries().cloned().collect::<Vec<_>>()))
+        .unwrap_or_default();
+    Done {
+        features,
+        sim_seconds: r.verdict.sim_seconds,
+        outcome: r.verdict.verdict,
+        met: r.verdict.met,
+        caught_by: r.verdict.caught_by(),
+        summary: r.verdict.summary_line(),
+        scenario,
+        seed,
+    }
+}
+
+/// Explores until the budget is spent or something fails.
+pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
+    let started = Instant::now();
+    let run = RunOptions {
+        mutant: opts.mutant.clone(),
+        ..RunOptions::in_memory()
+    };
+    let mut parents: Vec<Parent> = Vec::new();
+    let mut covered = Features::new();
+    if let Some(from) = &opts.from {
+        parents = load_parents(from)?;
+        for p in &parents {
+            // Re-run a parent's scenario once to know what it covers.
+            if let Ok(s) = parse_str("parent.toml", &p.source) {
+                let seed = s.run.seeds.first().copied().unwrap_or(1);
+                covered.extend(run_one(s, seed, &run).features);
+            }
+        }
+    }
+    if let Some(out) = &opts.out {
+        for d in ["parents", "found"] {
+            std::fs::create_dir_all(out.join(d))
+                .map_err(|e| format!("{}: cannot create: {e}", out.join(d).display()))?;
+        }
+    }
+    let mut report = ExploreReport::default();
+    let per_generation = GENERATION;
+    let mut next_index = 0u64;
+    loop {
+        let spent = match opts.budget {
+            Budget::Runs(n) => report.runs >= n,
+            Budget::Time(t) => started.elapsed() >= t,
+        };
+        if spent {
+            break;
+        }
+        let want = match opts.budget {
+            Budget::Runs(n) => (n - report.runs).min(per_generation),
+            Budget::Time(_) => per_generation,
+        };
+        // This machine's run indexes: i with i mod N == K - 1.
+        let mut batch = Vec::new();
+        while (batch.len() as u64) < want {
+            let i = next_index;
+            next_index += 1;
+            if i % opts.partition.count as u64 == (opts.partition.index - 1) as u64 {
+                batch.push(scenario_for(opts, i, &parents));
+            }
+        }
+        let done = run_batch(batch, &run, opts.jobs);
+        for d in done {
+            report.runs += 1;
+            report.sim_seconds += d.sim_seconds;
+            let before = covered.len();
+            covered.extend(d.features.iter().copied());
+            if covered.len() > before {
+                save_parent(opts, &d.scenario)?;
+                parents.push(Parent {
+                    source: d.scenario.source.clone(),
+                });
+            }
+            if d.outcome == Outcome::Unknown {
+                report.unknown += 1;
+                continue;
+            }
+            if !d.met && report.finding.is_none() {
+                report.finding = Some(found(opts, &run, d, report.runs, started)?);
+            }
+        }
+        report.features = covered.len();
+        report.parents = parents.len();
+        report.growth.push((report.runs, covered.len()));
+        report.wall_seconds = started.elapsed().as_secs_f64();
+        if opts.progress {
+            eprintln!("{}", report.summary());
+        }
+        if report.finding.is_some() {
+            break;
+        }
+    }
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    if let Some(out) = &opts.out {
+        let growth: Vec<String> = report
+            .growth
+            .iter()
+            .map(|(r, f)| format!("[{r},{f}]"))
+            .collect();
+        let json = format!(
+            "{{\"seed\":{},\"runs\":{},\"sim_seconds\":{:.3},\"wall_seconds\":{:.3},\"features\":{},\"parents\":{},\"unknown\":{},\"found\":{},\"growth\":[{}]}}\n",
+            opts.seed,
+            report.runs,
+            report.sim_seconds,
+            report.wall_seconds,
+            report.features,
+            report.parents,
+            report.unknown,
+            report.finding.is_some(),
+            growth.join(",")
+        );
+        let path = out.join("explore.json");
+        std::fs::write(&path, json)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    }
+    Ok(report)
+}
+
+fn run_batch(batch: Vec<(Scenario, u64)>, run: &RunOptions, jobs: usize) -> Vec<Done> {
+    let n = batch.len();
+    let slots: Vec<std::sync::Mutex<Option<Done>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let work = std::sync::Mutex::new(batch.into_iter().enumerate().collect::<Vec<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, n.max(1)) {
+            scope.spawn(|| loop {
+                let next = work.lock().expect("work").pop();
+                let Some((i, (s, seed))) = next else { return };
+                let d = run_one(s, seed, run);
+                *slots[i].lock().expect("slot") = Some(d);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().expect("slot").expect("every run finished"))
+        .collect()
+}
+
+fn found(
+    opts: &ExploreOptions,
+    run: &RunOptions,
+    d: Done,
+    after_runs: u64,
+    started: Instant,
+) -> Result<Finding, String> {
+    let after_seconds = started.elapsed().as_secs_f64();
+    let check = d.caught_by.unwrap_or(CheckName::Assertion);
+    let (mut scenario, mut seed) = (d.scenario, d.seed);
+    if opts.shrink {
+        let mut so = ShrinkOptions::new(run.clone());
+        so.max_runs = 60;
+        if let Ok(s) = shrink(&scenario, seed, check, &so) {
+            scenario = s.scenario;
+            seed = s.seed;
+        }
+    }
+    let mut file = None;
+    if let Some(out) = &opts.out {
+        let path = out.join("found").join(format!("{}.toml", scenario.name));
+        let text = format!(
+            "# Found by tumult explore (seed {}): fails `{check}` with seed {seed}{}.\n# Reproduce: tumult run {}{}\n{}",
+            opts.seed,
+            opts.mutant
+                .as_ref()
+                .map(|m| format!(" under mutant {m}"))
+                .unwrap_or_default(),
+            path.display(),
+            opts.mutant
+                .as_ref()
+                .map(|m| format!(" --mutant {m}"))
+                .unwrap_or_default(),
+            scenario.source
+        );
+        std::fs::write(&path, text)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        file = Some(path);
+    }
+    Ok(Finding {
+        scenario,
+        seed,
+        check,
+        summary: d.summary,
+        file,
+        after_runs,
+        after_seconds,
+    })
+}
+
+fn save_parent(opts: &ExploreOptions, s: &Scenario) -> Result<(), String> {
+    let Some(out) = &opts.out else { return Ok(()) };
+    let path = out.join("parents").join(format!("{}.toml", s.name));
+    std::fs::write(&path, &s.source).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+fn load_parents(dir: &Path) -> Result<Vec<Parent>, String> {
+    let pdir = dir.join("parents");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&pdir)
+        .map_err(|e| format!("{}: cannot read: {e}", pdir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let source = std::fs::read_to_string(&p)
+                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            parse_str(&p.display().to_string(), &source).map_err(|e| e.to_string())?;
+            Ok(Parent { source })
+        })
+        .collect()
+}
