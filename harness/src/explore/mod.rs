@@ -229,8 +229,13 @@ fn run_one(scenario: Scenario, seed: u64, run: &RunOptions) -> Done {
 /// Explores until the budget is spent or something fails.
 pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
     let started = Instant::now();
+    // Shorter checker bounds than a suite run: a run the checker cannot
+    // decide quickly ends `unknown` (counted, not a finding) and exploring
+    // goes on.
     let run = RunOptions {
         mutant: opts.mutant.clone(),
+        check_timeout: Duration::from_secs(20),
+        check_memory: 1 << 30,
         ..RunOptions::in_memory()
     };
     let mut parents: Vec<Parent> = Vec::new();
