@@ -466,7 +466,15 @@ impl Nemesis {
                 );
             }
             Action::Slow { latency } => {
-                sim.set_max_message_latency(latency.max);
+                // Links between engine nodes only: clients reach every node
+                // as before (SPEC.md section 2).
+                for a in 1..=u64::from(self.nodes) {
+                    for b in 1..=u64::from(self.nodes) {
+                        if a != b {
+                            sim.set_link_max_message_latency(host(a), host(b), latency.max);
+                        }
+                    }
+                }
                 let value = json!([format!("{:?}", latency.min), format!("{:?}", latency.max)]);
                 self.record(f, Some(value), None, now);
             }
