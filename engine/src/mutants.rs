@@ -158,8 +158,8 @@ impl Mutant {
         match self {
             Mutant::LateSnapshotInstall => Some(
                 "needs a snapshot fetch to land after a newer leader replicated past it but before \
-                 the follower applied up to it; no scenario's timing reaches that window (fault \
-                 sites in the engine, `tumult explore`, are meant to)",
+                 the follower applied up to it; no scenario's timing reaches that window, and \
+                 neither the engine's fault sites nor `tumult explore` have yet",
             ),
             _ => None,
         }
