@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::raft::rng::Rng;
+
 /// One fault site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Site {
@@ -37,16 +39,21 @@ pub enum Site {
     SlowSync,
     /// A timer tick is delivered twice to every core of the node.
     ExtraTick,
-    /// A snapshot that is due is put off until the shard has applied as
-    /// many entries again, so the nodes' compaction points drift apart (a
-    /// leader may then still hold entries a follower was asked to fetch a
-    /// snapshot for).
+    /// A snapshot that is due is put off until the shard has applied up to
+    /// as many entries again (a random number), so the nodes' compaction
+    /// points drift apart (a leader may then still hold entries a follower
+    /// was asked to fetch a snapshot for).
     CompactionLag,
+    /// A leader's Appends and heartbeats to its followers advertise a commit
+    /// index no further than the first Append's previous entry, for up to
+    /// [`Site::max_ticks`] ticks: followers learn of commits late (any
+    /// commit index up to the leader's is a correct one to send).
+    CommitLag,
 }
 
 impl Site {
     /// Every site, in the order of the README's table.
-    pub const ALL: [Site; 8] = [
+    pub const ALL: [Site; 9] = [
         Site::LateSnapshot,
         Site::BatchDelay,
         Site::BatchDuplicate,
@@ -55,6 +62,7 @@ impl Site {
         Site::SlowSync,
         Site::ExtraTick,
         Site::CompactionLag,
+        Site::CommitLag,
     ];
 
     /// The key of the site in a scenario's `[faults]` table.
@@ -68,6 +76,7 @@ impl Site {
             Site::SlowSync => "slow-sync",
             Site::ExtraTick => "extra-tick",
             Site::CompactionLag => "compaction-lag",
+            Site::CommitLag => "commit-lag",
         }
     }
 
@@ -80,6 +89,7 @@ impl Site {
     pub fn max_ticks(self) -> u32 {
         match self {
             Site::ApplyLag => 20,
+            Site::CommitLag => 40,
             _ => 0,
         }
     }
@@ -148,7 +158,7 @@ impl FaultSites {
 #[derive(Clone, Debug)]
 pub struct Buggify {
     fire: BTreeMap<Site, f64>,
-    state: u64,
+    rng: Rng,
     switch: FaultSwitch,
 }
 
@@ -157,18 +167,18 @@ impl Buggify {
     pub fn new(sites: &FaultSites, node: u64) -> Buggify {
         Buggify {
             fire: sites.fire.clone(),
-            state: sites.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB06_6F1,
+            rng: Rng(sites.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB06_6F1),
             switch: sites.switch.clone(),
         }
     }
 
     fn next(&mut self) -> u64 {
-        // SplitMix64.
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.rng.next()
+    }
+
+    /// Whether the sites are on (the switch was not turned off).
+    pub fn is_on(&self) -> bool {
+        self.switch.is_on()
     }
 
     /// Whether `site` fires now. A disabled site (or any, while the switch
@@ -192,6 +202,14 @@ impl Buggify {
             return None;
         }
         Some(1 + (self.next() % u64::from(site.max_ticks().max(1))) as u32)
+    }
+
+    /// An amount for `site` if it fires now: uniform in `1..=max`.
+    pub fn amount(&mut self, site: Site, max: u64) -> Option<u64> {
+        if !self.fires(site) {
+            return None;
+        }
+        Some(1 + self.next() % max.max(1))
     }
 
     /// A delay for `site` if it fires now: uniform in `(0, max_delay]`.

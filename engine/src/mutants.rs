@@ -150,21 +150,6 @@ impl Mutant {
         }
     }
 
-    /// Why no scenario of the suite can reach this mutant yet, if none can.
-    /// `tumult mutants` reports such a mutant as a known gap when it escapes
-    /// (and as caught if a run catches it after all); the core's unit tests
-    /// reproduce it.
-    pub fn known_gap(self) -> Option<&'static str> {
-        match self {
-            Mutant::LateSnapshotInstall => Some(
-                "needs a snapshot fetch to land after a newer leader replicated past it but before \
-                 the follower applied up to it; no scenario's timing reaches that window, and \
-                 neither the engine's fault sites nor `tumult explore` have yet",
-            ),
-            _ => None,
-        }
-    }
-
     /// The mutant a `--mutant NAME` flag asks for, if this build acts on
     /// mutants (see [`AVAILABLE`]) and knows `name`; else why not.
     pub fn for_flag(name: &str) -> Result<Mutant, String> {

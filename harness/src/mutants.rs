@@ -48,12 +48,6 @@ pub fn description(name: &str) -> &'static str {
     Mutant::from_name(name).map_or("", |m| m.description())
 }
 
-/// Why the suite cannot reach the mutant `name` yet, if it cannot (see
-/// `Mutant::known_gap`).
-pub fn known_gap(name: &str) -> Option<&'static str> {
-    Mutant::from_name(name).and_then(|m| m.known_gap())
-}
-
 /// Checks that `name` (if any) is a mutant of this build.
 pub fn validate(name: Option<&str>) -> Result<(), String> {
     name.map_or(Ok(()), |n| Mutant::for_flag(n).map(drop))
@@ -129,21 +123,12 @@ pub struct Finding {
     pub sim_seconds: f64,
     /// Wall seconds of the hunt.
     pub wall_seconds: f64,
-    /// Why the suite cannot reach this mutant yet, for a known gap.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub known_gap: Option<String>,
 }
 
 impl Finding {
     /// Whether a run caught the mutant.
     pub fn caught(&self) -> bool {
         self.check.is_some()
-    }
-
-    /// Whether the catalogue is as expected for this mutant: caught, or a
-    /// documented gap of the suite that escaped.
-    pub fn as_expected(&self) -> bool {
-        self.caught() || self.known_gap.is_some()
     }
 }
 
@@ -261,7 +246,6 @@ pub fn hunt_with(
         runs: 0,
         sim_seconds: 0.0,
         wall_seconds: 0.0,
-        known_gap: known_gap(mutant).map(str::to_string),
     };
     for (scenario, seed) in runs {
         if budget.is_some_and(|b| started.elapsed() >= b) {
@@ -382,12 +366,7 @@ pub fn table(findings: &[Finding]) -> String {
     for f in findings {
         rows.push([
             f.mutant.clone(),
-            match (f.caught(), f.known_gap.is_some()) {
-                (true, _) => "yes",
-                (false, true) => "gap",
-                (false, false) => "NO",
-            }
-            .to_string(),
+            if f.caught() { "yes" } else { "NO" }.to_string(),
             f.check.clone().unwrap_or_else(|| "-".into()),
             match (&f.scenario, f.seed) {
                 (Some(s), Some(seed)) => format!("{s}/{seed}"),

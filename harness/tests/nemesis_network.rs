@@ -55,7 +55,15 @@ fn world(log: &Log) -> turmoil::Sim<'static> {
 
 fn nemesis(recorder: &Shared) -> Nemesis {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    Nemesis::new(N as u32, 7, Arc::clone(recorder), 0.0, BTreeMap::new(), tx)
+    Nemesis::new(
+        N as u32,
+        (1..=N).collect(),
+        7,
+        Arc::clone(recorder),
+        0.0,
+        BTreeMap::new(),
+        tx,
+    )
 }
 
 /// The directed links that delivered in `[from, to)` of simulated time.
@@ -325,4 +333,53 @@ fn flaky_links_fail_for_short_whiles_and_come_back() {
         ),
         all_links()
     );
+}
+
+#[test]
+fn the_final_heal_of_a_core_reconnects_the_core_only() {
+    // Every node cut from every other; then the core {n1, n2, n4} is healed.
+    let (seen, mut nem, mut sim, log) = effect(
+        "do = \"partition\"\ngroups = [[\"n1\"], [\"n2\"], [\"n3\"], [\"n4\"], [\"n5\"]]",
+        1,
+    );
+    assert!(seen.is_empty(), "{seen:?}");
+    let core: BTreeSet<u64> = [1, 2, 4].into();
+    nem.final_heal_core(&mut sim, &core);
+    let at = sim.elapsed();
+    run_for(&mut sim, Duration::from_millis(1100));
+    let after = links(
+        &log,
+        at + Duration::from_millis(100),
+        at + Duration::from_millis(1100),
+    );
+    let inside: BTreeSet<(u64, u64)> = all_links()
+        .into_iter()
+        .filter(|(a, b)| core.contains(a) && core.contains(b))
+        .collect();
+    assert_eq!(after, inside);
+    // n3 and n5 are neither up-and-connected to the core nor part of it.
+    assert_eq!(nem.reachable(&(1..=N).collect(), &core), core);
+}
+
+#[test]
+fn a_drawn_core_holds_a_majority_of_every_membership_seen() {
+    let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
+    {
+        let mut r = recorder.lock().unwrap();
+        // Shard 1 went to {n1, n2, n3} and then {n3, n4, n5}.
+        let m = r.memberships.entry(1).or_default();
+        m.insert(10, [1, 2, 3].into());
+        m.insert(20, [3, 4, 5].into());
+    }
+    let mut nem = nemesis(&recorder);
+    let mut cores = BTreeSet::new();
+    for _ in 0..20 {
+        let core = nem.draw_core(2);
+        for config in [vec![1, 2, 3, 4, 5], vec![1, 2, 3], vec![3, 4, 5]] {
+            let inside = config.iter().filter(|n| core.contains(n)).count();
+            assert!(inside * 2 > config.len(), "{core:?} against {config:?}");
+        }
+        cores.insert(core);
+    }
+    assert!(cores.len() > 1, "the core is drawn, not fixed: {cores:?}");
 }

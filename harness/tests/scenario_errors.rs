@@ -662,3 +662,18 @@ fn faults_table() {
     );
     assert!(parse_str(FILE, BASE).unwrap().faults.fire.is_empty());
 }
+
+#[test]
+fn expect_liveness() {
+    let e = refuse("[expect]\nliveness = \"most\"\n");
+    assert_err(&e, at(2), "expect.liveness", "\"core\"");
+    let e = refuse("[expect]\nliveness = 3\n");
+    assert_err(&e, at(2), "expect.liveness", "expected a string");
+    use tumult_harness::scenario::Liveness;
+    let core = parse_str(FILE, &format!("{BASE}[expect]\nliveness = \"core\"\n")).expect("valid");
+    assert_eq!(core.expect.liveness, Liveness::Core);
+    assert_eq!(
+        parse_str(FILE, BASE).unwrap().expect.liveness,
+        Liveness::All
+    );
+}

@@ -365,16 +365,27 @@ pub fn nemesis(history: &History, end_of_run: u64) -> Nemesis {
                     close(&mut out, &mut open, Channel::Hold, t);
                     close(&mut out, &mut open, Channel::Disk, t);
                     let last = value.and_then(Json::as_str) == Some("final");
+                    // liveness = "core": {"final": "core", "nodes": [...]}
+                    let core = value
+                        .and_then(|v| v.get("final"))
+                        .is_some()
+                        .then(|| nodes_of(value));
                     if last {
                         down.clear();
                         set_down(&mut out, &mut open, &down, t);
                     }
+                    if let Some(core) = &core {
+                        for n in core {
+                            down.remove(n);
+                        }
+                        set_down(&mut out, &mut open, &down, t);
+                    }
                     out.markers.push(Marker {
                         time: t,
-                        label: if last {
-                            "final heal".into()
-                        } else {
-                            "heal".into()
+                        label: match (&core, last) {
+                            (Some(core), _) => format!("final heal of the core {}", core.join(",")),
+                            (None, true) => "final heal".into(),
+                            (None, false) => "heal".into(),
                         },
                     });
                 } else {

@@ -12,7 +12,7 @@ use super::metrics::Counters;
 use super::peers::Peers;
 use crate::buggify::{Buggify, Site};
 use crate::raft::{
-    Entry, Index, Membership, NodeId, Payload, Raft, Ready, ShardId, SnapshotMeta, Term,
+    Entry, Index, Membership, Message, NodeId, Payload, Raft, Ready, ShardId, SnapshotMeta, Term,
 };
 use crate::storage::{ShardWrite, Store};
 use crate::trace::TraceEvent;
@@ -58,6 +58,9 @@ struct Shard {
     /// The fault site `compaction-lag` put the next snapshot off until
     /// `applied` passes this index.
     snapshot_put_off: Index,
+    /// The fault site `commit-lag`: the commit index this shard's leader
+    /// advertises to a peer is capped at `.0` for `.1` more ticks.
+    commit_hold: BTreeMap<NodeId, (Index, u32)>,
 }
 
 /// Owns every shard of the node; runs as one task (see [`Driver::run`]) fed
@@ -212,7 +215,7 @@ impl Driver {
     fn after_persist(
         &mut self,
         id: ShardId,
-        ready: Ready,
+        mut ready: Ready,
         outgoing: &mut BTreeMap<NodeId, Vec<RaftMessage>>,
     ) {
         let me = self.config.id;
@@ -232,7 +235,8 @@ impl Driver {
             }
             self.env.trace.emit(me, id, event);
         }
-        for (to, msg) in &ready.messages {
+        for (to, msg) in &mut ready.messages {
+            hold_commit(s, *to, msg, &mut self.buggify);
             outgoing.entry(*to).or_default().push(encode(id, *to, msg));
         }
         s.raft.advance();
@@ -346,6 +350,11 @@ impl Driver {
         let me = self.config.id;
         for (&id, s) in self.shards.iter_mut() {
             s.lag_ticks = s.lag_ticks.saturating_sub(1);
+            let on = self.buggify.is_on();
+            s.commit_hold.retain(|_, (_, ticks)| {
+                *ticks -= 1;
+                *ticks > 0 && on
+            });
             if s.lag_ticks > 0 || s.lagging.is_empty() {
                 continue;
             }
@@ -362,13 +371,40 @@ impl Driver {
     }
 }
 
-/// Whether the fault site `compaction-lag` puts off the snapshot of `s`
-/// that is due now (until as many entries again are applied).
-fn put_off_snapshot(s: &mut Shard, bug: &mut Buggify) -> bool {
-    if !bug.fires(Site::CompactionLag) {
-        return false;
+/// The fault site `commit-lag`: caps the commit index that `msg` (an Append
+/// or heartbeat of the shard's leader to `to`) advertises while a hold on
+/// `to` is on, and may start one at an Append. The cap is the lowest
+/// previous index of the Appends to `to` during the hold, so a follower
+/// catching up holds entries it does not know are committed.
+fn hold_commit(s: &mut Shard, to: NodeId, msg: &mut Message, bug: &mut Buggify) {
+    let (prev, commit) = match msg {
+        Message::Append {
+            prev_index, commit, ..
+        } => (Some(*prev_index), commit),
+        Message::Heartbeat { commit, .. } => (None, commit),
+        _ => return,
+    };
+    let hold = match (s.commit_hold.get_mut(&to), prev) {
+        (Some(hold), _) => hold,
+        (None, Some(prev)) => match bug.ticks(Site::CommitLag) {
+            Some(ticks) => s.commit_hold.entry(to).or_insert((prev, ticks)),
+            None => return,
+        },
+        (None, None) => return,
+    };
+    if let Some(prev) = prev {
+        hold.0 = hold.0.min(prev);
     }
-    s.snapshot_put_off = s.applied + (s.applied - s.snapshot_index);
+    *commit = (*commit).min(hold.0);
+}
+
+/// Whether the fault site `compaction-lag` puts off the snapshot of `s`
+/// that is due now (until up to as many entries again are applied).
+fn put_off_snapshot(s: &mut Shard, bug: &mut Buggify) -> bool {
+    let Some(more) = bug.amount(Site::CompactionLag, s.applied - s.snapshot_index) else {
+        return false;
+    };
+    s.snapshot_put_off = s.applied + more;
     true
 }
 

@@ -56,7 +56,7 @@ mod membership;
 mod progress;
 mod quorum;
 mod read_only;
-mod rng;
+pub(crate) mod rng;
 mod tracker;
 mod types;
 

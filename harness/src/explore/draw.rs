@@ -13,7 +13,9 @@
 //! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
 //! 1..=64 entries per Append, pre-vote and check-quorum on or off, each fault
 //! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached),
-//! and one to four nemesis steps over a random subset of every action.
+//! one to four nemesis steps over a random subset of every action, and
+//! recovery judged on a majority core (`[expect] liveness = "core"`) in a
+//! third of the runs with three or more nodes.
 
 use crate::scenario::{ActionKind, Arg, SplitMix64};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
@@ -171,6 +173,14 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         steps.push(oneway_step(&mut r, &shape, end_ms));
     }
     doc["nemesis"] = Item::ArrayOfTables(steps);
+
+    // [expect]: a third of the runs with three or more nodes judge recovery
+    // on a majority core only (the others stay as the chaos left them).
+    if nodes >= 3 && r.chance(1, 3) {
+        let mut expect = Table::new();
+        expect["liveness"] = value("core");
+        doc["expect"] = Item::Table(expect);
+    }
 
     let mut run = Table::new();
     run["seeds"] = value(seed as i64 & i64::MAX);

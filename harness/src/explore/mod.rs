@@ -168,7 +168,7 @@ fn scenario_for(opts: &ExploreOptions, i: u64, parents: &[Parent]) -> (Scenario,
 }
 
 /// A parent with a new name and simulation seed; half the time one of its
-/// tables (network, faults, engine or the nemesis) is redrawn as well.
+/// tables (network, faults, engine, the nemesis or expect) is redrawn as well.
 fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scenario, u64)> {
     let mut doc: toml_edit::DocumentMut = source.parse().ok()?;
     let seed = s & i64::MAX as u64;
@@ -176,7 +176,7 @@ fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scen
     doc["run"]["seeds"] = toml_edit::value(seed as i64);
     if r.below(2) == 0 {
         let fresh: toml_edit::DocumentMut = draw::draw(name, mix(s, 1)).source.parse().ok()?;
-        let key = ["network", "faults", "engine", "nemesis"][r.below(4) as usize];
+        let key = ["network", "faults", "engine", "nemesis", "expect"][r.below(5) as usize];
         match fresh.get(key) {
             Some(item) => doc[key] = item.clone(),
             None => {

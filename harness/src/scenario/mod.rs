@@ -308,6 +308,30 @@ pub struct Expect {
     pub checks: Vec<CheckName>,
     /// `recovery`: how long phase 2 may take; default 10s.
     pub recovery: Duration,
+    /// `liveness`: what the final heal brings back; default all.
+    pub liveness: Liveness,
+}
+
+/// `[expect] liveness`: which nodes the final heal heals and restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Liveness {
+    /// Every node (`"all"`).
+    #[default]
+    All,
+    /// A majority core of the voters, drawn from the seed (`"core"`); the
+    /// other nodes stay as the chaos left them, and recovery is judged on
+    /// the core.
+    Core,
+}
+
+impl Liveness {
+    /// The value's spelling in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Liveness::All => "all",
+            Liveness::Core => "core",
+        }
+    }
 }
 
 impl Expect {
@@ -326,6 +350,7 @@ impl Default for Expect {
             verdict: Expected::Pass,
             checks: Expect::LISTABLE.to_vec(),
             recovery: Duration::from_secs(10),
+            liveness: Liveness::All,
         }
     }
 }

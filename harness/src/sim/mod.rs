@@ -6,12 +6,14 @@
 pub mod client;
 pub mod nemesis;
 pub mod recorder;
+mod recovery;
 
 use crate::app::KvApp;
-use crate::scenario::{DiskFaultKind, Scenario, SplitMix64, StepKind};
+use crate::scenario::{DiskFaultKind, Liveness, Scenario, SplitMix64, StepKind};
 use client::{ClientSpec, ClientState};
 use nemesis::{AdminRequest, Nemesis};
 use recorder::{nanos, Recorder, Shared, Sink};
+use recovery::recovery_status;
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -366,6 +368,7 @@ fn run_world(
 
     let mut nemesis = Nemesis::new(
         c.nodes,
+        c.voters.iter().map(|v| u64::from(*v)).collect(),
         seed,
         Arc::clone(&recorder),
         scenario.network.flaky,
@@ -377,6 +380,8 @@ fn run_world(
     let flaky_period = Duration::from_millis(100);
     let mut next_flaky = flaky_period;
     let mut heal_at = None;
+    // Whom recovery is judged on: every node, or the core of liveness = "core".
+    let mut core = nemesis.nodes();
     let mut final_reads_at = None;
     let mut recovery = None;
     let mut completed = false;
@@ -393,7 +398,13 @@ fn run_world(
                 next_flaky += flaky_period;
             }
             if now >= w.duration {
-                nemesis.final_heal(&mut sim);
+                match scenario.expect.liveness {
+                    Liveness::All => nemesis.final_heal(&mut sim),
+                    Liveness::Core => {
+                        core = nemesis.draw_core(u64::from(c.shards));
+                        nemesis.final_heal_core(&mut sim, &core);
+                    }
+                }
                 // Recovery is judged on an engine without fault sites.
                 fault_switch.set(false);
                 heal_at = Some(now);
@@ -401,35 +412,19 @@ fn run_world(
             }
         } else if current == Phase::Recovery {
             let since = now - heal_at.unwrap_or(now);
-            let leaderless = recorder
-                .lock()
-                .expect("recorder")
-                .leaderless(u64::from(c.shards));
-            let waiting: Vec<usize> = states
-                .lock()
-                .expect("client state")
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| !s.recovered)
-                .map(|(i, _)| i + 1)
-                .collect();
-            let passed = leaderless.is_empty() && waiting.is_empty();
+            let (passed, detail) = recovery_status(
+                &recorder,
+                &states,
+                &nemesis,
+                &core,
+                u64::from(c.shards),
+                nanos(heal_at.unwrap_or(now)),
+            );
             if passed || since >= recovery_time {
                 let detail = if passed {
                     String::new()
                 } else {
-                    let mut parts = Vec::new();
-                    if !leaderless.is_empty() {
-                        parts.push(format!("shards without a leader: {leaderless:?}"));
-                    }
-                    if !waiting.is_empty() {
-                        let names: Vec<String> = waiting.iter().map(|c| format!("c{c}")).collect();
-                        parts.push(format!(
-                            "clients with no ok operation: {}",
-                            names.join(", ")
-                        ));
-                    }
-                    format!("after {:?}: {}", recovery_time, parts.join("; "))
+                    format!("after {recovery_time:?}: {detail}")
                 };
                 recovery = Some(Recovery {
                     passed,

@@ -39,6 +39,8 @@ pub struct Nemesis {
     pub flaky: f64,
     disks: BTreeMap<NodeId, DiskFaults>,
     admin: mpsc::UnboundedSender<AdminRequest>,
+    /// The scenario's voters.
+    voters: BTreeSet<NodeId>,
 }
 
 fn host(n: NodeId) -> String {
@@ -67,8 +69,10 @@ fn names(nodes: &BTreeSet<NodeId>) -> Json {
 }
 
 impl Nemesis {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         nodes: u32,
+        voters: BTreeSet<NodeId>,
         seed: u64,
         recorder: Shared,
         flaky: f64,
@@ -87,6 +91,7 @@ impl Nemesis {
             flaky,
             disks,
             admin,
+            voters,
         }
     }
 
@@ -248,6 +253,97 @@ impl Nemesis {
             self.restart(sim, n);
         }
         self.record("heal", Some(json!("final")), None, now);
+    }
+
+    /// The final heal of `[expect] liveness = "core"`: heals the links
+    /// between the nodes of `core`, their disks and holds, and restarts
+    /// those that are down; every other node, and every link to one, stays
+    /// as the chaos left it. The flaky network stops.
+    pub fn final_heal_core(&mut self, sim: &mut turmoil::Sim<'_>, core: &BTreeSet<NodeId>) {
+        let now = nanos(sim.elapsed());
+        self.flaky = 0.0;
+        let inside = |(a, b): &(NodeId, NodeId)| core.contains(a) && core.contains(b);
+        self.cut.retain(|l| !inside(l));
+        self.flaky_cut.retain(|l, _| !inside(l));
+        self.sync_links(sim);
+        for (a, b) in self.held.clone() {
+            if inside(&(a, b)) {
+                sim.release(host(a), host(b));
+                self.held.remove(&(a, b));
+            }
+        }
+        for n in core {
+            if let Some(d) = self.disks.get(n) {
+                d.heal();
+            }
+        }
+        for n in self.down().intersection(core).copied().collect::<Vec<_>>() {
+            self.restart(sim, n);
+        }
+        self.record(
+            "heal",
+            Some(json!({"final": "core", "nodes": names(core)})),
+            None,
+            now,
+        );
+    }
+
+    /// The nodes of `nodes` that are up and have no cut or held link to
+    /// any node of `core` (other than themselves).
+    pub fn reachable(&self, nodes: &BTreeSet<NodeId>, core: &BTreeSet<NodeId>) -> BTreeSet<NodeId> {
+        let down = self.down();
+        let blocked = |a: NodeId, b: NodeId| {
+            self.applied_cut.contains(&(a, b))
+                || self.applied_cut.contains(&(b, a))
+                || self.held.contains(&(a.min(b), a.max(b)))
+        };
+        nodes
+            .iter()
+            .copied()
+            .filter(|v| !down.contains(v))
+            .filter(|&v| core.iter().all(|&c| c == v || !blocked(v, c)))
+            .collect()
+    }
+
+    /// The scenario's voters.
+    pub fn initial_voters(&self) -> &BTreeSet<NodeId> {
+        &self.voters
+    }
+
+    /// Every node of the cluster.
+    pub fn nodes(&self) -> BTreeSet<NodeId> {
+        self.all()
+    }
+
+    /// A core for `liveness = "core"`, drawn from the seed: nodes taken in
+    /// a random order until they hold a majority of every membership a
+    /// shard may be in (the scenario's voters and the last three each
+    /// shard's nodes took up), so every shard can elect a leader within it.
+    pub fn draw_core(&mut self, shards: u64) -> BTreeSet<NodeId> {
+        let configs: Vec<BTreeSet<NodeId>> = {
+            let r = self.recorder.lock().expect("recorder");
+            let mut configs = vec![self.voters.clone()];
+            for shard in 0..shards {
+                if let Some(seen) = r.memberships.get(&shard) {
+                    configs.extend(seen.values().rev().take(3).cloned());
+                }
+            }
+            configs
+        };
+        let mut order: Vec<NodeId> = self.all().into_iter().collect();
+        for i in (1..order.len()).rev() {
+            let j = self.rng.below(i as u64 + 1) as usize;
+            order.swap(i, j);
+        }
+        let mut core = BTreeSet::new();
+        for n in order {
+            let majority = |c: &BTreeSet<NodeId>| c.intersection(&core).count() * 2 > c.len();
+            if configs.iter().all(majority) {
+                break;
+            }
+            core.insert(n);
+        }
+        core
     }
 
     /// Advances the flaky network: links fail for a short while at the configured rate.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tumult_engine::raft::{NodeId, ShardId, Term};
+use tumult_engine::raft::{Index, NodeId, ShardId, Term};
 use tumult_engine::trace::{TraceEvent, TraceSink};
 use tumult_models::history::{ClientOp, Entry, NemesisEvent, TraceEvent as TraceLine};
 
@@ -23,6 +23,11 @@ pub struct Recorder {
     pub stopped: BTreeSet<NodeId>,
     /// (shard, node) pairs where the node currently acts as leader.
     pub leading: BTreeSet<(ShardId, NodeId)>,
+    /// Per shard: the voters of every membership a node took up, by the
+    /// index of the entry that carries it.
+    pub memberships: BTreeMap<ShardId, BTreeMap<Index, BTreeSet<NodeId>>>,
+    /// Per shard: when a node last committed an entry (ns).
+    pub last_commit: BTreeMap<ShardId, u64>,
 }
 
 /// The recorder, shared by hosts, clients and the nemesis.
@@ -98,6 +103,15 @@ impl Recorder {
             TraceEvent::Stop { .. } => {
                 self.stopped.insert(node);
                 self.node_down(node);
+            }
+            TraceEvent::Membership { index, voters } => {
+                self.memberships
+                    .entry(shard)
+                    .or_default()
+                    .insert(*index, voters.iter().copied().collect());
+            }
+            TraceEvent::Commit { .. } => {
+                self.last_commit.insert(shard, time);
             }
             _ => {}
         }

@@ -162,6 +162,7 @@ impl Driver {
             lagging: Vec::new(),
             lag_ticks: 0,
             snapshot_put_off: 0,
+            commit_hold: BTreeMap::new(),
         })
     }
 

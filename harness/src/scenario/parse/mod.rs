@@ -289,7 +289,7 @@ fn network(ctx: &Ctx, node: &Node) -> Res<Network> {
 /// `[expect]`.
 fn expect(ctx: &Ctx, node: &Node) -> Res<Expect> {
     let t = Tbl::of(ctx, node, "expect")?;
-    t.check_keys(ctx, &["verdict", "checks", "recovery"])?;
+    t.check_keys(ctx, &["verdict", "checks", "recovery", "liveness"])?;
     let default = Expect::default();
     Ok(Expect {
         verdict: t.opt("verdict", default.verdict, |n, f| {
@@ -303,6 +303,14 @@ fn expect(ctx: &Ctx, node: &Node) -> Res<Expect> {
         checks: t.opt("checks", default.checks, |n, f| checks(ctx, n, f))?,
         recovery: t.opt("recovery", default.recovery, |n, f| {
             as_positive_duration(ctx, n, f)
+        })?,
+        liveness: t.opt("liveness", default.liveness, |n, f| {
+            one_of(
+                ctx,
+                n,
+                f,
+                &[("all", Liveness::All), ("core", Liveness::Core)],
+            )
         })?,
     })
 }
