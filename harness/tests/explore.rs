@@ -30,3 +30,45 @@ fn explore_is_deterministic_and_clean_on_the_correct_engine() {
     .unwrap();
     assert!(fresh.finding.is_none(), "{}", fresh.summary());
 }
+
+#[test]
+fn explores_on_several_machines_merge_into_one_directory() {
+    use tumult_harness::explore::merge::merge;
+    use tumult_harness::scenario::Partition;
+    let tmp = std::env::temp_dir().join(format!("tumult-explore-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut dirs = Vec::new();
+    let mut parts = Vec::new();
+    for index in 1..=2 {
+        let dir = tmp.join(format!("part{index}"));
+        let report = explore(&ExploreOptions {
+            out: Some(dir.clone()),
+            partition: Partition { index, count: 2 },
+            ..ExploreOptions::runs(6, 9)
+        })
+        .unwrap();
+        assert!(report.finding.is_none(), "{}", report.summary());
+        dirs.push(dir);
+        parts.push(report);
+    }
+    let out = tmp.join("merged");
+    let m = merge(&dirs, &out).unwrap();
+    assert_eq!(m.summary.runs, 12);
+    assert_eq!(m.summary.partitions, vec!["1/2", "2/2"]);
+    let most = parts.iter().map(|p| p.features).max().unwrap();
+    assert_eq!(m.largest_part, most);
+    assert!(m.summary.features > most, "{}", m.line());
+    let parents = std::fs::read_dir(out.join("parents")).unwrap().count();
+    assert_eq!(parents, parts.iter().map(|p| p.parents).sum::<usize>());
+    assert_eq!(m.summary.parents, parents);
+    // The merged directory is a starting point like any other.
+    let from = explore(&ExploreOptions {
+        from: Some(out.clone()),
+        ..ExploreOptions::runs(2, 10)
+    })
+    .unwrap();
+    assert!(from.features >= m.summary.features, "{}", from.summary());
+    // Merging into one of the inputs is refused.
+    assert!(merge(&dirs, &dirs[0]).is_err());
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -480,6 +480,38 @@ pub fn read_summary(path: &Path) -> Result<SuiteSummary, ArtifactError> {
     parse_json(path, &read_text(path)?)
 }
 
+/// An explore directory's `explore.json` (written by `tumult explore`,
+/// summed by `tumult explore --merge`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExploreSummary {
+    /// The explore seeds, one per merged directory (or the one).
+    pub seeds: Vec<u64>,
+    /// The `--partition` of each (`K/N`).
+    pub partitions: Vec<String>,
+    pub runs: u64,
+    pub sim_seconds: f64,
+    /// Wall seconds, summed over the machines.
+    pub wall_seconds: f64,
+    /// Distinct coverage features (the union, when merged).
+    pub features: usize,
+    pub parents: usize,
+    /// Runs whose checker gave up.
+    pub unknown: u64,
+    /// The files in `found/`.
+    pub found: Vec<String>,
+    /// (runs so far, features so far) after each generation; empty when merged.
+    #[serde(default)]
+    pub growth: Vec<(u64, usize)>,
+    /// The directories merged into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
+/// Reads an `explore.json`.
+pub fn read_explore_summary(path: &Path) -> Result<ExploreSummary, ArtifactError> {
+    parse_json(path, &read_text(path)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,9 +37,27 @@ pub struct ExploreArgs {
     /// Run with a deliberate engine bug (feature `mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
+    /// Merge these explore directories (from `--partition` runs on several
+    /// machines) into `--out` instead of exploring.
+    #[arg(long, num_args = 1.., value_name = "DIR", conflicts_with_all = ["time", "runs", "from", "partition", "mutant", "no_feedback"])]
+    pub merge: Vec<PathBuf>,
 }
 
 pub fn run(args: ExploreArgs) -> Exit {
+    if !args.merge.is_empty() {
+        return match crate::explore::merge::merge(&args.merge, &args.out) {
+            Err(e) => bad(e),
+            Ok(m) => {
+                println!("{}", m.line());
+                println!("  merged into {}", args.out.display());
+                if m.summary.found.is_empty() {
+                    Exit::Pass
+                } else {
+                    Exit::Fail
+                }
+            }
+        };
+    }
     if let Err(e) = crate::mutants::validate(args.mutant.as_deref()) {
         return bad(e);
     }

@@ -17,6 +17,7 @@
 
 pub mod coverage;
 pub mod draw;
+pub mod merge;
 
 use crate::run::{run_seed, CheckName, Outcome, RunOptions};
 use crate::scenario::{parse_str, Partition, Scenario, SplitMix64};
@@ -24,6 +25,7 @@ use crate::shrink::{shrink, ShrinkOptions};
 use coverage::Features;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tumult_models::artifact::ExploreSummary;
 use tumult_models::history::read_history;
 
 /// Runs per generation (drawn together, folded in order).
@@ -242,13 +244,7 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
     let mut covered = Features::new();
     if let Some(from) = &opts.from {
         parents = load_parents(from)?;
-        for p in &parents {
-            // Re-run a parent's scenario once to know what it covers.
-            if let Ok(s) = parse_str("parent.toml", &p.source) {
-                let seed = s.run.seeds.first().copied().unwrap_or(1);
-                covered.extend(run_one(s, seed, &run).features);
-            }
-        }
+        covered = read_coverage(from)?;
     }
     if let Some(out) = &opts.out {
         for d in ["parents", "found"] {
@@ -313,26 +309,24 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &opts.out {
-        let growth: Vec<String> = report
-            .growth
-            .iter()
-            .map(|(r, f)| format!("[{r},{f}]"))
-            .collect();
-        let json = format!(
-            "{{\"seed\":{},\"runs\":{},\"sim_seconds\":{:.3},\"wall_seconds\":{:.3},\"features\":{},\"parents\":{},\"unknown\":{},\"found\":{},\"growth\":[{}]}}\n",
-            opts.seed,
-            report.runs,
-            report.sim_seconds,
-            report.wall_seconds,
-            report.features,
-            report.parents,
-            report.unknown,
-            report.finding.is_some(),
-            growth.join(",")
-        );
-        let path = out.join("explore.json");
-        std::fs::write(&path, json)
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        let summary = ExploreSummary {
+            seeds: vec![opts.seed],
+            partitions: vec![opts.partition.to_string()],
+            runs: report.runs,
+            sim_seconds: report.sim_seconds,
+            wall_seconds: report.wall_seconds,
+            features: report.features,
+            parents: report.parents,
+            unknown: report.unknown,
+            found: report
+                .finding
+                .iter()
+                .filter_map(|f| f.file.as_ref()?.file_name()?.to_str().map(str::to_string))
+                .collect(),
+            growth: report.growth.clone(),
+            merged_from: Vec::new(),
+        };
+        write_summary(out, &summary, &covered)?;
     }
     Ok(report)
 }
@@ -406,6 +400,41 @@ fn found(
         after_runs,
         after_seconds,
     })
+}
+
+/// `DIR/coverage.json`: the features reached, sorted (what `--from` and
+/// `--merge` read back).
+const COVERAGE_FILE: &str = "coverage.json";
+const SUMMARY_FILE: &str = "explore.json";
+
+/// Writes `DIR/explore.json` and `DIR/coverage.json`.
+fn write_summary(out: &Path, summary: &ExploreSummary, covered: &Features) -> Result<(), String> {
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    };
+    let json = serde_json::to_string_pretty(summary).expect("the summary serializes");
+    write(SUMMARY_FILE, json + "\n")?;
+    let features: Vec<u64> = covered.iter().copied().collect();
+    write(
+        COVERAGE_FILE,
+        serde_json::to_string(&features).expect("features serialize") + "\n",
+    )
+}
+
+/// The features an earlier explore saved in `dir`.
+fn read_coverage(dir: &Path) -> Result<Features, String> {
+    let path = dir.join(COVERAGE_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let features: Vec<u64> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}:{}: not a list of coverage features: {e}",
+            path.display(),
+            e.line()
+        )
+    })?;
+    Ok(features.into_iter().collect())
 }
 
 fn save_parent(opts: &ExploreOptions, s: &Scenario) -> Result<(), String> {
