@@ -383,3 +383,28 @@ fn a_drawn_core_holds_a_majority_of_every_membership_seen() {
     }
     assert!(cores.len() > 1, "the core is drawn, not fixed: {cores:?}");
 }
+
+#[test]
+fn slow_below_the_links_latency_makes_them_faster_without_a_panic() {
+    // The base latency is 19-20 ms; `slow` sets 5-8 ms. Setting only the
+    // maximum left the minimum at 19 ms and turmoil's delay range negative.
+    let text = r#"
+[cluster]
+nodes = 3
+shards = 1
+[network]
+latency = ["19ms", "20ms"]
+[workload]
+clients = 2
+keys = 2
+rate = 40
+duration = "3s"
+[[nemesis]]
+at = "1s"
+do = "slow"
+latency = ["5ms", "8ms"]
+"#;
+    let s = parse_str("slow.toml", text).expect("valid");
+    let r = tumult_harness::run::run_seed(&s, 1, &tumult_harness::run::RunOptions::in_memory());
+    assert!(r.verdict.met, "{}", r.verdict.summary_line());
+}

@@ -44,6 +44,9 @@ pub struct MutantsArgs {
     /// With --explore: the explore seed.
     #[arg(long, default_value_t = 1, requires = "explore")]
     pub seed: u64,
+    /// With --explore: draw every run afresh (no coverage feedback).
+    #[arg(long, requires = "explore")]
+    pub no_feedback: bool,
 }
 
 /// `tumult mutants`.
@@ -186,6 +189,7 @@ fn hunt_by_exploring(args: &MutantsArgs, mutants: &[String]) -> Exit {
             out: Some(args.out.join(format!("explore-{m}"))),
             mutant: Some(m.clone()),
             shrink: false,
+            feedback: !args.no_feedback,
             ..ExploreOptions::runs(0, args.seed)
         };
         let report = match explore(&opts) {
@@ -218,10 +222,15 @@ fn hunt_by_exploring(args: &MutantsArgs, mutants: &[String]) -> Exit {
         .copied()
         .unwrap_or(f64::NAN);
     println!(
-        "{}/{} mutants found by exploring ({} per mutant); median time to detection {median:.1} s",
+        "{}/{} mutants found by exploring ({} per mutant, {}); median time to detection {median:.1} s",
         found_in.len(),
         mutants.len(),
-        args.time
+        args.time,
+        if args.no_feedback {
+            "no feedback"
+        } else {
+            "coverage feedback"
+        }
     );
     if found_in.len() == mutants.len() {
         Exit::Pass

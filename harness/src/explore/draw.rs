@@ -7,7 +7,8 @@
 //!
 //! Bounds (documented in the README): nodes 1..=7 (voters all or a majority
 //! subset, the rest spares), shards 1..=8 (at most 16 node-shards), snapshots
-//! every 5..=1000 entries, fsync up to 5 ms, link latency up to 20 ms, flaky
+//! every 5..=1000 entries, fsync up to 5 ms, link latency up to 20 ms (and
+//! `slow` latency up to an eighth of the clients' timeout), flaky
 //! rate up to 0.05, register or list-append with 1..=10 clients and 1..=16
 //! keys, 20..=250 ops/s for 4..=12 s, timeouts 300 ms..=2 s, linearizable
 //! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
@@ -43,9 +44,6 @@ impl Rng {
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len() as u64) as usize]
-    }
-    fn ms(&mut self, lo: u64, hi: u64) -> String {
-        format!("{}ms", self.between(lo, hi))
     }
     fn ms_range(&mut self, lo: u64, hi: u64) -> Array {
         let a = self.between(lo, hi);
@@ -132,7 +130,8 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     w["rate"] = value(r.between(20, 250) as i64);
     let duration_s = r.between(4, 12);
     w["duration"] = value(format!("{duration_s}s"));
-    w["timeout"] = value(r.ms(300, 2000));
+    let timeout_ms = r.between(300, 2000);
+    w["timeout"] = value(format!("{timeout_ms}ms"));
     w["read"] = value("linearizable");
     doc["workload"] = Item::Table(w);
 
@@ -163,6 +162,7 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         nodes,
         voters,
         shards,
+        timeout_ms,
     };
     let mut steps = ArrayOfTables::new();
     let end_ms = duration_s * 1000;
@@ -196,6 +196,8 @@ struct Shape {
     nodes: u64,
     voters: u64,
     shards: u64,
+    /// The clients' timeout: `slow` stays below an eighth of it.
+    timeout_ms: u64,
 }
 
 fn node_selector(r: &mut Rng, s: &Shape) -> String {
@@ -267,7 +269,11 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         t["node"] = value(format!("n{spare}"));
     }
     if takes(Arg::Latency) {
-        t["latency"] = value(r.ms_range(5, 150));
+        // `slow` lasts to the end of the run (the final heal keeps it), so
+        // a read-index round (two node-to-node hops, a heartbeat's wait and
+        // the client's own hops) must still fit the clients' timeout, or
+        // recovery fails on a correct engine (a false alarm explore found).
+        t["latency"] = value(r.ms_range(5, (s.timeout_ms / 8).clamp(5, 150)));
     }
     if takes(Arg::Rate) {
         t["rate"] = value(r.between(1, 30) as f64 / 100.0);

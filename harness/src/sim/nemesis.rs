@@ -567,6 +567,10 @@ impl Nemesis {
                 for a in 1..=u64::from(self.nodes) {
                     for b in 1..=u64::from(self.nodes) {
                         if a != b {
+                            // Both bounds: a max below the links' old min
+                            // would make turmoil's delay range negative
+                            // (a panic explore found).
+                            sim.set_link_latency(host(a), host(b), latency.min);
                             sim.set_link_max_message_latency(host(a), host(b), latency.max);
                         }
                     }
