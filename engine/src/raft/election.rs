@@ -52,7 +52,18 @@ impl Raft {
         if term > self.term {
             self.events.push(TraceEvent::TermChange { term });
         }
+        // Figure 2: a follower's election timer restarts only for an Append
+        // from the current leader or a vote it grants. A follower that only
+        // learns a higher term (a candidate whose log it refuses) keeps
+        // counting: were it to restart, candidates with stale logs, which
+        // cannot win, would keep the up-to-date servers, which can, from
+        // ever timing out first (a livelock explore found with pre-vote off).
+        let keep_timer = self.role == Role::Follower && leader.is_none();
+        let timer = (self.election_elapsed, self.randomized_timeout);
         self.reset(term);
+        if keep_timer {
+            (self.election_elapsed, self.randomized_timeout) = timer;
+        }
         self.role = Role::Follower;
         self.leader = leader;
         if changed {

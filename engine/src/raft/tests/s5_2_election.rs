@@ -260,3 +260,75 @@ fn s4_2_3_leader_stickiness_ignores_disruptive_votes_but_not_transfers() {
     assert_eq!(c.status(2).term, term + 5);
     assert_eq!(c.status(2).vote, Some(3));
 }
+
+/// Ticks until the core starts an election; how many it took.
+fn ticks_to_campaign(r: &mut Raft) -> u32 {
+    for t in 1..=1000 {
+        r.tick();
+        if r.status().role != Role::Follower {
+            return t;
+        }
+    }
+    panic!("never campaigned");
+}
+
+#[test]
+fn s5_2_a_follower_refusing_a_stale_candidate_keeps_its_election_timer() {
+    // Figure 2: the timer restarts for an Append from the leader or a
+    // granted vote, not for a higher term alone. Otherwise candidates whose
+    // logs cannot win keep resetting the servers whose logs can.
+    let log = [(1, 1), (2, 1), (3, 1)];
+    let timeout = ticks_to_campaign(&mut restored(1, 1, &log));
+    assert!(timeout > 3);
+    let mut r = restored(1, 1, &log);
+    for _ in 0..timeout - 2 {
+        r.tick();
+    }
+    r.step(
+        3,
+        Message::Vote {
+            term: 5,
+            last_index: 1,
+            last_term: 1,
+            transfer: false,
+        },
+    );
+    let rd = r.ready();
+    assert!(
+        messages_to(&rd, 3).iter().any(|m| matches!(
+            m,
+            Message::VoteResp {
+                term: 5,
+                granted: false
+            }
+        )),
+        "the stale candidate is refused"
+    );
+    r.advance();
+    assert_eq!((r.status().term, r.status().role), (5, Role::Follower));
+    r.tick();
+    assert_eq!(r.status().role, Role::Follower);
+    r.tick();
+    assert_eq!(
+        (r.status().role, r.status().term),
+        (Role::Candidate, 6),
+        "the up-to-date follower campaigns on its original deadline"
+    );
+    // A vote it grants does restart the timer.
+    let mut g = restored(1, 1, &log);
+    for _ in 0..timeout - 2 {
+        g.tick();
+    }
+    g.step(
+        3,
+        Message::Vote {
+            term: 5,
+            last_index: 3,
+            last_term: 1,
+            transfer: false,
+        },
+    );
+    g.tick();
+    g.tick();
+    assert_eq!(g.status().role, Role::Follower);
+}
