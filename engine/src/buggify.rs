@@ -40,7 +40,7 @@ pub enum Site {
     /// A timer tick is delivered twice to every core of the node.
     ExtraTick,
     /// A snapshot that is due is put off until the shard has applied up to
-    /// as many entries again (a random number), so the nodes' compaction
+    /// four times as many entries again (a random number), so the nodes' compaction
     /// points drift apart (a leader may then still hold entries a follower
     /// was asked to fetch a snapshot for).
     CompactionLag,

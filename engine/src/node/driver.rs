@@ -399,9 +399,9 @@ fn hold_commit(s: &mut Shard, to: NodeId, msg: &mut Message, bug: &mut Buggify) 
 }
 
 /// Whether the fault site `compaction-lag` puts off the snapshot of `s`
-/// that is due now (until up to as many entries again are applied).
+/// that is due now (until up to four times as many entries again are applied).
 fn put_off_snapshot(s: &mut Shard, bug: &mut Buggify) -> bool {
-    let Some(more) = bug.amount(Site::CompactionLag, s.applied - s.snapshot_index) else {
+    let Some(more) = bug.amount(Site::CompactionLag, 4 * (s.applied - s.snapshot_index)) else {
         return false;
     };
     s.snapshot_put_off = s.applied + more;

@@ -13,7 +13,9 @@
 //! keys, 20..=250 ops/s for 4..=12 s, timeouts 300 ms..=2 s, linearizable
 //! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
 //! 1..=64 entries per Append, pre-vote and check-quorum on or off, each fault
-//! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached),
+//! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached;
+//! a quarter of the runs focus on snapshots: compaction every 5..=100
+//! entries and the snapshot sites on with chance 2/3),
 //! one to four nemesis steps over a random subset of every action, and
 //! recovery judged on a majority core (`[expect] liveness = "core"`) in a
 //! third of the runs with three or more nodes.
@@ -95,7 +97,15 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     if voters < nodes {
         cluster["voters"] = value(strings((1..=voters).map(|n| format!("n{n}"))));
     }
-    cluster["snapshot_every"] = value(*r.pick(&[5i64, 15, 50, 200, 1000]));
+    // A quarter of the runs focus on snapshots: frequent compaction and the
+    // sites that move snapshot fetches, compaction and commits apart (what
+    // the late-install race needs all at once) likelier to be on.
+    let snapshot_focus = r.chance(1, 4);
+    cluster["snapshot_every"] = value(if snapshot_focus {
+        *r.pick(&[5i64, 15, 50, 100])
+    } else {
+        *r.pick(&[5i64, 15, 50, 200, 1000])
+    });
     cluster["fsync"] = value(r.ms_range(0, 5));
     doc["cluster"] = Item::Table(cluster);
 
@@ -146,10 +156,19 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     engine["check_quorum"] = value(r.chance(1, 2));
     doc["engine"] = Item::Table(engine);
 
-    // [faults]: each site on with chance 1/4 (BUGGIFY's per-run switch).
+    // [faults]: each site on with chance 1/4 (BUGGIFY's per-run switch),
+    // the snapshot sites with chance 2/3 in a snapshot-focused run.
     let mut faults = Table::new();
     for site in Site::ALL {
-        if r.chance(1, 4) {
+        let snapshot_site = matches!(
+            site,
+            Site::LateSnapshot | Site::CompactionLag | Site::CommitLag
+        );
+        if snapshot_focus && snapshot_site {
+            if r.chance(2, 3) {
+                faults[site.name()] = value(*r.pick(&[0.25, 1.0]));
+            }
+        } else if r.chance(1, 4) {
             faults[site.name()] = value(*r.pick(&[0.05, 0.25, 1.0]));
         }
     }

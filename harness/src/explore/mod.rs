@@ -25,6 +25,7 @@ use crate::shrink::{shrink, ShrinkOptions};
 use coverage::Features;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tumult_engine::buggify::Site;
 use tumult_models::artifact::ExploreSummary;
 use tumult_models::history::read_history;
 
@@ -169,21 +170,43 @@ fn scenario_for(opts: &ExploreOptions, i: u64, parents: &[Parent]) -> (Scenario,
     (scenario, d.seed)
 }
 
-/// A parent with a new name and simulation seed; half the time one of its
-/// tables (network, faults, engine, the nemesis or expect) is redrawn as well.
+/// A parent with a new name and simulation seed, and one mutation in a
+/// third of the cases each: one fault site switched on, off or retuned; one
+/// table (network, faults, engine, the nemesis or expect) redrawn; or one
+/// freshly drawn nemesis step added to the parent's.
 fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scenario, u64)> {
     let mut doc: toml_edit::DocumentMut = source.parse().ok()?;
     let seed = s & i64::MAX as u64;
     doc["name"] = toml_edit::value(name);
     doc["run"]["seeds"] = toml_edit::value(seed as i64);
-    if r.below(2) == 0 {
-        let fresh: toml_edit::DocumentMut = draw::draw(name, mix(s, 1)).source.parse().ok()?;
-        let key = ["network", "faults", "engine", "nemesis", "expect"][r.below(5) as usize];
-        match fresh.get(key) {
-            Some(item) => doc[key] = item.clone(),
-            None => {
-                doc.remove(key);
+    match r.below(4) {
+        0 => {}
+        1 => {
+            let site = Site::ALL[r.below(Site::ALL.len() as u64) as usize].name();
+            if !doc.contains_key("faults") {
+                doc["faults"] = toml_edit::table();
             }
+            let faults = doc["faults"].as_table_mut()?;
+            if faults.contains_key(site) && r.below(2) == 0 {
+                faults.remove(site);
+            } else {
+                faults[site] = toml_edit::value([0.05, 0.25, 1.0][r.below(3) as usize]);
+            }
+        }
+        2 => {
+            let fresh: toml_edit::DocumentMut = draw::draw(name, mix(s, 1)).source.parse().ok()?;
+            let key = ["network", "faults", "engine", "nemesis", "expect"][r.below(5) as usize];
+            match fresh.get(key) {
+                Some(item) => doc[key] = item.clone(),
+                None => {
+                    doc.remove(key);
+                }
+            }
+        }
+        _ => {
+            let fresh: toml_edit::DocumentMut = draw::draw(name, mix(s, 2)).source.parse().ok()?;
+            let step = fresh["nemesis"].as_array_of_tables()?.get(0)?.clone();
+            doc["nemesis"].as_array_of_tables_mut()?.push(step);
         }
     }
     let text = doc.to_string();
