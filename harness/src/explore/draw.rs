@@ -280,7 +280,9 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         t["shard"] = value(r.below(s.shards) as i64);
     }
     if takes(Arg::Node) {
-        let spare = if s.voters < s.nodes {
+        // A spare half the time (what add-member needs), else any node (a
+        // voter is what remove-member needs).
+        let spare = if s.voters < s.nodes && r.chance(1, 2) {
             r.between(s.voters + 1, s.nodes)
         } else {
             r.between(1, s.nodes)
