@@ -295,8 +295,7 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         // to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
         // still fit, or recovery fails on a correct engine (false alarms
         // explore found).
-        let room = (s.timeout_ms / 3).saturating_sub(2 * 20 + 5 + 100) / 2;
-        t["latency"] = value(r.ms_range(5, room.clamp(5, 150)));
+        t["latency"] = value(r.ms_range(5, slow_room(s.timeout_ms)));
     }
     if takes(Arg::Rate) {
         t["rate"] = value(r.between(1, 30) as f64 / 100.0);
@@ -305,6 +304,53 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         t["kind"] = value(*r.pick(&["torn-writes", "io-errors", "full"]));
     }
     t
+}
+
+/// The most one-way delay a `slow` step may set when the clients time out
+/// after `timeout_ms`: `slow` lasts to the end of the run (the final heal
+/// keeps it), so one client attempt (a third of the timeout: two client hops
+/// of up to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
+/// still fit, or recovery fails on a correct engine (false alarms explore
+/// found).
+fn slow_room(timeout_ms: u64) -> u64 {
+    ((timeout_ms / 3).saturating_sub(2 * 20 + 5 + 100) / 2).clamp(5, 150)
+}
+
+/// Fits every `slow` step of a drawn scenario to its own clients' timeout.
+/// A perturbed parent takes nemesis steps from another draw, bounded by that
+/// draw's timeout: 72-110 ms against a 466 ms timeout left no client an
+/// operation after the heal (a false `recovery` alarm the 30-minute explore
+/// found).
+pub fn fit_slow(doc: &mut DocumentMut) {
+    let ms = |v: &toml_edit::Value| v.as_str()?.strip_suffix("ms")?.parse::<u64>().ok();
+    let Some(timeout) = doc
+        .get("workload")
+        .and_then(|w| w.get("timeout"))
+        .and_then(|t| t.as_value())
+        .and_then(ms)
+    else {
+        return;
+    };
+    let room = slow_room(timeout);
+    let Some(steps) = doc
+        .get_mut("nemesis")
+        .and_then(|n| n.as_array_of_tables_mut())
+    else {
+        return;
+    };
+    for t in steps.iter_mut() {
+        let Some(bounds) = t
+            .get("latency")
+            .and_then(|l| l.as_array())
+            .and_then(|a| a.iter().map(ms).collect::<Option<Vec<u64>>>())
+        else {
+            continue;
+        };
+        if bounds.iter().any(|&b| b > room) {
+            let fitted = bounds.iter().map(|b| format!("{}ms", (*b).min(room)));
+            t["latency"] = value(strings(fitted));
+        }
+    }
 }
 
 /// A one-way partition at a fixed time (a random step cannot draw it).
@@ -322,6 +368,37 @@ fn oneway_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
 mod tests {
     use super::*;
     use crate::scenario::parse_str;
+
+    #[test]
+    fn a_slow_step_taken_from_another_draw_is_fitted_to_the_clients_timeout() {
+        let mut doc: DocumentMut = "[workload]\ntimeout = \"466ms\"\n\n\
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n\n\
+            [[nemesis]]\nat = \"2s\"\ndo = \"crash\"\nnodes = [\"n1\"]\n"
+            .parse()
+            .unwrap();
+        fit_slow(&mut doc);
+        let steps = doc["nemesis"].as_array_of_tables().unwrap();
+        let latency: Vec<&str> = steps
+            .get(0)
+            .unwrap()
+            .get("latency")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        // (466 / 3 - 145) / 2 = 5 ms.
+        assert_eq!(latency, ["5ms", "5ms"]);
+        assert!(steps.get(1).unwrap().get("latency").is_none());
+        // Within the room ((2000 / 3 - 145) / 2 = 260, at most 150 ms)
+        // nothing changes.
+        let roomy = "[workload]\ntimeout = \"2000ms\"\n\n\
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n";
+        let mut doc: DocumentMut = roomy.parse().unwrap();
+        fit_slow(&mut doc);
+        assert_eq!(doc.to_string(), roomy);
+    }
 
     #[test]
     fn every_draw_is_a_valid_scenario_and_the_same_seed_draws_the_same() {

@@ -209,6 +209,7 @@ fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scen
             doc["nemesis"].as_array_of_tables_mut()?.push(step);
         }
     }
+    draw::fit_slow(&mut doc);
     let text = doc.to_string();
     // A redrawn nemesis may not fit the parent's cluster: then keep the parent's.
     let scenario = parse_str(&format!("{name}.toml"), &text)
