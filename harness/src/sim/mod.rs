@@ -340,8 +340,18 @@ fn run_world(
                     let idle = Rc::clone(&idle);
                     tokio::task::spawn_local(async move {
                         let (f, value, result) = match req {
-                            AdminRequest::Membership { shard, node, add } => {
+                            AdminRequest::Membership {
+                                id,
+                                shard,
+                                node,
+                                add,
+                            } => {
                                 let r = client.change_membership(shard, node, add).await;
+                                recorder
+                                    .lock()
+                                    .expect("recorder")
+                                    .membership_requests
+                                    .remove(&id);
                                 let f = if add { "add-member" } else { "remove-member" };
                                 (f, json!({"node": format!("n{node}"), "shard": shard}), r)
                             }

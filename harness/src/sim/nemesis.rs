@@ -15,7 +15,13 @@ use tumult_engine::storage::DiskFaults;
 #[derive(Debug, Clone)]
 pub enum AdminRequest {
     /// add-member / remove-member.
-    Membership { shard: u64, node: NodeId, add: bool },
+    Membership {
+        /// The key of the request in `Recorder::membership_requests`.
+        id: u64,
+        shard: u64,
+        node: NodeId,
+        add: bool,
+    },
     /// transfer-leader.
     Transfer { shard: u64, to: Option<NodeId> },
 }
@@ -317,16 +323,35 @@ impl Nemesis {
 
     /// A core for `liveness = "core"`, drawn from the seed: nodes taken in
     /// a random order until they hold a majority of every membership a
-    /// shard may be in (the scenario's voters and the last three each
-    /// shard's nodes took up), so every shard can elect a leader within it.
+    /// shard may be in (the scenario's voters, the last three each shard's
+    /// nodes took up, and what a change still in flight would make of
+    /// them), so every shard can elect a leader within it.
     pub fn draw_core(&mut self, shards: u64) -> BTreeSet<NodeId> {
         let configs: Vec<BTreeSet<NodeId>> = {
             let r = self.recorder.lock().expect("recorder");
             let mut configs = vec![self.voters.clone()];
             for shard in 0..shards {
+                let mut known = vec![self.voters.clone()];
                 if let Some(seen) = r.memberships.get(&shard) {
-                    configs.extend(seen.values().rev().take(3).cloned());
+                    known.extend(seen.values().rev().take(3).cloned());
                 }
+                let pending = r.membership_requests.values().filter(|(s, ..)| *s == shard);
+                let mut changed = Vec::new();
+                for &(_, node, add) in pending {
+                    for c in &known {
+                        let mut c = c.clone();
+                        if add {
+                            c.insert(node);
+                        } else {
+                            c.remove(&node);
+                        }
+                        if !c.is_empty() {
+                            changed.push(c);
+                        }
+                    }
+                }
+                configs.extend(known.into_iter().skip(1));
+                configs.extend(changed);
             }
             configs
         };
@@ -587,7 +612,19 @@ impl Nemesis {
                 let Some(target) = self.resolve(node).into_iter().next() else {
                     return skipped(self);
                 };
+                let id = {
+                    let mut r = self.recorder.lock().expect("recorder");
+                    let id = r
+                        .membership_requests
+                        .keys()
+                        .next_back()
+                        .map_or(0, |k| k + 1);
+                    r.membership_requests
+                        .insert(id, (u64::from(*shard), target, add));
+                    id
+                };
                 let _ = self.admin.send(AdminRequest::Membership {
+                    id,
                     shard: u64::from(*shard),
                     node: target,
                     add,

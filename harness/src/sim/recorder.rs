@@ -28,6 +28,10 @@ pub struct Recorder {
     pub memberships: BTreeMap<ShardId, BTreeMap<Index, BTreeSet<NodeId>>>,
     /// Per shard: when a node last committed an entry (ns).
     pub last_commit: BTreeMap<ShardId, u64>,
+    /// Membership changes the nemesis asked for that have not completed,
+    /// by request number: (shard, node, add). One can still land after the
+    /// final heal, so the liveness core must hold a majority of its result.
+    pub membership_requests: BTreeMap<u64, (ShardId, NodeId, bool)>,
 }
 
 /// The recorder, shared by hosts, clients and the nemesis.
