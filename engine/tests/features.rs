@@ -154,7 +154,11 @@ struct Reads {
 fn stale_reads(seed: u64, check_quorum: bool) {
     let mut sim = sim(seed, Duration::from_secs(120));
     let mut spec = Spec::new(3, 1);
-    spec.configure = Some(Arc::new(move |_, c| c.check_quorum = check_quorum));
+    spec.configure = Some(Arc::new(move |_, c| {
+        c.check_quorum = check_quorum;
+        // Pre-vote needs check-quorum.
+        c.pre_vote = check_quorum;
+    }));
     let cluster = spec.start(&mut sim);
     write_all(&mut sim, "w1", 3, 1, vec!["old".into()]);
     let (old, _) = cluster.trace.leader(0).unwrap();

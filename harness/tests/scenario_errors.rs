@@ -625,6 +625,16 @@ fn engine_knobs() {
     assert_err(&e, at(2), "engine.election_ticks", "shorter than");
     let e = refuse("[engine]\npre_vote = 1\n");
     assert_err(&e, at(2), "engine.pre_vote", "true or false");
+    // Pre-vote alone can lose liveness (what tumult explore found).
+    let e = refuse("[engine]\ncheck_quorum = false\n");
+    assert_err(
+        &e,
+        at(2),
+        "engine.check_quorum",
+        "needs check_quorum = true",
+    );
+    let e = refuse("[engine]\npre_vote = true\ncheck_quorum = false\n");
+    assert_err(&e, at(2), "engine.pre_vote", "needs check_quorum = true");
     let e = refuse("[engine]\nmax_append_entries = 0\n");
     assert_err(&e, at(2), "engine.max_append_entries", "out of range");
     let ok = parse_str(

@@ -26,7 +26,8 @@ pub struct NodeConfig {
     pub election_ticks: (u32, u32),
     /// Heartbeat interval in ticks.
     pub heartbeat_ticks: u32,
-    /// Pre-vote (§9.6) on or off.
+    /// Pre-vote (§9.6) on or off; on needs `check_quorum`
+    /// ([`crate::raft::PRE_VOTE_NEEDS_CHECK_QUORUM`]).
     pub pre_vote: bool,
     /// Check-quorum on or off.
     pub check_quorum: bool,

@@ -12,11 +12,14 @@
 //! rate up to 0.05, register or list-append with 1..=10 clients and 1..=16
 //! keys, 20..=250 ops/s for 4..=12 s, timeouts 300 ms..=2 s, linearizable
 //! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
-//! 1..=64 entries per Append, pre-vote and check-quorum on or off, each fault
+//! 1..=64 entries per Append, pre-vote on or off and check-quorum on or off (on with pre-vote), each fault
 //! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached;
 //! a quarter of the runs focus on snapshots: compaction every 5..=100
 //! entries and the snapshot sites on with chance 2/3),
-//! one to four nemesis steps over a random subset of every action, and
+//! one to four nemesis steps over a random subset of every action (an
+//! eighth of the runs with three or more voters focus on membership
+//! instead: a voter removed, added back and removed again at once every
+//! 1-2.5 s, at 100 or more ops/s, with at most one other step), and
 //! recovery judged on a majority core (`[expect] liveness = "core"`) in a
 //! third of the runs with three or more nodes.
 
@@ -97,11 +100,21 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     if voters < nodes {
         cluster["voters"] = value(strings((1..=voters).map(|n| format!("n{n}"))));
     }
-    // A quarter of the runs focus on snapshots: frequent compaction and the
-    // sites that move snapshot fetches, compaction and commits apart (what
-    // the late-install race needs all at once) likelier to be on.
-    let snapshot_focus = r.chance(1, 4);
-    cluster["snapshot_every"] = value(if snapshot_focus {
+    // An eighth of the runs with three or more voters focus on membership:
+    // a voter is removed, falls behind by more than a snapshot, and is added
+    // back and removed again at the same instant, a few times. Catching up
+    // from a snapshot it may hold the configuration that removed it and be
+    // cut off before the one that re-adds it arrives: a server must stay
+    // quiet when it is not a voter of its own configuration (dissertation
+    // section 4.2.2). Other chaos is light, so the changes commit on time.
+    let membership_focus = voters >= 3 && r.chance(1, 8);
+    // A quarter of the others focus on snapshots: frequent compaction and
+    // the sites that move snapshot fetches, compaction and commits apart
+    // (what the late-install race needs all at once) likelier to be on.
+    let snapshot_focus = !membership_focus && r.chance(1, 4);
+    cluster["snapshot_every"] = value(if membership_focus {
+        *r.pick(&[15i64, 50, 100])
+    } else if snapshot_focus {
         *r.pick(&[5i64, 15, 50, 100])
     } else {
         *r.pick(&[5i64, 15, 50, 200, 1000])
@@ -130,15 +143,16 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         &["read", "write", "cas"]
     };
     let mut weights: Vec<i64> = ops.iter().map(|_| r.below(4) as i64).collect();
-    if weights.iter().all(|&w| w == 0) {
-        weights[1] = 1;
+    if weights.iter().all(|&w| w == 0) || membership_focus {
+        // A membership-focused run writes, so the removed voter falls behind.
+        weights[1] = weights[1].max(2);
     }
     for (op, w) in ops.iter().zip(weights) {
         mix.insert(*op, w.into());
     }
     w["mix"] = value(mix);
-    w["rate"] = value(r.between(20, 250) as i64);
-    let duration_s = r.between(4, 12);
+    w["rate"] = value(r.between(if membership_focus { 100 } else { 20 }, 250) as i64);
+    let duration_s = r.between(if membership_focus { 8 } else { 4 }, 12);
     w["duration"] = value(format!("{duration_s}s"));
     let timeout_ms = r.between(300, 2000);
     w["timeout"] = value(format!("{timeout_ms}ms"));
@@ -152,8 +166,10 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     engine["election_ticks"] = value(Array::from_iter([min as i64, max as i64]));
     engine["heartbeat_ticks"] = value(r.between(1, 3.min(min - 1)) as i64);
     engine["max_append_entries"] = value(*r.pick(&[1i64, 4, 16, 64]));
-    engine["pre_vote"] = value(r.chance(1, 2));
-    engine["check_quorum"] = value(r.chance(1, 2));
+    // Pre-vote needs check-quorum (the engine refuses it alone).
+    let pre_vote = r.chance(1, 2);
+    engine["pre_vote"] = value(pre_vote);
+    engine["check_quorum"] = value(pre_vote || r.chance(1, 2));
     doc["engine"] = Item::Table(engine);
 
     // [faults]: each site on with chance 1/4 (BUGGIFY's per-run switch),
@@ -185,10 +201,16 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     };
     let mut steps = ArrayOfTables::new();
     let end_ms = duration_s * 1000;
-    for _ in 0..r.between(1, 4) {
+    if membership_focus {
+        steps.extend(flap_steps(&mut r, &shape, end_ms));
+    }
+    for _ in 0..r.between(
+        u64::from(!membership_focus),
+        if membership_focus { 1 } else { 4 },
+    ) {
         steps.push(random_step(&mut r, &shape, end_ms));
     }
-    if nodes >= 2 && r.chance(1, 4) {
+    if nodes >= 2 && !membership_focus && r.chance(1, 4) {
         steps.push(oneway_step(&mut r, &shape, end_ms));
     }
     doc["nemesis"] = Item::ArrayOfTables(steps);
@@ -351,6 +373,32 @@ pub fn fit_slow(doc: &mut DocumentMut) {
             t["latency"] = value(strings(fitted));
         }
     }
+}
+
+/// A membership flap: a voter of one shard removed, then, every 1-2.5 s
+/// (long enough to fall behind by a snapshot at 100 or more ops/s), added
+/// back and removed again at the same instant, and at last added back.
+fn flap_steps(r: &mut Rng, s: &Shape, end_ms: u64) -> Vec<Table> {
+    let node = format!("n{}", r.between(1, s.voters));
+    let shard = r.below(s.shards) as i64;
+    let step = |at: u64, action: &str| {
+        let mut t = Table::new();
+        t["at"] = value(format!("{at}ms"));
+        t["do"] = value(action);
+        t["node"] = value(node.clone());
+        t["shard"] = value(shard);
+        t
+    };
+    let mut at = r.between(500, 1500);
+    let gap = r.between(1000, 2500);
+    let mut steps = vec![step(at, "remove-member")];
+    while at + 2 * gap < end_ms {
+        at += gap;
+        steps.push(step(at, "add-member"));
+        steps.push(step(at, "remove-member"));
+    }
+    steps.push(step(at + gap, "add-member"));
+    steps
 }
 
 /// A one-way partition at a fixed time (a random step cannot draw it).

@@ -46,7 +46,8 @@ fn randomized_run_with_late_fetches_catches_the_late_snapshot_install_mutant() {
 fn randomized_run(seed: u64, late_fetches: bool, mutant: Option<crate::mutants::Mutant>) {
     let pre_vote = seed.is_multiple_of(2);
     let mut c = Cluster::with(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5], |id| {
-        let mut cfg = config(id, pre_vote, !seed.is_multiple_of(3));
+        // Pre-vote needs check-quorum; without pre-vote either way.
+        let mut cfg = config(id, pre_vote, pre_vote || !seed.is_multiple_of(3));
         cfg.seed = seed;
         cfg.max_append_entries = 4;
         cfg.mutant = mutant;

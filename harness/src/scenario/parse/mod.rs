@@ -400,6 +400,23 @@ fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
             format!("the heartbeat interval ({hb} ticks) must be shorter than the shortest election timeout ({min} ticks)"),
         ));
     }
+    let (pre_vote, check_quorum) = (some_bool("pre_vote")?, some_bool("check_quorum")?);
+    if check_quorum == Some(false) && pre_vote != Some(false) {
+        let key = if pre_vote.is_some() {
+            "pre_vote"
+        } else {
+            "check_quorum"
+        };
+        let span = t.get(key).map_or(t.span.clone(), |n| n.span.clone());
+        return Err(ctx.err(
+            &span,
+            &t.field(key),
+            format!(
+                "pre-vote (on unless pre_vote = false) needs check_quorum = true: {}",
+                tumult_engine::raft::PRE_VOTE_NEEDS_CHECK_QUORUM
+            ),
+        ));
+    }
     Ok(Engine {
         tls: t.opt("tls", false, |n, f| as_bool(ctx, n, f))?,
         election_ticks,
@@ -407,8 +424,8 @@ fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
         max_append_entries: t.opt("max_append_entries", None, |n, f| {
             as_u32(ctx, n, f, 1, 100_000).map(Some)
         })?,
-        pre_vote: some_bool("pre_vote")?,
-        check_quorum: some_bool("check_quorum")?,
+        pre_vote,
+        check_quorum,
     })
 }
 
