@@ -1,10 +1,11 @@
 //! `tumult mutants`: runs the suite against each deliberate engine bug and
 //! prints which check caught it, with the first scenario and seed that did.
 
-use super::run::{bad, default_jobs, load, scenario_files};
+use super::run::{bad, default_jobs, load};
 use super::Exit;
 use crate::mutants::{catalogue, names, order_runs, table, Finding};
 use crate::run::RunOptions;
+use crate::scenario::files_in;
 use std::path::PathBuf;
 
 /// Arguments of `tumult mutants`.
@@ -67,7 +68,7 @@ pub fn run(args: MutantsArgs) -> Exit {
     if args.explore {
         return hunt_by_exploring(&args, &mutants);
     }
-    let files = match scenario_files(&args.suite) {
+    let files = match files_in(&args.suite) {
         Ok(f) if f.is_empty() => {
             return bad(format!(
                 "{}: no *.toml scenario files",

@@ -104,26 +104,6 @@ pub(crate) fn bad(msg: impl std::fmt::Display) -> Exit {
     Exit::BadInput
 }
 
-/// Every `*.toml` under `dir`, sorted.
-pub(crate) fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d)
-            .map_err(|e| format!("{}: cannot read directory: {e}", d.display()))?;
-        for entry in entries {
-            let path = entry.map_err(|e| format!("{}: {e}", d.display()))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "toml") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 pub(crate) fn load(files: &[PathBuf], seeds: Option<&str>) -> Result<Vec<(Scenario, u64)>, String> {
     let override_seeds = match seeds {
         Some(s) => Some(parse_seeds(s).map_err(|e| format!("--seeds: {e}"))?),
@@ -257,7 +237,7 @@ pub fn run(args: RunArgs) -> Exit {
 
 /// `tumult suite`.
 pub fn suite(args: SuiteArgs) -> Exit {
-    let files = match scenario_files(&args.dir) {
+    let files = match crate::scenario::files_in(&args.dir) {
         Ok(f) if f.is_empty() => {
             return bad(format!("{}: no *.toml scenario files", args.dir.display()))
         }

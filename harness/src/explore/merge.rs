@@ -97,14 +97,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 /// order; a name taken by a different file gets the suffix `-m{k+1}`.
 /// Returns the names written.
 fn copy_scenarios(from: &Path, to: &Path, k: usize) -> Result<Vec<String>, String> {
-    let Ok(entries) = std::fs::read_dir(from) else {
+    if !from.is_dir() {
         return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    }
+    let files = crate::scenario::files_in(from)?;
     let mut names = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file)

@@ -179,6 +179,7 @@ fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scen
     let seed = s & i64::MAX as u64;
     doc["name"] = toml_edit::value(name);
     doc["run"]["seeds"] = toml_edit::value(seed as i64);
+    let renamed = doc.clone();
     match r.below(4) {
         0 => {}
         1 => {
@@ -210,16 +211,9 @@ fn perturb(source: &str, name: &str, s: u64, r: &mut SplitMix64) -> Option<(Scen
         }
     }
     draw::fit_slow(&mut doc);
-    let text = doc.to_string();
+    let parse = |doc: &toml_edit::DocumentMut| parse_str(&format!("{name}.toml"), &doc.to_string());
     // A redrawn nemesis may not fit the parent's cluster: then keep the parent's.
-    let scenario = parse_str(&format!("{name}.toml"), &text)
-        .or_else(|_| {
-            let mut doc: toml_edit::DocumentMut = source.parse().map_err(|_| ())?;
-            doc["name"] = toml_edit::value(name);
-            doc["run"]["seeds"] = toml_edit::value(seed as i64);
-            parse_str(&format!("{name}.toml"), &doc.to_string()).map_err(|_| ())
-        })
-        .ok()?;
+    let scenario = parse(&doc).or_else(|_| parse(&renamed)).ok()?;
     Some((scenario, seed))
 }
 
@@ -468,14 +462,7 @@ fn save_parent(opts: &ExploreOptions, s: &Scenario) -> Result<(), String> {
 }
 
 fn load_parents(dir: &Path) -> Result<Vec<Parent>, String> {
-    let pdir = dir.join("parents");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&pdir)
-        .map_err(|e| format!("{}: cannot read: {e}", pdir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
+    crate::scenario::files_in(&dir.join("parents"))?
         .into_iter()
         .map(|p| {
             let source = std::fs::read_to_string(&p)

@@ -39,7 +39,7 @@ mod schedule;
 mod seeds;
 mod selector;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use action::{Action, ActionKind, Arg, DiskFaultKind};
@@ -391,4 +391,26 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         message: format!("cannot read the file: {e}"),
     })?;
     parse::parse(&file, &source)
+}
+
+/// Every scenario file (`*.toml`) under `dir`, its subdirectories included,
+/// sorted by path: a suite directory, or the parents and findings an
+/// explore saved.
+pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| format!("{}: cannot read directory: {e}", d.display()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| format!("{}: {e}", d.display()))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
