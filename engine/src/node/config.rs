@@ -93,6 +93,12 @@ impl NodeConfig {
     }
 }
 
+/// The length of a tick unless configured otherwise.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
+
+/// The election timeout range in ticks unless configured otherwise.
+pub const DEFAULT_ELECTION_TICKS: (u32, u32) = (10, 20);
+
 impl NodeConfig {
     /// A configuration with the defaults: 50 ms ticks, elections after
     /// 10..20 ticks, heartbeats every 2 ticks, pre-vote and check-quorum on.
@@ -102,8 +108,8 @@ impl NodeConfig {
             peers,
             listen: None,
             data_dir,
-            tick: Duration::from_millis(50),
-            election_ticks: (10, 20),
+            tick: DEFAULT_TICK,
+            election_ticks: DEFAULT_ELECTION_TICKS,
             heartbeat_ticks: 2,
             pre_vote: true,
             check_quorum: true,

@@ -198,6 +198,7 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         voters,
         shards,
         timeout_ms,
+        election_min_ticks: min,
     };
     let mut steps = ArrayOfTables::new();
     let end_ms = duration_s * 1000;
@@ -237,8 +238,9 @@ struct Shape {
     nodes: u64,
     voters: u64,
     shards: u64,
-    /// The clients' timeout, which bounds `slow`.
+    /// The clients' timeout and the shortest election timeout, which bound `slow`.
     timeout_ms: u64,
+    election_min_ticks: u64,
 }
 
 fn node_selector(r: &mut Rng, s: &Shape) -> String {
@@ -317,7 +319,7 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         // to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
         // still fit, or recovery fails on a correct engine (false alarms
         // explore found).
-        t["latency"] = value(r.ms_range(5, slow_room(s.timeout_ms)));
+        t["latency"] = value(r.ms_range(5, slow_room(s.timeout_ms, s.election_min_ticks)));
     }
     if takes(Arg::Rate) {
         t["rate"] = value(r.between(1, 30) as f64 / 100.0);
@@ -329,16 +331,24 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
 }
 
 /// The most one-way delay a `slow` step may set when the clients time out
-/// after `timeout_ms`: `slow` lasts to the end of the run (the final heal
-/// keeps it), so one client attempt (a third of the timeout: two client hops
-/// of up to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
-/// still fit, or recovery fails on a correct engine (false alarms explore
-/// found).
-fn slow_room(timeout_ms: u64) -> u64 {
-    ((timeout_ms / 3).saturating_sub(2 * 20 + 5 + 100) / 2).clamp(5, 150)
+/// after `timeout_ms` and elections time out after `election_min_ticks` at
+/// the shortest: `slow` lasts to the end of the run (the final heal keeps
+/// it), so one client attempt (a third of the timeout: two client hops of
+/// up to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
+/// still fit, and a vote's round trip must take at most half the shortest
+/// election timeout (Raft's timing requirement: broadcast time well below
+/// the election timeout), or recovery fails on a correct engine (false
+/// alarms explore found: 72-110 ms against a 466 ms client timeout, and
+/// 148-150 ms against 250 ms elections).
+fn slow_room(timeout_ms: u64, election_min_ticks: u64) -> u64 {
+    let client = (timeout_ms / 3).saturating_sub(2 * 20 + 5 + 100) / 2;
+    let tick_ms = tumult_engine::node::DEFAULT_TICK.as_millis() as u64;
+    let election = election_min_ticks * tick_ms / 4;
+    client.min(election).clamp(5, 150)
 }
 
-/// Fits every `slow` step of a drawn scenario to its own clients' timeout.
+/// Fits every `slow` step of a drawn scenario to its own clients' timeout
+/// and election timeout.
 /// A perturbed parent takes nemesis steps from another draw, bounded by that
 /// draw's timeout: 72-110 ms against a 466 ms timeout left no client an
 /// operation after the heal (a false `recovery` alarm the 30-minute explore
@@ -353,7 +363,17 @@ pub fn fit_slow(doc: &mut DocumentMut) {
     else {
         return;
     };
-    let room = slow_room(timeout);
+    let election_min = doc
+        .get("engine")
+        .and_then(|e| e.get("election_ticks"))
+        .and_then(|t| t.as_array())
+        .and_then(|a| a.get(0))
+        .and_then(|v| v.as_integer())
+        .map_or(
+            u64::from(tumult_engine::node::DEFAULT_ELECTION_TICKS.0),
+            |v| v.max(0) as u64,
+        );
+    let room = slow_room(timeout, election_min);
     let Some(steps) = doc
         .get_mut("nemesis")
         .and_then(|n| n.as_array_of_tables_mut())
@@ -439,8 +459,24 @@ mod tests {
         // (466 / 3 - 145) / 2 = 5 ms.
         assert_eq!(latency, ["5ms", "5ms"]);
         assert!(steps.get(1).unwrap().get("latency").is_none());
-        // Within the room ((2000 / 3 - 145) / 2 = 260, at most 150 ms)
-        // nothing changes.
+        // Elections of 5 ticks (250 ms) at the shortest leave a vote's round
+        // trip 125 ms: 62 ms one way, though the clients' 1482 ms leave 174
+        // (the 148-150 ms explore drew kept every shard without a leader).
+        let mut doc: DocumentMut = "[workload]\ntimeout = \"1482ms\"\n\n\
+            [engine]\nelection_ticks = [5, 8]\n\n\
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"148ms\", \"150ms\"]\n"
+            .parse()
+            .unwrap();
+        fit_slow(&mut doc);
+        let fitted = doc["nemesis"].as_array_of_tables().unwrap().get(0).unwrap()["latency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(fitted, ["62ms", "62ms"]);
+        // Within the room ((2000 / 3 - 145) / 2 = 260, and a quarter of the
+        // default 10-tick election timeout, 125 ms) nothing changes.
         let roomy = "[workload]\ntimeout = \"2000ms\"\n\n\
             [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n";
         let mut doc: DocumentMut = roomy.parse().unwrap();
