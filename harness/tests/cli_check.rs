@@ -143,3 +143,49 @@ fn corpus_formats() {
     assert_eq!(run("porcupine-kv", "kv/c10-ok.txt"), 0);
     assert_eq!(run("porcupine-kv", "kv/c10-bad.txt"), 1);
 }
+
+#[test]
+fn jepsen_edn_histories_with_a_knossos_model() {
+    let ok = tmp(
+        "history.edn",
+        "[{:process 0, :type :invoke, :f :cas, :value [0 1], :time 5}\n \
+         {:process 0, :type :ok, :f :cas, :value [0 1], :time 9}\n \
+         {:process :nemesis, :type :info, :f :start-partition, :value :majority}\n \
+         {:process 1, :type :invoke, :f :read, :value nil}\n \
+         {:process 1, :type :ok, :f :read, :value 1}]\n",
+    );
+    let check = |extra: &[&str], file: &Path| {
+        let mut args = vec!["check", "--no-html", "--format", "jepsen-edn"];
+        args.extend_from_slice(extra);
+        args.push(file.to_str().unwrap());
+        tumult(&args)
+    };
+    let o = check(&["--model", "cas-register", "--initial", "0"], &ok);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("cas-register"), "{}", text(&o));
+    // From nil, the cas cannot have swapped.
+    let o = check(&["--model", "cas-register"], &ok);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    // The model is required, fits the operations, and --initial is EDN.
+    let o = check(&[], &ok);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("--model"), "{}", text(&o));
+    let o = check(&["--model", "register"], &ok);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        text(&o).contains("history.edn:1:") && text(&o).contains("--model cas-register"),
+        "{}",
+        text(&o)
+    );
+    let o = check(&["--model", "cas-register", "--initial", "{:a"], &ok);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let o = tumult(&["check", "--model", "register", ok.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "--model without jepsen-edn: {}", text(&o));
+    let bad = tmp(
+        "bad.edn",
+        "{:process 0, :type :invoke, :f :read}\n{:process 0 :type :ok :f :read :value [}\n",
+    );
+    let o = check(&["--model", "register"], &bad);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("bad.edn:2:"), "{}", text(&o));
+}

@@ -12,6 +12,7 @@ use super::Exit;
 use std::path::PathBuf;
 use std::time::Duration;
 use tumult_models::history::HistoryError;
+use tumult_models::lin::jepsen::{self, JepsenModel, JepsenOptions};
 use tumult_models::lin::{self, CheckOptions, Format, KeyResult, Report, Verdict};
 
 /// Arguments of `tumult check`.
@@ -19,9 +20,16 @@ use tumult_models::lin::{self, CheckOptions, Format, KeyResult, Report, Verdict}
 pub struct CheckArgs {
     /// The history file.
     pub history: PathBuf,
-    /// Its format: tumult (history.jsonl), porcupine-kv or jepsen-etcd.
+    /// Its format: tumult (history.jsonl), porcupine-kv, jepsen-etcd or jepsen-edn
+    /// (Jepsen's history.edn).
     #[arg(long, default_value = "tumult", value_parser = parse_format)]
     pub format: Format,
+    /// The Knossos model of a jepsen-edn history: register, cas-register or multi-register.
+    #[arg(long, value_parser = parse_model)]
+    pub model: Option<JepsenModel>,
+    /// The initial value of a jepsen-edn history's registers, as EDN (default nil).
+    #[arg(long, value_parser = parse_initial)]
+    pub initial: Option<String>,
     /// Give up after this many seconds (the verdict is then inconclusive, exit 3).
     #[arg(long, default_value = "300", value_parser = parse_seconds)]
     pub timeout: Duration,
@@ -47,6 +55,14 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
+fn parse_model(s: &str) -> Result<JepsenModel, String> {
+    s.parse()
+}
+
+fn parse_initial(s: &str) -> Result<String, String> {
+    jepsen::parse_initial(s).map(|_| s.to_string())
+}
+
 /// Seconds, optionally fractional, optionally with an `s` suffix.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let n = s.strip_suffix('s').unwrap_or(s);
@@ -60,6 +76,20 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 /// Runs the check.
 pub fn run(args: CheckArgs) -> Exit {
     let file = args.history.display().to_string();
+    let edn = args.format == Format::JepsenEdn;
+    if !edn && (args.model.is_some() || args.initial.is_some()) {
+        eprintln!(
+            "tumult check: --model and --initial apply to --format jepsen-edn only (the format {} names its model)",
+            args.format
+        );
+        return Exit::BadInput;
+    }
+    if edn && args.model.is_none() {
+        eprintln!(
+            "tumult check: --format jepsen-edn needs --model register, cas-register or multi-register"
+        );
+        return Exit::BadInput;
+    }
     let html = if args.no_html {
         None
     } else {
@@ -75,6 +105,10 @@ pub fn run(args: CheckArgs) -> Exit {
         html,
         threads: 0,
         memory_budget: args.memory,
+        jepsen: JepsenOptions {
+            model: args.model.unwrap_or_default(),
+            initial: args.initial.clone(),
+        },
     };
     let report = match lin::check_file(&args.history, args.format, &opts) {
         Ok(r) => r,

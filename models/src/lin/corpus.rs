@@ -15,9 +15,11 @@
 //!   an operation still open at the end is indeterminate (porcupine makes a
 //!   pending get return "").
 
+use super::jepsen::{keyword_map, read_one};
 use super::prepare::Keyed;
 use super::spec::{KeyOps, KvOp, KvSpec, OpMeta, Operation};
 use crate::history::{ClientOp, Entry, Function, History, HistoryError, OpType, Record, Value};
+use clojure_reader::edn::Edn;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -101,98 +103,7 @@ pub fn parse_jepsen_etcd(text: &str) -> Result<History, HistoryError> {
     Ok(History { records })
 }
 
-/// A value in a porcupine kv line.
-#[derive(Debug, PartialEq)]
-enum Edn {
-    Keyword(String),
-    Str(String),
-    Int(i64),
-    Nil,
-}
-
-/// Parses `{:k v, :k v}` with keyword keys and keyword, string, integer or
-/// nil values.
-fn parse_edn_map(s: &str) -> Result<Vec<(String, Edn)>, String> {
-    let mut it = s.trim().chars().peekable();
-    if it.next() != Some('{') {
-        return Err("expected a map starting with `{`".into());
-    }
-    let mut out = Vec::new();
-    let word = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        let mut w = String::new();
-        while let Some(&c) = it.peek() {
-            if c.is_whitespace() || c == ',' || c == '}' {
-                break;
-            }
-            w.push(c);
-            it.next();
-        }
-        w
-    };
-    loop {
-        while matches!(it.peek(), Some(c) if c.is_whitespace() || *c == ',') {
-            it.next();
-        }
-        match it.next() {
-            Some('}') => break,
-            Some(':') => {}
-            Some(c) => return Err(format!("expected a keyword key, found {c:?}")),
-            None => return Err("truncated line: the map is not closed with `}`".into()),
-        }
-        let key = word(&mut it);
-        while matches!(it.peek(), Some(c) if c.is_whitespace()) {
-            it.next();
-        }
-        let value = match it.peek() {
-            None => return Err(format!("truncated line: no value for :{key}")),
-            Some('"') => {
-                it.next();
-                let mut v = String::new();
-                loop {
-                    match it.next() {
-                        Some('"') => break,
-                        Some('\\') => match it.next() {
-                            Some('n') => v.push('\n'),
-                            Some('t') => v.push('\t'),
-                            Some(c) => v.push(c),
-                            None => {
-                                return Err(format!(
-                                    "truncated line: unterminated string for :{key}"
-                                ))
-                            }
-                        },
-                        Some(c) => v.push(c),
-                        None => {
-                            return Err(format!("truncated line: unterminated string for :{key}"))
-                        }
-                    }
-                }
-                Edn::Str(v)
-            }
-            Some(':') => {
-                it.next();
-                Edn::Keyword(word(&mut it))
-            }
-            Some(_) => {
-                let w = word(&mut it);
-                if w == "nil" {
-                    Edn::Nil
-                } else {
-                    Edn::Int(
-                        w.parse()
-                            .map_err(|_| format!("value of :{key}: unexpected {w:?}"))?,
-                    )
-                }
-            }
-        };
-        out.push((key, value));
-    }
-    if let Some(c) = it.find(|c| !c.is_whitespace()) {
-        return Err(format!("unexpected {c:?} after the map"));
-    }
-    Ok(out)
-}
-
+#[derive(Debug)]
 struct KvLine {
     process: u64,
     op_type: OpType,
@@ -202,38 +113,39 @@ struct KvLine {
 }
 
 fn kv_line(text: &str) -> Result<KvLine, String> {
-    let mut map: HashMap<String, Edn> = parse_edn_map(text)?.into_iter().collect();
+    let form = read_one(text)?;
+    let mut map = keyword_map(&form)?;
     let mut take = |k: &str| map.remove(k).ok_or_else(|| format!("missing :{k}"));
-    let process = match take("process")? {
-        Edn::Int(p) if p >= 0 => p as u64,
+    let process = match &take("process")? {
+        Edn::Int(p) if *p >= 0 => *p as u64,
         v => {
             return Err(format!(
-                ":process must be a non-negative integer, found {v:?}"
+                ":process must be a non-negative integer, found {v}"
             ))
         }
     };
-    let op_type = match take("type")? {
-        Edn::Keyword(t) => match t.as_str() {
+    let op_type = match &take("type")? {
+        Edn::Key(t) => match &**t {
             "invoke" => OpType::Invoke,
             "ok" => OpType::Ok,
             "fail" => OpType::Fail,
             "info" => OpType::Info,
             _ => return Err(format!("unknown :type :{t}")),
         },
-        v => return Err(format!(":type must be a keyword, found {v:?}")),
+        v => return Err(format!(":type must be a keyword, found {v}")),
     };
-    let f = match take("f")? {
-        Edn::Keyword(f) if matches!(f.as_str(), "get" | "put" | "append") => f,
-        v => return Err(format!(":f must be :get, :put or :append, found {v:?}")),
+    let f = match &take("f")? {
+        Edn::Key(f) if matches!(&**f, "get" | "put" | "append") => f.to_string(),
+        v => return Err(format!(":f must be :get, :put or :append, found {v}")),
     };
-    let key = match take("key")? {
-        Edn::Str(k) => k,
-        v => return Err(format!(":key must be a string, found {v:?}")),
+    let key = match &take("key")? {
+        Edn::Str(k) => k.to_string(),
+        v => return Err(format!(":key must be a string, found {v}")),
     };
-    let value = match take("value")? {
-        Edn::Str(v) => Some(v),
+    let value = match &take("value")? {
+        Edn::Str(v) => Some(v.to_string()),
         Edn::Nil => None,
-        v => return Err(format!(":value must be a string or nil, found {v:?}")),
+        v => return Err(format!(":value must be a string or nil, found {v}")),
     };
     Ok(KvLine {
         process,
@@ -385,12 +297,10 @@ mod tests {
 
     #[test]
     fn kv_lines() {
-        let m = parse_edn_map(
-            r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x \"9\" y"}"#,
-        )
-        .unwrap();
-        assert_eq!(m[4], ("value".to_string(), Edn::Str("x \"9\" y".into())));
-        assert!(parse_edn_map(r#"{:process 9, :type :invoke, :f :app"#)
+        let l = kv_line(r#"{:process 9, :type :invoke, :f :append, :key "0", :value "x \"9\" y"}"#)
+            .unwrap();
+        assert_eq!(l.value.as_deref(), Some("x \"9\" y"));
+        assert!(kv_line(r#"{:process 9, :type :invoke, :f :app"#)
             .unwrap_err()
             .contains("truncated"));
         let k = parse_porcupine_kv(

@@ -39,6 +39,7 @@
 pub mod corpus;
 mod draw;
 mod engine;
+pub mod jepsen;
 mod list_append;
 mod prepare;
 mod search;
@@ -71,6 +72,9 @@ pub struct CheckOptions {
     /// [`KeyResult::OverBudget`]; shrinking and drawing a violation stay
     /// within it too.
     pub memory_budget: u64,
+    /// The model and initial value of a Jepsen EDN history
+    /// ([`Format::JepsenEdn`]; other formats name their model themselves).
+    pub jepsen: jepsen::JepsenOptions,
 }
 
 /// The default [`CheckOptions::memory_budget`]: 4 GiB.
@@ -85,6 +89,7 @@ impl Default for CheckOptions {
             html: None,
             threads: 0,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            jepsen: jepsen::JepsenOptions::default(),
         }
     }
 }
@@ -380,11 +385,19 @@ pub enum Format {
     PorcupineKv,
     /// Jepsen etcd register logs.
     JepsenEtcd,
+    /// Jepsen's own `history.edn`, with a Knossos model
+    /// ([`CheckOptions::jepsen`]).
+    JepsenEdn,
 }
 
 impl Format {
     /// Every format, by name.
-    pub const ALL: [Format; 3] = [Format::Tumult, Format::PorcupineKv, Format::JepsenEtcd];
+    pub const ALL: [Format; 4] = [
+        Format::Tumult,
+        Format::PorcupineKv,
+        Format::JepsenEtcd,
+        Format::JepsenEdn,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -392,6 +405,7 @@ impl Format {
             Format::Tumult => "tumult",
             Format::PorcupineKv => "porcupine-kv",
             Format::JepsenEtcd => "jepsen-etcd",
+            Format::JepsenEdn => "jepsen-edn",
         }
     }
 }
@@ -409,7 +423,9 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.name() == s)
             .ok_or_else(|| {
-                format!("unknown format {s:?} (expected tumult, porcupine-kv or jepsen-etcd)")
+                format!(
+                    "unknown format {s:?} (expected tumult, porcupine-kv, jepsen-etcd or jepsen-edn)"
+                )
             })
     }
 }
@@ -421,6 +437,11 @@ pub fn check_text(text: &str, format: Format, opts: &CheckOptions) -> Result<Rep
         Format::Tumult => check_history(&read_history(text.as_bytes())?, opts),
         Format::JepsenEtcd => check_history(&corpus::parse_jepsen_etcd(text)?, opts),
         Format::PorcupineKv => Ok(run(corpus::parse_porcupine_kv(text)?, opts, start)),
+        Format::JepsenEdn => Ok(match jepsen::parse(text, &opts.jepsen)? {
+            jepsen::Parsed::Register(k) => run(k, opts, start),
+            jepsen::Parsed::CasRegister(k) => run(k, opts, start),
+            jepsen::Parsed::MultiRegister(k) => run(k, opts, start),
+        }),
     }
 }
 
