@@ -14,12 +14,15 @@
 //! reads, election timeouts of 5..=30 ticks, heartbeats of 1..=3 ticks,
 //! 1..=64 entries per Append, pre-vote on or off and check-quorum on or off (on with pre-vote), each fault
 //! site on with chance 1/4 (firing with chance 0.05, 0.25 or 1 when reached;
-//! a quarter of the runs focus on snapshots: compaction every 5..=100
-//! entries and the snapshot sites on with chance 2/3),
+//! a third of the unfocused runs focus on snapshots: compaction every 5..=100
+//! entries and the snapshot sites on with chance 5/6),
 //! one to four nemesis steps over a random subset of every action (an
 //! eighth of the runs with three or more voters focus on membership
 //! instead: a voter removed, added back and removed again at once every
-//! 1-2.5 s, at 100 or more ops/s, with at most one other step), and
+//! 1-2.5 s, at 100 or more ops/s, with at most one other step; a quarter
+//! of the others with three or more nodes on a leader cut off and healed
+//! every 0.8-2.5 s, check-quorum off, reads and writes, 1 or 4 entries per
+//! Append, with at most one other step), and
 //! recovery judged on a majority core (`[expect] liveness = "core"`) in a
 //! third of the runs with three or more nodes.
 
@@ -108,12 +111,21 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     // quiet when it is not a voter of its own configuration (dissertation
     // section 4.2.2). Other chaos is light, so the changes commit on time.
     let membership_focus = voters >= 3 && r.chance(1, 8);
-    // A quarter of the others focus on snapshots: frequent compaction and
-    // the sites that move snapshot fetches, compaction and commits apart
-    // (what the late-install race needs all at once) likelier to be on.
-    let snapshot_focus = !membership_focus && r.chance(1, 4);
+    // A quarter of the others with three or more nodes focus on a leader cut
+    // off again and again while clients read and write, with check-quorum
+    // off (so it goes on leading its side) and small Appends: stale reads
+    // and the entries a cut-off leader appended alone, which its successor
+    // must overwrite, come from these.
+    let leader_focus = !membership_focus && nodes >= 3 && r.chance(1, 4);
+    // A third of the rest focus on snapshots: frequent compaction and the
+    // sites that move snapshot fetches, compaction and commits apart (what
+    // the late-install race needs all at once) likelier to be on.
+    let snapshot_focus = !membership_focus && !leader_focus && r.chance(1, 3);
     cluster["snapshot_every"] = value(if membership_focus {
         *r.pick(&[15i64, 50, 100])
+    } else if leader_focus {
+        // Rarely, so a restarted node keeps its suffix in the log.
+        *r.pick(&[200i64, 1000])
     } else if snapshot_focus {
         *r.pick(&[5i64, 15, 50, 100])
     } else {
@@ -147,6 +159,11 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         // A membership-focused run writes, so the removed voter falls behind.
         weights[1] = weights[1].max(2);
     }
+    if leader_focus {
+        // Reads and writes both, for stale reads.
+        weights[0] = weights[0].max(1);
+        weights[1] = weights[1].max(1);
+    }
     for (op, w) in ops.iter().zip(weights) {
         mix.insert(*op, w.into());
     }
@@ -165,15 +182,25 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     let max = r.between(min + 3, 30);
     engine["election_ticks"] = value(Array::from_iter([min as i64, max as i64]));
     engine["heartbeat_ticks"] = value(r.between(1, 3.min(min - 1)) as i64);
-    engine["max_append_entries"] = value(*r.pick(&[1i64, 4, 16, 64]));
-    // Pre-vote needs check-quorum (the engine refuses it alone).
-    let pre_vote = r.chance(1, 2);
+    engine["max_append_entries"] = value(if leader_focus {
+        *r.pick(&[1i64, 4])
+    } else {
+        *r.pick(&[1i64, 4, 16, 64])
+    });
+    // One of the three pairs the engine runs (pre-vote needs check-quorum),
+    // each a third of the time: check-quorum off keeps a cut-off leader
+    // leading, which stale reads need.
+    let (pre_vote, check_quorum) = if leader_focus {
+        (false, false)
+    } else {
+        *r.pick(&[(false, false), (false, true), (true, true)])
+    };
     engine["pre_vote"] = value(pre_vote);
-    engine["check_quorum"] = value(pre_vote || r.chance(1, 2));
+    engine["check_quorum"] = value(check_quorum);
     doc["engine"] = Item::Table(engine);
 
     // [faults]: each site on with chance 1/4 (BUGGIFY's per-run switch),
-    // the snapshot sites with chance 2/3 in a snapshot-focused run.
+    // the snapshot sites with chance 5/6 in a snapshot-focused run.
     let mut faults = Table::new();
     for site in Site::ALL {
         let snapshot_site = matches!(
@@ -181,7 +208,7 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
             Site::LateSnapshot | Site::CompactionLag | Site::CommitLag
         );
         if snapshot_focus && snapshot_site {
-            if r.chance(2, 3) {
+            if r.chance(5, 6) {
                 faults[site.name()] = value(*r.pick(&[0.25, 1.0]));
             }
         } else if r.chance(1, 4) {
@@ -202,16 +229,17 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
     };
     let mut steps = ArrayOfTables::new();
     let end_ms = duration_s * 1000;
+    let focused = membership_focus || leader_focus;
     if membership_focus {
         steps.extend(flap_steps(&mut r, &shape, end_ms));
     }
-    for _ in 0..r.between(
-        u64::from(!membership_focus),
-        if membership_focus { 1 } else { 4 },
-    ) {
+    if leader_focus {
+        steps.push(leader_cut_step(&mut r, &shape, end_ms));
+    }
+    for _ in 0..r.between(u64::from(!focused), if focused { 1 } else { 4 }) {
         steps.push(random_step(&mut r, &shape, end_ms));
     }
-    if nodes >= 2 && !membership_focus && r.chance(1, 4) {
+    if nodes >= 2 && !focused && r.chance(1, 4) {
         steps.push(oneway_step(&mut r, &shape, end_ms));
     }
     doc["nemesis"] = Item::ArrayOfTables(steps);
@@ -419,6 +447,41 @@ fn flap_steps(r: &mut Rng, s: &Shape, end_ms: u64) -> Vec<Table> {
     }
     steps.push(step(at + gap, "add-member"));
     steps
+}
+
+/// The leader of one shard cut off from the rest, then healed, again and
+/// again: a third of the time whichever node leads (stale reads), else
+/// one node that leadership is handed to and that is also restarted while
+/// cut off, so that its commit index starts over below the suffix it
+/// appended alone (what a follower must not commit when an Append proves
+/// only a prefix of its log, §5.3).
+fn leader_cut_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
+    let mut t = Table::new();
+    t["from"] = value(format!("{}ms", r.between(500, 1500)));
+    t["until"] = value(format!("{}ms", end_ms.saturating_sub(1000).max(2000)));
+    let lo = r.between(800, 1500);
+    t["every"] = value(strings([
+        format!("{lo}ms"),
+        format!("{}ms", r.between(lo, 2500)),
+    ]));
+    let shard = r.below(s.shards);
+    let cut = if r.chance(1, 3) {
+        t["do"] = value(strings(["partition".to_string(), "heal".to_string()]));
+        format!("leader:{shard}")
+    } else {
+        let node = format!("n{}", r.between(1, s.voters));
+        let actions = ["transfer-leader", "partition", "bounce", "heal"];
+        t["do"] = value(strings(actions.map(str::to_string)));
+        t["shard"] = value(shard as i64);
+        t["to"] = value(node.clone());
+        t["nodes"] = value(strings([node.clone()]));
+        node
+    };
+    let mut groups = Array::new();
+    groups.push(strings([cut]));
+    groups.push(strings(["rest".to_string()]));
+    t["groups"] = value(groups);
+    t
 }
 
 /// A one-way partition at a fixed time (a random step cannot draw it).
