@@ -64,11 +64,17 @@ impl SharedFile {
 pub(crate) struct Backend(pub(crate) Arc<SharedFile>);
 
 impl redb::StorageBackend for Backend {
+    // Once the store is dropped the file is not touched at all, reads
+    // included: redb's shutdown may run where the file system is gone (the
+    // simulation tearing a host's tasks down after its world ended, where
+    // turmoil's file system panics; found by tumult explore, run 1780).
     fn len(&self) -> Result<u64, io::Error> {
+        self.0.check_attached()?;
         self.0.file.len()
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.0.check_attached()?;
         self.0.file.read_exact_at(out, offset)
     }
 
