@@ -225,7 +225,7 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         voters,
         shards,
         timeout_ms,
-        election_min_ticks: min,
+        election_ticks: (min, max),
     };
     let mut steps = ArrayOfTables::new();
     let end_ms = duration_s * 1000;
@@ -268,7 +268,7 @@ struct Shape {
     shards: u64,
     /// The clients' timeout and the shortest election timeout, which bound `slow`.
     timeout_ms: u64,
-    election_min_ticks: u64,
+    election_ticks: (u64, u64),
 }
 
 fn node_selector(r: &mut Rng, s: &Shape) -> String {
@@ -347,7 +347,7 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
         // to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
         // still fit, or recovery fails on a correct engine (false alarms
         // explore found).
-        t["latency"] = value(r.ms_range(5, slow_room(s.timeout_ms, s.election_min_ticks)));
+        t["latency"] = value(r.ms_range(5, slow_room(s.timeout_ms, s.election_ticks)));
     }
     if takes(Arg::Rate) {
         t["rate"] = value(r.between(1, 30) as f64 / 100.0);
@@ -359,20 +359,24 @@ fn random_step(r: &mut Rng, s: &Shape, end_ms: u64) -> Table {
 }
 
 /// The most one-way delay a `slow` step may set when the clients time out
-/// after `timeout_ms` and elections time out after `election_min_ticks` at
-/// the shortest: `slow` lasts to the end of the run (the final heal keeps
-/// it), so one client attempt (a third of the timeout: two client hops of
-/// up to 20 ms, fsync, two node-to-node hops and 100 ms to spare) must
-/// still fit, and a vote's round trip must take at most half the shortest
-/// election timeout (Raft's timing requirement: broadcast time well below
-/// the election timeout), or recovery fails on a correct engine (false
-/// alarms explore found: 72-110 ms against a 466 ms client timeout, and
-/// 148-150 ms against 250 ms elections).
-fn slow_room(timeout_ms: u64, election_min_ticks: u64) -> u64 {
+/// after `timeout_ms` and election timeouts are drawn from `election`
+/// ticks `[min, max)`: `slow` lasts to the end of the run (the final heal
+/// keeps it), so one client attempt (a third of the timeout: two client
+/// hops of up to 20 ms, fsync, two node-to-node hops and 100 ms to spare)
+/// must still fit; and an election (a pre-vote and a vote, two round trips)
+/// must take at most half the shortest timeout and less than the spread of
+/// the timeouts, or two servers time out within one election of each other
+/// and split the vote again and again (Raft's timing requirement: broadcast
+/// time well below the election timeout). Otherwise recovery fails on a
+/// correct engine: false alarms explore found were 72-110 ms against a
+/// 466 ms client timeout, 148-150 ms against 250 ms elections, and 105-112
+/// ms against elections drawn from 450-600 ms.
+fn slow_room(timeout_ms: u64, election: (u64, u64)) -> u64 {
     let client = (timeout_ms / 3).saturating_sub(2 * 20 + 5 + 100) / 2;
     let tick_ms = tumult_engine::node::DEFAULT_TICK.as_millis() as u64;
-    let election = election_min_ticks * tick_ms / 4;
-    client.min(election).clamp(5, 150)
+    let (min, max) = election;
+    let elections = (min * tick_ms / 8).min(max.saturating_sub(min) * tick_ms / 4);
+    client.min(elections).clamp(5, 150)
 }
 
 /// Fits every `slow` step of a drawn scenario to its own clients' timeout
@@ -391,17 +395,18 @@ pub fn fit_slow(doc: &mut DocumentMut) {
     else {
         return;
     };
-    let election_min = doc
+    let (dmin, dmax) = tumult_engine::node::DEFAULT_ELECTION_TICKS;
+    let ticks = doc
         .get("engine")
         .and_then(|e| e.get("election_ticks"))
-        .and_then(|t| t.as_array())
-        .and_then(|a| a.get(0))
-        .and_then(|v| v.as_integer())
-        .map_or(
-            u64::from(tumult_engine::node::DEFAULT_ELECTION_TICKS.0),
-            |v| v.max(0) as u64,
-        );
-    let room = slow_room(timeout, election_min);
+        .and_then(|t| t.as_array());
+    let tick = |i: usize, default: u32| {
+        ticks
+            .and_then(|a| a.get(i))
+            .and_then(|v| v.as_integer())
+            .map_or(u64::from(default), |v| v.max(0) as u64)
+    };
+    let room = slow_room(timeout, (tick(0, dmin), tick(1, dmax)));
     let Some(steps) = doc
         .get_mut("nemesis")
         .and_then(|n| n.as_array_of_tables_mut())
@@ -522,9 +527,9 @@ mod tests {
         // (466 / 3 - 145) / 2 = 5 ms.
         assert_eq!(latency, ["5ms", "5ms"]);
         assert!(steps.get(1).unwrap().get("latency").is_none());
-        // Elections of 5 ticks (250 ms) at the shortest leave a vote's round
-        // trip 125 ms: 62 ms one way, though the clients' 1482 ms leave 174
-        // (the 148-150 ms explore drew kept every shard without a leader).
+        // Elections drawn from 5-8 ticks (250-400 ms) leave two round trips
+        // 125 ms: 31 ms one way, though the clients' 1482 ms leave 174 (the
+        // 148-150 ms explore drew kept every shard without a leader).
         let mut doc: DocumentMut = "[workload]\ntimeout = \"1482ms\"\n\n\
             [engine]\nelection_ticks = [5, 8]\n\n\
             [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"148ms\", \"150ms\"]\n"
@@ -537,11 +542,26 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap().to_string())
             .collect::<Vec<_>>();
-        assert_eq!(fitted, ["62ms", "62ms"]);
-        // Within the room ((2000 / 3 - 145) / 2 = 260, and a quarter of the
-        // default 10-tick election timeout, 125 ms) nothing changes.
+        assert_eq!(fitted, ["31ms", "31ms"]);
+        // A narrow spread binds too: 450-600 ms elections leave 37 ms (the
+        // 105-112 ms explore drew split the votes of two servers for good).
+        let mut doc: DocumentMut = "[workload]\ntimeout = \"1235ms\"\n\n\
+            [engine]\nelection_ticks = [9, 12]\n\n\
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"105ms\", \"112ms\"]\n"
+            .parse()
+            .unwrap();
+        fit_slow(&mut doc);
+        let fitted = doc["nemesis"].as_array_of_tables().unwrap().get(0).unwrap()["latency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(fitted, ["37ms", "37ms"]);
+        // Within the room ((2000 / 3 - 145) / 2 = 260, and the default
+        // 10-20 tick elections' 62 ms) nothing changes.
         let roomy = "[workload]\ntimeout = \"2000ms\"\n\n\
-            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n";
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"32ms\", \"50ms\"]\n";
         let mut doc: DocumentMut = roomy.parse().unwrap();
         fit_slow(&mut doc);
         assert_eq!(doc.to_string(), roomy);
