@@ -138,5 +138,7 @@ fn suite_stays_cheap() {
         assert!(secs <= 45.0, "{}", path.display());
         runs += s.run.seeds.len();
     }
-    assert!(runs <= 85, "{runs} runs in the suite");
+    // 87 today: the two regression scenarios explore's findings added in
+    // session 8 take under a second together.
+    assert!(runs <= 90, "{runs} runs in the suite");
 }
