@@ -123,7 +123,8 @@ impl Node {
     fn new(setup: u8) -> Node {
         let mut cfg = Config::new(ME, u64::from(setup));
         cfg.pre_vote = setup & 0x10 == 0;
-        cfg.check_quorum = setup & 0x20 == 0;
+        // Pre-vote needs check-quorum (the core refuses it alone).
+        cfg.check_quorum = cfg.pre_vote || setup & 0x20 == 0;
         cfg.max_append_entries = if setup & 0x40 == 0 { 64 } else { 1 };
         let three = Membership::new([1, 2, 3]);
         let recovered = |term: Term, entries: Vec<Entry>| Recovered {
