@@ -131,9 +131,12 @@ impl Client {
         self.conns.get(&node).cloned()
     }
 
-    /// Forgets the connection to `node` (after a timeout: it may be stalled).
+    /// Forgets the connection to `node` and every belief that it leads a
+    /// shard (after a timeout: it may be stalled, or a deposed leader cut off
+    /// from the rest that still answers nothing).
     pub fn reset(&mut self, node: NodeId) {
         self.conns.remove(&node);
+        self.leaders.retain(|_, l| *l != node);
     }
 
     /// One write attempt against one node.

@@ -11,7 +11,7 @@ use super::recorder::{host_now, Shared};
 use super::Phase;
 use crate::app::{shard_of, Command, Query, Reply};
 use crate::scenario::{ReadMode, Scenario, SplitMix64, WorkloadKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -296,6 +296,10 @@ impl Worker {
         let mut maybe_applied = false;
         let mut last_error = String::from("timeout");
         let mut tries = 0usize;
+        // Nodes that did not answer within an attempt: a redirect to one of
+        // them (from a follower cut off with a deposed leader) is not
+        // followed; the client goes on to the next node in order instead.
+        let mut stalled: BTreeSet<NodeId> = BTreeSet::new();
         loop {
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -340,13 +344,16 @@ impl Worker {
                         Err(e) => Outcome::Info(format!("undecodable reply: {e}")),
                     };
                 }
-                Attempt::Redirect(Some(leader)) if leader != node && tries <= nodes.len() * 4 => {
+                Attempt::Redirect(Some(leader))
+                    if leader != node && !stalled.contains(&leader) && tries <= nodes.len() * 4 =>
+                {
                     node = leader;
                     continue;
                 }
                 Attempt::Redirect(_) => last_error = "no leader".into(),
                 Attempt::Refused(why) => last_error = why,
                 Attempt::Unknown(why) => {
+                    stalled.insert(node);
                     maybe_applied = true;
                     last_error = why;
                 }
