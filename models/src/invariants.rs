@@ -375,6 +375,9 @@ pub enum Rule {
     /// Dissertation §4.2.2: a server that is not a voter of its own
     /// configuration never starts an election.
     NonVoterCampaign,
+    /// §6.4: a read the leader confirms at an index below an entry that was
+    /// already committed when the read was asked misses a completed write.
+    StaleRead,
 }
 
 impl Rule {
@@ -397,6 +400,7 @@ impl Rule {
             Rule::TruncateMatching => "truncate-matching",
             Rule::MembershipChange => "membership-change",
             Rule::NonVoterCampaign => "non-voter-campaign",
+            Rule::StaleRead => "stale-read",
         }
     }
 }

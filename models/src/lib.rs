@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod conformance;
+pub mod core_model;
 pub mod history;
 pub mod invariants;
 pub mod lin;

@@ -10,7 +10,7 @@ use super::types::{Entry, Index, SnapshotMeta, Term};
 use std::collections::VecDeque;
 
 /// The log of one replica of one shard.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct RaftLog {
     /// The compacted prefix. `index == 0` when the log was never compacted.
     snapshot: SnapshotMeta,

@@ -85,7 +85,7 @@ pub const PRE_VOTE_NEEDS_CHECK_QUORUM: &str = "a leader cut off from the majorit
     anyone; check_quorum makes it step down";
 
 /// Tunables of one replica.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     /// This server.
     pub id: NodeId,
@@ -155,7 +155,7 @@ impl Config {
 }
 
 /// What a replica currently is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     Follower,
     PreCandidate,
@@ -187,7 +187,7 @@ pub enum RaftError {
 }
 
 /// A read confirmed by the leader: serve it once `applied >= index`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReadState {
     /// The caller's context, from [`Raft::read_index`].
     pub ctx: u64,
@@ -259,7 +259,10 @@ impl Status {
 }
 
 /// The consensus state machine of one replica of one shard.
-#[derive(Clone, Debug)]
+///
+/// `Hash` and `Eq` compare every field, so that a model checker can tell
+/// two states of the real core apart (`tumult model --impl`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Raft {
     shard: ShardId,
     id: NodeId,

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 /// At most this many Appends carrying entries are outstanding per follower.
 pub(crate) const MAX_INFLIGHT: usize = 16;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ProgressState {
     Probe,
     Replicate,
@@ -21,7 +21,7 @@ pub(crate) enum ProgressState {
     Snapshot(Index),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Progress {
     /// The highest index known to be replicated on the follower.
     matched: Index,

@@ -12,7 +12,7 @@ use super::types::{Index, Membership, NodeId};
 use super::ReadState;
 use std::collections::{BTreeSet, VecDeque};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PendingRead {
     ctx: u64,
     index: Index,
@@ -20,7 +20,7 @@ struct PendingRead {
     acks: BTreeSet<NodeId>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct ReadOnly {
     /// The latest round handed out. Never reset, so stale replies of an older
     /// term can never be mistaken for a newer round (they also fail the term check).

@@ -3,7 +3,7 @@
 //! so the same seed gives the same run.
 
 /// splitmix64: a tiny deterministic PRNG.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {

@@ -9,7 +9,7 @@ use super::quorum::{self, VoteResult};
 use super::types::{Index, Membership, NodeId};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Tracker {
     /// Leader: every other voter's log.
     progress: BTreeMap<NodeId, Progress>,

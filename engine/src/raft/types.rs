@@ -26,7 +26,7 @@ pub struct RequestId {
 /// The voting members of a shard. Single-server changes: every configuration
 /// entry carries the whole new set, and differs from the previous one by at
 /// most one server (Raft dissertation §4.1).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Membership {
     /// The voters, in ascending order.
     pub voters: BTreeSet<NodeId>,
@@ -52,7 +52,7 @@ impl Membership {
 }
 
 /// What a log entry carries.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Payload {
     /// The entry a new leader appends at the start of its term (§8).
     Noop,
@@ -68,7 +68,7 @@ pub enum Payload {
 }
 
 /// One entry of the replicated log.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Entry {
     /// Position in the log, from 1.
     pub index: Index,
@@ -101,7 +101,7 @@ pub struct HardState {
 }
 
 /// Describes a snapshot: the log prefix it replaces.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SnapshotMeta {
     /// The index of the last entry the snapshot includes.
     pub index: Index,
@@ -125,7 +125,7 @@ pub struct Recovered {
 /// A message between the replicas of one shard. The node layer adds the
 /// shard and the sender and carries it; delivery may lose, delay, duplicate
 /// and reorder messages, and the core must be safe under all of these.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Message {
     /// Pre-vote (§9.6 of the dissertation): would you vote for me in `term`?
     /// `term` is the sender's current term + 1; nobody changes term for it.

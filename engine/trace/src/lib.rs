@@ -21,7 +21,7 @@ pub type Term = u64;
 pub type Index = u64;
 
 /// One protocol step of one server in one shard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum TraceEvent {
     /// The server adopted a higher term (and cleared its vote).

@@ -1,14 +1,22 @@
-//! `tumult model [--servers N] [--max-term T] [--max-log L] [--threads N] [--bug NAME]`:
+//! `tumult model [--impl] [--servers N] [--max-term T] [--max-log L] [--threads N] [--bug NAME]`:
 //! exhaustively checks the stateright model of the protocol
-//! (`tumult_models::model`) with breadth-first search, and prints the figures
-//! of the search or the shortest counterexample as numbered steps.
+//! (`tumult_models::model`, the specification) or, with `--impl`, the
+//! engine's production core itself (`tumult_models::core_model`) with
+//! breadth-first search, and prints the figures of the search or the
+//! shortest counterexample as numbered steps. `--serve ADDR` opens the
+//! search in stateright's web explorer instead.
 //!
-//! Exit codes: 0 no counterexample, 1 a counterexample, 2 bad arguments.
+//! Exit codes: 0 no counterexample, 1 a counterexample, 2 bad arguments,
+//! 3 timed out.
 
 use super::Exit;
+use std::fmt;
+use std::hash::Hash;
 use std::io::IsTerminal;
 use std::time::Duration;
-use tumult_models::model::{Bug, ModelConfig, RaftModel};
+use tumult_engine::mutants::Mutant;
+use tumult_models::core_model::{CoreConfig, CoreModel};
+use tumult_models::model::{check, Bug, Explain, ModelConfig, RaftModel};
 
 /// Arguments of `tumult model`.
 #[derive(Debug, clap::Args)]
@@ -58,6 +66,32 @@ pub struct ModelArgs {
     /// Give up after this many seconds (the result is then inconclusive, exit 3).
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Check the engine's production consensus core (`engine::raft::Raft`,
+    /// unchanged) instead of the specification; `--bug` then names a core
+    /// mutant (builds with `--features mutants`).
+    #[arg(long = "impl")]
+    pub implementation: bool,
+    /// With --impl: crashes in one path.
+    #[arg(long, default_value_t = 1)]
+    pub max_crashes: u8,
+    /// With --impl: read-index reads in one path (0: none).
+    #[arg(long, default_value_t = 1)]
+    pub max_reads: u8,
+    /// With --impl: messages may also be removed without delivery (loss is
+    /// already never delivering; this only tells more states apart).
+    #[arg(long)]
+    pub drops: bool,
+    /// With --impl: messages of one kind in flight on one link; a newer one
+    /// makes the oldest lost.
+    #[arg(long, default_value_t = 2)]
+    pub link_capacity: usize,
+    /// With --impl: leave out duplicated deliveries.
+    #[arg(long)]
+    pub no_duplicates: bool,
+    /// Open the search in stateright's web explorer at this address (for
+    /// example localhost:3000) instead of checking.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
 }
 
 impl ModelArgs {
@@ -89,17 +123,49 @@ impl ModelArgs {
         config.validate().map_err(|e| format!("--{e}"))?;
         Ok(config)
     }
+
+    fn core_config(&self) -> Result<CoreConfig, String> {
+        let mutant = match &self.bug {
+            None => None,
+            Some(name) => Some(Mutant::for_flag(name).map_err(|e| e.replace("--mutant", "--bug"))?),
+        };
+        let on = |off: bool, n: u8| if off { 0 } else { n };
+        let config = CoreConfig {
+            servers: self.servers,
+            voters: self.voters.unwrap_or(self.servers),
+            max_term: self.max_term,
+            max_log: self.max_log,
+            client_requests: !self.no_client_requests,
+            crashes: on(self.no_crashes, self.max_crashes),
+            reads: self.max_reads,
+            changes: on(self.no_membership, 1),
+            transfers: on(self.no_transfer, 1),
+            compaction: !self.no_compaction,
+            duplicates: !self.no_duplicates,
+            drops: self.drops,
+            link_capacity: self.link_capacity,
+            pre_vote: !self.no_pre_vote,
+            check_quorum: true,
+            mutant,
+        };
+        if self.no_noop || self.no_symmetry {
+            return Err(format!(
+                "--{} applies to the specification only: the core always appends its no-op \
+                 and is not reduced by symmetry",
+                if self.no_noop {
+                    "no-noop"
+                } else {
+                    "no-symmetry"
+                }
+            ));
+        }
+        config.validate().map_err(|e| format!("--{e}"))?;
+        Ok(config)
+    }
 }
 
 /// Runs the model check.
 pub fn run(args: ModelArgs) -> Exit {
-    let config = match args.config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tumult model: {e}");
-            return Exit::BadInput;
-        }
-    };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -109,6 +175,16 @@ pub fn run(args: ModelArgs) -> Exit {
         eprintln!("tumult model: --threads must be at least 1");
         return Exit::BadInput;
     }
+    if args.implementation {
+        return run_core(&args, threads);
+    }
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tumult model: {e}");
+            return Exit::BadInput;
+        }
+    };
     let mut model = RaftModel::new(config.clone());
     model.symmetry = !args.no_symmetry;
     println!(
@@ -125,10 +201,106 @@ pub fn run(args: ModelArgs) -> Exit {
         on(model.symmetry),
         config.bug.map(|b| format!(", bug {b}")).unwrap_or_default()
     );
+    let exit = search(&model, &args, threads);
+    if exit == Exit::Pass || exit == Exit::Inconclusive {
+        if let Some(bug) = config.bug {
+            let d = bug.demo_config();
+            println!(
+                "hint: {bug} shows with --servers {} --voters {} --max-term {} --max-log {}{}{} \
+                 --no-client-requests --no-pre-vote --no-crashes --no-compaction --no-transfer",
+                d.servers,
+                d.voters,
+                d.max_term,
+                d.max_log,
+                if d.noop { "" } else { " --no-noop" },
+                if d.membership { "" } else { " --no-membership" },
+            );
+        }
+    }
+    exit
+}
 
+/// `--impl`: the production core.
+fn run_core(args: &ModelArgs, threads: usize) -> Exit {
+    let config = match args.core_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tumult model --impl: {e}");
+            return Exit::BadInput;
+        }
+    };
+    println!(
+        "model --impl (the engine's consensus core): {} servers ({} voters), max term {}, max log {}, \
+         pre-vote {}, check-quorum {}, crashes {}, reads {}, membership changes {}, transfers {}, \
+         compaction {}, duplicates {}, drops {}{}",
+        config.servers,
+        config.voters,
+        config.max_term,
+        config.max_log,
+        on(config.pre_vote),
+        on(config.check_quorum),
+        config.crashes,
+        config.reads,
+        config.changes,
+        config.transfers,
+        on(config.compaction),
+        on(config.duplicates),
+        on(config.drops),
+        config.mutant.map(|m| format!(", bug {m}")).unwrap_or_default()
+    );
+    let mutant = config.mutant;
+    let exit = search(&CoreModel::new(config), args, threads);
+    if let (Some(m), Exit::Pass | Exit::Inconclusive) = (mutant, exit) {
+        let d = CoreConfig::demo(m);
+        println!(
+            "hint: {m} shows with --servers {} --max-term {} --max-log {} --max-crashes {} \
+             --max-reads {}{}{}{}",
+            d.servers,
+            d.max_term,
+            d.max_log,
+            d.crashes,
+            d.reads,
+            if d.changes == 0 {
+                " --no-membership"
+            } else {
+                ""
+            },
+            if d.transfers == 0 {
+                " --no-transfer"
+            } else {
+                ""
+            },
+            if d.compaction { "" } else { " --no-compaction" },
+        );
+    }
+    exit
+}
+
+/// Checks (or serves) `model` and prints the figures and any counterexample.
+fn search<M>(model: &M, args: &ModelArgs, threads: usize) -> Exit
+where
+    M: Explain,
+    M::State: Clone + fmt::Debug + fmt::Display + Hash + PartialEq + Send + Sync + 'static,
+    M::Action: Clone + fmt::Debug + fmt::Display + PartialEq + Send + Sync + 'static,
+{
+    if let Some(addr) = &args.serve {
+        // stateright's server panics on an address it cannot bind: try it first.
+        if let Err(e) = std::net::TcpListener::bind(addr.as_str()) {
+            eprintln!("tumult model: --serve {addr}: cannot listen there: {e}");
+            return Exit::BadInput;
+        }
+        println!("serving the explorer at http://{addr} (Ctrl-C to stop)");
+        // Blocks for as long as the server runs.
+        let _ = model
+            .clone()
+            .checker()
+            .threads(threads)
+            .serve(addr.as_str());
+        return Exit::Pass;
+    }
     let tty = std::io::stderr().is_terminal();
     let timeout = args.timeout.map(Duration::from_secs);
-    let report = model.check(threads, timeout, Duration::from_secs(2), &mut |p| {
+    let report = check(model, threads, timeout, Duration::from_secs(2), &mut |p| {
         if tty {
             eprint!(
                 "\r  {} states, {} unique, depth {}, {:.0} s   ",
@@ -156,19 +328,6 @@ pub fn run(args: ModelArgs) -> Exit {
             println!("also violated: \"{name}\"");
         }
         return Exit::Fail;
-    }
-    if let Some(bug) = config.bug {
-        let d = bug.demo_config();
-        println!(
-            "hint: {bug} shows with --servers {} --voters {} --max-term {} --max-log {}{}{} \
-             --no-client-requests --no-pre-vote --no-crashes --no-compaction --no-transfer",
-            d.servers,
-            d.voters,
-            d.max_term,
-            d.max_log,
-            if d.noop { "" } else { " --no-noop" },
-            if d.membership { "" } else { " --no-membership" },
-        );
     }
     for name in &report.unreached {
         println!("warning: \"{name}\" was never reached within these bounds");

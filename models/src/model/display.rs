@@ -143,11 +143,11 @@ impl fmt::Display for RaftState {
 
 /// One step of a replayed path: what happened and the state after it.
 #[derive(Clone, Debug)]
-pub struct Step {
+pub struct Step<A = Action, S = RaftState> {
     /// The action, with the server names of the replay.
-    pub action: Action,
+    pub action: A,
     /// The state after the action.
-    pub state: RaftState,
+    pub state: S,
 }
 
 impl RaftModel {

@@ -62,7 +62,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use display::Step;
-pub use run::{CheckReport, Counterexample, Progress};
+pub use run::{check, CheckReport, Counterexample, Explain, Progress, Replay};
 pub use symmetry::{Rename, Renaming};
 
 /// A deliberately broken rule, to show the checker finds what it must.
