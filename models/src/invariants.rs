@@ -378,6 +378,10 @@ pub enum Rule {
     /// §6.4: a read the leader confirms at an index below an entry that was
     /// already committed when the read was asked misses a completed write.
     StaleRead,
+    /// The consensus core's own assertion failed (a state it guarantees
+    /// never to be in; a node stops there). Only the model of the core
+    /// reports it, from the core's panic.
+    CoreAssertion,
 }
 
 impl Rule {
@@ -401,6 +405,7 @@ impl Rule {
             Rule::MembershipChange => "membership-change",
             Rule::NonVoterCampaign => "non-voter-campaign",
             Rule::StaleRead => "stale-read",
+            Rule::CoreAssertion => "core-assertion",
         }
     }
 }

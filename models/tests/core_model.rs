@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use tumult_models::core_model::{properties, CoreConfig, CoreModel};
-use tumult_models::model::check;
+use tumult_models::model::{check, Limits};
 
 #[test]
 fn two_real_cores_elect_a_leader_and_break_no_invariant() {
@@ -15,13 +15,11 @@ fn two_real_cores_elect_a_leader_and_break_no_invariant() {
         max_log: 1,
         ..CoreConfig::quiet()
     };
-    let report = check(
-        &CoreModel::new(config),
-        2,
-        Some(Duration::from_secs(600)),
-        Duration::from_secs(5),
-        &mut |_| {},
-    );
+    let limits = Limits {
+        timeout: Some(Duration::from_secs(600)),
+        ..Limits::new(2, Duration::from_secs(5))
+    };
+    let report = check(&CoreModel::new(config), &limits, &mut |_| {});
     assert!(
         report.counterexample.is_none(),
         "{}",

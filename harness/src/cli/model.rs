@@ -16,7 +16,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 use tumult_engine::mutants::Mutant;
 use tumult_models::core_model::{CoreConfig, CoreModel};
-use tumult_models::model::{check, Bug, Explain, ModelConfig, RaftModel};
+use tumult_models::model::{check, Bug, Explain, Limits, ModelConfig, RaftModel, Search};
 
 /// Arguments of `tumult model`.
 #[derive(Debug, clap::Args)]
@@ -88,6 +88,20 @@ pub struct ModelArgs {
     /// With --impl: leave out duplicated deliveries.
     #[arg(long)]
     pub no_duplicates: bool,
+    /// With --impl: membership changes proposed in one path (0: none; the
+    /// same as --no-membership).
+    #[arg(long, default_value_t = 1)]
+    pub max_changes: u8,
+    /// Give up (inconclusive, exit 3) once the checker holds this much
+    /// memory, like 512MiB or 8GiB.
+    #[arg(long, default_value = "8GiB", value_parser = tumult_models::lin::parse_size)]
+    pub memory: u64,
+    /// How to walk the state space: bfs (breadth-first: exhaustive,
+    /// shortest counterexamples), dfs (depth-first: exhaustive, memory
+    /// bounded by the depth) or random[:SEED] (random walks from the
+    /// initial state, never exhaustive: for bounds too large to exhaust).
+    #[arg(long, default_value = "bfs", value_name = "bfs|dfs|random[:SEED]")]
+    pub search: Search,
     /// Open the search in stateright's web explorer at this address (for
     /// example localhost:3000) instead of checking.
     #[arg(long, value_name = "ADDR")]
@@ -138,7 +152,7 @@ impl ModelArgs {
             client_requests: !self.no_client_requests,
             crashes: on(self.no_crashes, self.max_crashes),
             reads: self.max_reads,
-            changes: on(self.no_membership, 1),
+            changes: on(self.no_membership, self.max_changes),
             transfers: on(self.no_transfer, 1),
             compaction: !self.no_compaction,
             duplicates: !self.no_duplicates,
@@ -173,6 +187,10 @@ pub fn run(args: ModelArgs) -> Exit {
     });
     if threads == 0 {
         eprintln!("tumult model: --threads must be at least 1");
+        return Exit::BadInput;
+    }
+    if matches!(args.search, Search::Random(_)) && args.timeout.is_none() {
+        eprintln!("tumult model: --search random walks until --timeout SECONDS; give one");
         return Exit::BadInput;
     }
     if args.implementation {
@@ -254,17 +272,13 @@ fn run_core(args: &ModelArgs, threads: usize) -> Exit {
         let d = CoreConfig::demo(m);
         println!(
             "hint: {m} shows with --servers {} --max-term {} --max-log {} --max-crashes {} \
-             --max-reads {}{}{}{}",
+             --max-reads {} --max-changes {}{}{}",
             d.servers,
             d.max_term,
             d.max_log,
             d.crashes,
             d.reads,
-            if d.changes == 0 {
-                " --no-membership"
-            } else {
-                ""
-            },
+            d.changes,
             if d.transfers == 0 {
                 " --no-transfer"
             } else {
@@ -299,8 +313,13 @@ where
         return Exit::Pass;
     }
     let tty = std::io::stderr().is_terminal();
-    let timeout = args.timeout.map(Duration::from_secs);
-    let report = check(model, threads, timeout, Duration::from_secs(2), &mut |p| {
+    let limits = Limits {
+        timeout: args.timeout.map(Duration::from_secs),
+        memory: Some(args.memory),
+        search: args.search,
+        ..Limits::new(threads, Duration::from_secs(2))
+    };
+    let report = check(model, &limits, &mut |p| {
         if tty {
             eprint!(
                 "\r  {} states, {} unique, depth {}, {:.0} s   ",
@@ -332,7 +351,20 @@ where
     for name in &report.unreached {
         println!("warning: \"{name}\" was never reached within these bounds");
     }
+    if let Some(rss) = report.out_of_memory {
+        println!(
+            "gave up at {:.1} GiB resident (--memory {:.1} GiB) before the state space was \
+             exhausted: inconclusive (--search dfs or random needs far less)",
+            rss as f64 / (1u64 << 30) as f64,
+            args.memory as f64 / (1u64 << 30) as f64
+        );
+        return Exit::Inconclusive;
+    }
     if report.timed_out {
+        if matches!(args.search, Search::Random(_)) {
+            println!("no counterexample on the random walks within --timeout: inconclusive");
+            return Exit::Inconclusive;
+        }
         println!("timed out before the state space was exhausted: inconclusive");
         return Exit::Inconclusive;
     }

@@ -45,11 +45,11 @@
 //!
 //! ```
 //! use tumult_models::core_model::{CoreConfig, CoreModel};
-//! use tumult_models::model::check;
+//! use tumult_models::model::{check, Limits};
 //! use std::time::Duration;
 //!
 //! let config = CoreConfig { servers: 2, voters: 2, max_term: 1, max_log: 1, ..CoreConfig::quiet() };
-//! let report = check(&CoreModel::new(config), 1, None, Duration::from_secs(60), &mut |_| {});
+//! let report = check(&CoreModel::new(config), &Limits::new(1, Duration::from_secs(60)), &mut |_| {});
 //! assert!(report.counterexample.is_none());
 //! ```
 
@@ -57,7 +57,7 @@ mod display;
 
 use crate::conformance::{Conformance, ConformanceError, TraceRecord};
 use crate::invariants::{self, ClusterState, LogEntry, Rule, ServerState, Snapshot, Violation};
-use crate::model::{Explain, Replay, Step};
+use crate::model::{Explain, Halt, Replay, Step};
 use stateright::{Model, Property};
 use std::collections::BTreeMap;
 use tumult_engine::mutants::Mutant;
@@ -650,6 +650,45 @@ pub enum CoreAction {
     Restart(NodeId),
 }
 
+impl CoreAction {
+    /// The server whose core takes the input.
+    pub fn node(&self) -> Option<NodeId> {
+        Some(match self {
+            CoreAction::Tick(n)
+            | CoreAction::Propose(n)
+            | CoreAction::Read(n)
+            | CoreAction::Transfer(n, _)
+            | CoreAction::ChangeMembership(n, _)
+            | CoreAction::Snapshot(n)
+            | CoreAction::FetchDone(n)
+            | CoreAction::Crash(n)
+            | CoreAction::Restart(n) => *n,
+            CoreAction::Deliver(e) | CoreAction::Duplicate(e) | CoreAction::Drop(e) => e.to,
+        })
+    }
+}
+
+thread_local! {
+    /// Set while a core takes an input under [`CoreModel::step`].
+    static IN_CORE_STEP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the panic hook quiet about a core's panic inside
+/// [`CoreModel::step`], which reports it as a violation with its message
+/// (a search may reach the failing assertion many times); every other
+/// panic is reported as before.
+fn quiet_core_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let earlier = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CORE_STEP.with(|f| f.get()) {
+                earlier(info);
+            }
+        }));
+    });
+}
+
 /// Property names, as reported by the checker.
 pub mod properties {
     pub use crate::model::properties::{
@@ -662,6 +701,8 @@ pub mod properties {
     pub const DURABILITY: &str = "the core holds what its disk holds";
     /// A confirmed read is at or above every entry committed before it was asked.
     pub const LINEARIZABLE_READS: &str = "reads see every earlier commit";
+    /// The core never fails one of its own assertions.
+    pub const CORE_ASSERTIONS: &str = "the core's assertions hold";
     /// Some server becomes leader.
     pub const LEADER_ELECTED: &str = "a leader is elected";
     /// Some client command gets committed.
@@ -679,6 +720,8 @@ pub mod properties {
 pub struct CoreModel {
     /// Size, bounds, budgets and settings.
     pub config: CoreConfig,
+    /// Stops the search early (see [`crate::model::check`]).
+    pub halt: Halt,
 }
 
 impl CoreModel {
@@ -691,7 +734,11 @@ impl CoreModel {
         if let Err(e) = config.validate() {
             panic!("invalid core model configuration: {e}");
         }
-        CoreModel { config }
+        quiet_core_panics();
+        CoreModel {
+            config,
+            halt: Halt::default(),
+        }
     }
 
     fn ids(&self) -> impl Iterator<Item = NodeId> {
@@ -744,8 +791,35 @@ impl CoreModel {
     }
 
     /// The state after `action`, or `None` if it changes nothing, is not
-    /// enabled, or leaves the bounds.
+    /// enabled, or leaves the bounds. A panic of a core (one of its own
+    /// assertions) is a [`Rule::CoreAssertion`] violation, not the end of
+    /// the search: the panic message is printed and the path stops there.
     pub fn step(&self, last: &CoreState, action: &CoreAction) -> Option<CoreState> {
+        IN_CORE_STEP.with(|f| f.set(true));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.step_unguarded(last, action)
+        }));
+        IN_CORE_STEP.with(|f| f.set(false));
+        match result {
+            Ok(next) => next,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic without a message".to_string());
+                let mut s = last.clone();
+                s.broken = Some(Violation::new(
+                    Rule::CoreAssertion,
+                    action.node(),
+                    format!("the core panicked on \"{action}\": {what}"),
+                ));
+                Some(s)
+            }
+        }
+    }
+
+    fn step_unguarded(&self, last: &CoreState, action: &CoreAction) -> Option<CoreState> {
         let c = &self.config;
         let mut s = last.clone();
         let touched = match action {
@@ -911,7 +985,7 @@ impl Model for CoreModel {
     }
 
     fn actions(&self, state: &CoreState, out: &mut Vec<CoreAction>) {
-        if state.broken.is_some() {
+        if state.broken.is_some() || self.halt.is_set() {
             return;
         }
         let c = &self.config;
@@ -1005,6 +1079,9 @@ impl Model for CoreModel {
             Property::always(LINEARIZABLE_READS, |_, s: &CoreState| {
                 !broke(s, &[Rule::StaleRead])
             }),
+            Property::always(CORE_ASSERTIONS, |_, s: &CoreState| {
+                !broke(s, &[Rule::CoreAssertion])
+            }),
             Property::sometimes(LEADER_ELECTED, |_, s: &CoreState| {
                 s.seen & seen::LEADER != 0
             }),
@@ -1040,5 +1117,9 @@ impl Explain for CoreModel {
             });
         }
         (init, steps)
+    }
+
+    fn halt(&self) -> &Halt {
+        &self.halt
     }
 }

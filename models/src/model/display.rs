@@ -53,6 +53,11 @@ impl fmt::Display for Action {
             Action::PreVote { voter, candidate } => {
                 write!(f, "n{voter} grants a pre-vote to n{candidate}")
             }
+            Action::Campaign(id) => write!(f, "n{id} campaigns on its pre-votes"),
+            Action::LearnTerm { node, from } => {
+                write!(f, "n{node} learns n{from}'s term from a reply")
+            }
+            Action::StepDown(id) => write!(f, "n{id} steps down (check-quorum)"),
             Action::Deliver(m) => write!(f, "deliver {m}"),
             Action::Propose(id) => write!(f, "n{id} appends a client command"),
             Action::ChangeMembership(id, v) => {

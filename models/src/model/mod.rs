@@ -17,7 +17,12 @@
 //! change commits).
 //!
 //! Pre-vote is modelled as one step per grant ([`Action::PreVote`]): the
-//! voter's conditions are evaluated when the grant counts.
+//! voter's conditions are evaluated when the grant counts; the election
+//! itself is a step of its own ([`Action::Campaign`]). A reply that refuses
+//! still carries its sender's term ([`Action::LearnTerm`]), and a leader may
+//! step down in its term ([`Action::StepDown`], check-quorum). These three
+//! were found missing by the refinement test against the production core
+//! (models/tests/refinement.rs), which reaches such states.
 //!
 //! The network is a set of messages that are never removed once sent:
 //! delivering a message again is duplication, never delivering it is loss,
@@ -62,7 +67,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use display::Step;
-pub use run::{check, CheckReport, Counterexample, Explain, Progress, Replay};
+pub use run::{
+    check, CheckReport, Counterexample, Explain, Halt, Limits, Progress, Replay, Search,
+};
 pub use symmetry::{Rename, Renaming};
 
 /// A deliberately broken rule, to show the checker finds what it must.
@@ -354,8 +361,20 @@ pub enum Action {
     Timeout(NodeId),
     /// A voter answers a pre-candidate's pre-vote request and the answer
     /// arrives: request, grant and its delivery in one step (pre-vote
-    /// changes no durable state, so only the instant the grant counts matters).
+    /// changes no durable state). The grant is counted, but the election
+    /// waits for [`Action::Campaign`]: two servers may grant each other's
+    /// pre-votes before either campaigns.
     PreVote { voter: NodeId, candidate: NodeId },
+    /// A pre-candidate that holds pre-votes of a quorum campaigns.
+    Campaign(NodeId),
+    /// `node` learns the higher term of `from` from a reply (a refused vote
+    /// or pre-vote, an Append answered by a server of a newer term): it
+    /// becomes a follower of that term with no vote (§5.1). Replies that
+    /// grant are modelled by their requests' steps; this is every other one.
+    LearnTerm { node: NodeId, from: NodeId },
+    /// A leader that has not heard from a quorum within an election timeout
+    /// steps down in its term (check-quorum, dissertation §6.2).
+    StepDown(NodeId),
     /// The message is delivered (again, possibly).
     Deliver(Message),
     /// The leader appends a client command.
@@ -417,6 +436,8 @@ pub struct RaftModel {
     pub config: ModelConfig,
     /// Replace every state by its canonical representative under server renaming.
     pub symmetry: bool,
+    /// Stops the search early (see [`check`]).
+    pub halt: Halt,
 }
 
 impl RaftModel {
@@ -432,6 +453,7 @@ impl RaftModel {
         RaftModel {
             config,
             symmetry: true,
+            halt: Halt::default(),
         }
     }
 
@@ -475,6 +497,9 @@ impl Model for RaftModel {
     }
 
     fn actions(&self, state: &RaftState, actions: &mut Vec<Action>) {
+        if self.halt.is_set() {
+            return;
+        }
         self.enabled_actions(state, actions);
     }
 

@@ -8,6 +8,8 @@ use super::{Action, RaftModel, RaftState, Step};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::fmt;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A replayed path: the initial state, then each step with the state after it.
@@ -18,12 +20,105 @@ pub trait Explain: Model + Clone + Send + Sync + 'static {
     /// Replays a path of the checker from the initial state, in the names a
     /// reader follows.
     fn replay(&self, actions: &[Self::Action]) -> Replay<Self::Action, Self::State>;
+    /// The switch [`check`] turns on to stop the search early (the
+    /// memory budget): a model offers no actions while it is on.
+    fn halt(&self) -> &Halt;
 }
 
 impl Explain for RaftModel {
     fn replay(&self, actions: &[Action]) -> (RaftState, Vec<Step>) {
         RaftModel::replay(self, actions)
     }
+
+    fn halt(&self) -> &Halt {
+        &self.halt
+    }
+}
+
+/// Stops a search from outside stateright, which has no cancellation of its
+/// own: shared by every clone of a model, so the checker's workers see it.
+#[derive(Clone, Debug, Default)]
+pub struct Halt(Arc<AtomicBool>);
+
+impl Halt {
+    /// Whether the search is being stopped.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed)
+    }
+}
+
+/// How a search runs and when it gives up.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Worker threads.
+    pub threads: usize,
+    /// Give up after this long.
+    pub timeout: Option<Duration>,
+    /// Give up once the process's resident memory passes this many bytes
+    /// (checked every 50 ms; breadth-first frontiers of large states grow fast).
+    pub memory: Option<u64>,
+    /// How the state space is walked.
+    pub search: Search,
+    /// How often `progress` is called.
+    pub every: Duration,
+}
+
+impl Limits {
+    /// Breadth-first on `threads` threads, no budget, progress every `every`.
+    pub fn new(threads: usize, every: Duration) -> Self {
+        Limits {
+            threads,
+            timeout: None,
+            memory: None,
+            search: Search::BreadthFirst,
+            every,
+        }
+    }
+}
+
+/// How [`check`] walks the state space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// Level by level: shortest counterexamples, exhaustive, and a frontier
+    /// that holds whole states (the memory budget matters here).
+    BreadthFirst,
+    /// Exhaustive too, memory bounded by the depth; counterexamples need
+    /// not be the shortest.
+    DepthFirst,
+    /// Random walks from the initial state, each until it closes a cycle
+    /// or no action is enabled (stateright's simulation), choices drawn
+    /// from this seed: never exhaustive, little memory, and it reaches deep
+    /// states a breadth-first search of a large model never gets to.
+    Random(u64),
+}
+
+impl std::str::FromStr for Search {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bfs" => Ok(Search::BreadthFirst),
+            "dfs" => Ok(Search::DepthFirst),
+            "random" => Ok(Search::Random(1)),
+            _ => match s.strip_prefix("random:").map(str::parse::<u64>) {
+                Some(Ok(seed)) => Ok(Search::Random(seed)),
+                _ => Err(format!(
+                    "{s:?} is not a search: bfs, dfs, random or random:SEED"
+                )),
+            },
+        }
+    }
+}
+
+/// The process's resident memory in bytes (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// How far a running check got.
@@ -88,6 +183,15 @@ pub struct CheckReport<A = Action, S = RaftState> {
     pub unreached: Vec<&'static str>,
     /// The time limit stopped the search before the state space was exhausted.
     pub timed_out: bool,
+    /// The memory budget stopped it (the resident bytes it reached).
+    pub out_of_memory: Option<u64>,
+}
+
+impl<A, S> CheckReport<A, S> {
+    /// Neither a counterexample nor the whole state space: the search gave up.
+    pub fn inconclusive(&self) -> bool {
+        self.counterexample.is_none() && (self.timed_out || self.out_of_memory.is_some())
+    }
 }
 
 impl RaftModel {
@@ -101,18 +205,20 @@ impl RaftModel {
         every: Duration,
         progress: &mut dyn FnMut(Progress),
     ) -> CheckReport {
-        check(self, threads, timeout, every, progress)
+        let limits = Limits {
+            timeout,
+            ..Limits::new(threads, every)
+        };
+        check(self, &limits, progress)
     }
 }
 
-/// Checks `model` by breadth-first search on `threads` threads, until the
-/// first counterexample, the end of the state space, or `timeout`;
-/// `progress` is called about every `every`.
+/// Checks `model` within `limits` (breadth-first unless told otherwise)
+/// until the first counterexample, the end of the state space, or a limit;
+/// `progress` is called about every `limits.every`.
 pub fn check<M>(
     model: &M,
-    threads: usize,
-    timeout: Option<Duration>,
-    every: Duration,
+    limits: &Limits,
     progress: &mut dyn FnMut(Progress),
 ) -> CheckReport<M::Action, M::State>
 where
@@ -121,38 +227,35 @@ where
     M::Action: Clone + fmt::Debug + PartialEq + Send + Sync + 'static,
 {
     let start = Instant::now();
+    model.halt().set(false);
     let mut builder = model
         .clone()
         .checker()
-        .threads(threads.max(1))
+        .threads(limits.threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
-    if let Some(t) = timeout {
+    if let Some(t) = limits.timeout {
         builder = builder.timeout(t);
     }
-    let checker = builder.spawn_bfs();
-    let figures = |c: &dyn Checker<M>| Progress {
-        states: c.state_count(),
-        unique: c.unique_state_count(),
-        depth: c.max_depth(),
-        seconds: start.elapsed().as_secs_f64(),
+    let (done, discoveries, out_of_memory) = match limits.search {
+        Search::BreadthFirst => watch(model, builder.spawn_bfs(), limits, start, progress),
+        Search::DepthFirst => watch(model, builder.spawn_dfs(), limits, start, progress),
+        Search::Random(seed) => watch(
+            model,
+            builder.spawn_simulation(seed, stateright::UniformChooser),
+            limits,
+            start,
+            progress,
+        ),
     };
-    let mut last = Instant::now();
-    while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(50).min(every));
-        if last.elapsed() >= every {
-            last = Instant::now();
-            progress(figures(&checker));
-        }
-    }
-    let checker = checker.join();
-    let done = figures(&checker);
-    let discoveries = checker.discoveries();
     let mut report = CheckReport {
         progress: done,
         counterexample: None,
         also_violated: Vec::new(),
         unreached: Vec::new(),
-        timed_out: timeout.is_some_and(|t| done.seconds >= t.as_secs_f64()),
+        timed_out: limits
+            .timeout
+            .is_some_and(|t| done.seconds >= t.as_secs_f64()),
+        out_of_memory,
     };
     for p in model.properties() {
         let found = discoveries.get(p.name);
@@ -172,4 +275,53 @@ where
         }
     }
     report
+}
+
+/// Property name -> the path that reached it.
+type Discoveries<M> = std::collections::HashMap<
+    &'static str,
+    stateright::Path<<M as Model>::State, <M as Model>::Action>,
+>;
+
+/// Waits for `checker`, reporting progress and enforcing the memory budget;
+/// the final figures, the discoveries and the resident bytes that stopped it.
+fn watch<M, C>(
+    model: &M,
+    checker: C,
+    limits: &Limits,
+    start: Instant,
+    progress: &mut dyn FnMut(Progress),
+) -> (Progress, Discoveries<M>, Option<u64>)
+where
+    M: Explain,
+    M::State: Clone + PartialEq,
+    M::Action: Clone + PartialEq,
+    C: Checker<M>,
+{
+    let figures = |c: &C| Progress {
+        states: c.state_count(),
+        unique: c.unique_state_count(),
+        depth: c.max_depth(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let mut last = Instant::now();
+    let mut out_of_memory = None;
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(50).min(limits.every));
+        if let (Some(budget), None) = (limits.memory, out_of_memory) {
+            if let Some(rss) = resident_bytes().filter(|&b| b > budget) {
+                // The workers drain what they hold without expanding it.
+                model.halt().set(true);
+                out_of_memory = Some(rss);
+            }
+        }
+        if last.elapsed() >= limits.every {
+            last = Instant::now();
+            progress(figures(&checker));
+        }
+    }
+    let checker = checker.join();
+    // Rebuilding a discovery's path replays the model's actions.
+    model.halt().set(false);
+    (figures(&checker), checker.discoveries(), out_of_memory)
 }

@@ -35,6 +35,19 @@ impl RaftModel {
             if s.role != Role::Leader && s.term < cfg.max_term && voters.contains(&id) {
                 actions.push(Action::Timeout(id));
             }
+            if s.role == Role::PreCandidate
+                && vol.granted.iter().filter(|v| voters.contains(v)).count() >= quorum(voters)
+            {
+                actions.push(Action::Campaign(id));
+            }
+            if s.role == Role::Leader {
+                actions.push(Action::StepDown(id));
+            }
+            for (&from, other) in &state.cluster.servers {
+                if other.term > s.term {
+                    actions.push(Action::LearnTerm { node: id, from });
+                }
+            }
             if s.role == Role::PreCandidate {
                 for &voter in voters {
                     let v = &state.cluster.servers[&voter];
@@ -155,14 +168,20 @@ impl RaftModel {
         match action {
             Action::Timeout(id) => self.timeout(&mut st, *id),
             Action::PreVote { voter, candidate } => {
-                let s = &st.cluster.servers[candidate];
-                let voters = s.voters().to_vec();
-                let vol = st.volatile.get_mut(candidate).unwrap();
-                vol.granted.insert(*voter);
-                let got = vol.granted.iter().filter(|v| voters.contains(v)).count();
-                if got >= quorum(&voters) {
-                    self.campaign(&mut st, *candidate);
-                }
+                st.volatile
+                    .get_mut(candidate)
+                    .unwrap()
+                    .granted
+                    .insert(*voter);
+            }
+            Action::Campaign(id) => self.campaign(&mut st, *id),
+            Action::LearnTerm { node, from } => {
+                let term = st.cluster.servers[from].term;
+                self.observe_term(&mut st, *node, term);
+            }
+            Action::StepDown(id) => {
+                st.cluster.servers.get_mut(id).unwrap().role = Role::Follower;
+                st.volatile.insert(*id, Volatile::default());
             }
             Action::Deliver(m) => self.deliver(&mut st, m),
             Action::Propose(id) => self.append_as_leader(&mut st, *id, Payload::Command(1)),

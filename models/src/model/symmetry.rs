@@ -221,6 +221,12 @@ impl Rename for Action {
                 voter: r.apply(*voter),
                 candidate: r.apply(*candidate),
             },
+            Action::Campaign(id) => Action::Campaign(r.apply(*id)),
+            Action::LearnTerm { node, from } => Action::LearnTerm {
+                node: r.apply(*node),
+                from: r.apply(*from),
+            },
+            Action::StepDown(id) => Action::StepDown(r.apply(*id)),
             Action::Deliver(m) => Action::Deliver(m.rename(r)),
             Action::Propose(id) => Action::Propose(r.apply(*id)),
             Action::ChangeMembership(id, v) => {
