@@ -99,6 +99,9 @@ pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
 /// The election timeout range in ticks unless configured otherwise.
 pub const DEFAULT_ELECTION_TICKS: (u32, u32) = (10, 20);
 
+/// A leader's heartbeat interval in ticks unless configured.
+pub const DEFAULT_HEARTBEAT_TICKS: u32 = 2;
+
 impl NodeConfig {
     /// A configuration with the defaults: 50 ms ticks, elections after
     /// 10..20 ticks, heartbeats every 2 ticks, pre-vote and check-quorum on.
@@ -110,7 +113,7 @@ impl NodeConfig {
             data_dir,
             tick: DEFAULT_TICK,
             election_ticks: DEFAULT_ELECTION_TICKS,
-            heartbeat_ticks: 2,
+            heartbeat_ticks: DEFAULT_HEARTBEAT_TICKS,
             pre_vote: true,
             check_quorum: true,
             max_append_entries: 64,

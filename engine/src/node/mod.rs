@@ -40,7 +40,10 @@ pub(crate) mod metrics;
 mod peers;
 
 pub use app::RaftApp;
-pub use config::{Env, NodeConfig, NodeError, SyncLatency, DEFAULT_ELECTION_TICKS, DEFAULT_TICK};
+pub use config::{
+    Env, NodeConfig, NodeError, SyncLatency, DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS,
+    DEFAULT_TICK,
+};
 pub use input::{ClientError, ReadMode, ShardStatus};
 pub use metrics::{NodeMetrics, PeerMetrics};
 

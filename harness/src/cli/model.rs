@@ -88,6 +88,10 @@ pub struct ModelArgs {
     /// With --impl: leave out duplicated deliveries.
     #[arg(long)]
     pub no_duplicates: bool,
+    /// With --impl: most entries in one Append (the engine's
+    /// max_append_entries; 1 sends an older suffix entry by entry).
+    #[arg(long, default_value_t = 64)]
+    pub max_append_entries: usize,
     /// With --impl: membership changes proposed in one path (0: none; the
     /// same as --no-membership).
     #[arg(long, default_value_t = 1)]
@@ -160,6 +164,7 @@ impl ModelArgs {
             link_capacity: self.link_capacity,
             pre_vote: !self.no_pre_vote,
             check_quorum: true,
+            max_append_entries: self.max_append_entries,
             mutant,
         };
         if self.no_noop || self.no_symmetry {
@@ -269,25 +274,47 @@ fn run_core(args: &ModelArgs, threads: usize) -> Exit {
     let mutant = config.mutant;
     let exit = search(&CoreModel::new(config), args, threads);
     if let (Some(m), Exit::Pass | Exit::Inconclusive) = (mutant, exit) {
-        let d = CoreConfig::demo(m);
-        println!(
-            "hint: {m} shows with --servers {} --max-term {} --max-log {} --max-crashes {} \
-             --max-reads {} --max-changes {}{}{}",
-            d.servers,
-            d.max_term,
-            d.max_log,
-            d.crashes,
-            d.reads,
-            d.changes,
-            if d.transfers == 0 {
-                " --no-transfer"
-            } else {
-                ""
-            },
-            if d.compaction { "" } else { " --no-compaction" },
-        );
+        match CoreConfig::demo(m) {
+            Some((d, how)) => println!(
+                "hint: {m} shows with --impl --bug {m} {}",
+                demo_flags(&d, how)
+            ),
+            None => println!("hint: no bounds tried so far expose {m} (see the README's table)"),
+        }
     }
     exit
+}
+
+/// The command-line flags that give `c` and `how`.
+fn demo_flags(c: &CoreConfig, how: Search) -> String {
+    let mut f = format!(
+        "--servers {} --max-term {} --max-log {} --max-crashes {} --max-reads {} --max-changes {} \
+         --max-append-entries {} --link-capacity {}",
+        c.servers,
+        c.max_term,
+        c.max_log,
+        c.crashes,
+        c.reads,
+        c.changes,
+        c.max_append_entries,
+        c.link_capacity
+    );
+    for (off, flag) in [
+        (c.transfers == 0, " --no-transfer"),
+        (!c.compaction, " --no-compaction"),
+        (!c.duplicates, " --no-duplicates"),
+        (!c.client_requests, " --no-client-requests"),
+        (c.drops, " --drops"),
+    ] {
+        if off {
+            f.push_str(flag);
+        }
+    }
+    f.push_str(&format!(" --search {how}"));
+    if matches!(how, Search::Random(_)) {
+        f.push_str(" --timeout 60");
+    }
+    f
 }
 
 /// Checks (or serves) `model` and prints the figures and any counterexample.

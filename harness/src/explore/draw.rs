@@ -505,59 +505,50 @@ mod tests {
     use super::*;
     use crate::scenario::parse_str;
 
-    #[test]
-    fn a_slow_step_taken_from_another_draw_is_fitted_to_the_clients_timeout() {
-        let mut doc: DocumentMut = "[workload]\ntimeout = \"466ms\"\n\n\
-            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n\n\
-            [[nemesis]]\nat = \"2s\"\ndo = \"crash\"\nnodes = [\"n1\"]\n"
-            .parse()
-            .unwrap();
+    /// `text` after `fit_slow`: each nemesis step's latency (empty if none).
+    fn fitted(text: &str) -> Vec<Vec<String>> {
+        let mut doc: DocumentMut = text.parse().unwrap();
         fit_slow(&mut doc);
-        let steps = doc["nemesis"].as_array_of_tables().unwrap();
-        let latency: Vec<&str> = steps
-            .get(0)
-            .unwrap()
-            .get("latency")
-            .unwrap()
-            .as_array()
+        doc["nemesis"]
+            .as_array_of_tables()
             .unwrap()
             .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+            .map(|step| {
+                step.get("latency")
+                    .and_then(|l| l.as_array())
+                    .map(|l| l.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_slow_step_taken_from_another_draw_is_fitted_to_the_clients_timeout() {
+        let steps = fitted(
+            "[workload]\ntimeout = \"466ms\"\n\n\
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"72ms\", \"110ms\"]\n\n\
+            [[nemesis]]\nat = \"2s\"\ndo = \"crash\"\nnodes = [\"n1\"]\n",
+        );
         // (466 / 3 - 145) / 2 = 5 ms.
-        assert_eq!(latency, ["5ms", "5ms"]);
-        assert!(steps.get(1).unwrap().get("latency").is_none());
+        assert_eq!(steps[0], ["5ms", "5ms"]);
+        assert!(steps[1].is_empty());
         // Elections drawn from 5-8 ticks (250-400 ms) leave two round trips
         // 125 ms: 31 ms one way, though the clients' 1482 ms leave 174 (the
         // 148-150 ms explore drew kept every shard without a leader).
-        let mut doc: DocumentMut = "[workload]\ntimeout = \"1482ms\"\n\n\
+        let steps = fitted(
+            "[workload]\ntimeout = \"1482ms\"\n\n\
             [engine]\nelection_ticks = [5, 8]\n\n\
-            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"148ms\", \"150ms\"]\n"
-            .parse()
-            .unwrap();
-        fit_slow(&mut doc);
-        let fitted = doc["nemesis"].as_array_of_tables().unwrap().get(0).unwrap()["latency"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect::<Vec<_>>();
-        assert_eq!(fitted, ["31ms", "31ms"]);
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"148ms\", \"150ms\"]\n",
+        );
+        assert_eq!(steps[0], ["31ms", "31ms"]);
         // A narrow spread binds too: 450-600 ms elections leave 37 ms (the
         // 105-112 ms explore drew split the votes of two servers for good).
-        let mut doc: DocumentMut = "[workload]\ntimeout = \"1235ms\"\n\n\
+        let steps = fitted(
+            "[workload]\ntimeout = \"1235ms\"\n\n\
             [engine]\nelection_ticks = [9, 12]\n\n\
-            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"105ms\", \"112ms\"]\n"
-            .parse()
-            .unwrap();
-        fit_slow(&mut doc);
-        let fitted = doc["nemesis"].as_array_of_tables().unwrap().get(0).unwrap()["latency"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect::<Vec<_>>();
-        assert_eq!(fitted, ["37ms", "37ms"]);
+            [[nemesis]]\nat = \"1s\"\ndo = \"slow\"\nlatency = [\"105ms\", \"112ms\"]\n",
+        );
+        assert_eq!(steps[0], ["37ms", "37ms"]);
         // Within the room ((2000 / 3 - 145) / 2 = 260, and the default
         // 10-20 tick elections' 62 ms) nothing changes.
         let roomy = "[workload]\ntimeout = \"2000ms\"\n\n\

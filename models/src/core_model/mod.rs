@@ -57,7 +57,7 @@ mod display;
 
 use crate::conformance::{Conformance, ConformanceError, TraceRecord};
 use crate::invariants::{self, ClusterState, LogEntry, Rule, ServerState, Snapshot, Violation};
-use crate::model::{Explain, Halt, Replay, Step};
+use crate::model::{Explain, Halt, Replay, Search, Step};
 use stateright::{Model, Property};
 use std::collections::BTreeMap;
 use tumult_engine::mutants::Mutant;
@@ -125,6 +125,9 @@ pub struct CoreConfig {
     pub pre_vote: bool,
     /// The cores' check-quorum setting.
     pub check_quorum: bool,
+    /// Most entries in one Append (the engine's `max_append_entries`; 1
+    /// makes a leader send an older suffix entry by entry).
+    pub max_append_entries: usize,
     /// The deliberate bug the cores run with (builds with the feature `mutants`).
     pub mutant: Option<Mutant>,
 }
@@ -150,6 +153,7 @@ impl Default for CoreConfig {
             link_capacity: 2,
             pre_vote: true,
             check_quorum: true,
+            max_append_entries: 64,
             mutant: None,
         }
     }
@@ -187,6 +191,9 @@ impl CoreConfig {
         if !(1..=6).contains(&self.max_log) {
             return Err(format!("max-log must be 1..=6, not {}", self.max_log));
         }
+        if self.max_append_entries == 0 {
+            return Err("max-append-entries must be at least 1".to_string());
+        }
         if !(1..=8).contains(&self.link_capacity) {
             return Err(format!(
                 "link-capacity must be 1..=8, not {}",
@@ -211,36 +218,56 @@ impl CoreConfig {
         Ok(())
     }
 
-    /// The smallest bounds known to expose `mutant` (see the README's table).
-    pub fn demo(mutant: Mutant) -> CoreConfig {
+    /// Bounds and a search measured to expose `mutant` (the README's
+    /// table), or `None` for the one no bounds tried here exposed yet
+    /// (follower-commit-past-append). Three servers, elections and
+    /// replication only, unless the mutant needs more; random walks where
+    /// the bounds are too large to exhaust.
+    pub fn demo(mutant: Mutant) -> Option<(CoreConfig, Search)> {
         let quiet = CoreConfig {
             mutant: Some(mutant),
             ..CoreConfig::quiet()
         };
-        match mutant {
-            Mutant::ReadWithoutQuorum => CoreConfig { reads: 1, ..quiet },
-            Mutant::MembershipBeforeTermCommit | Mutant::TwoMembershipChanges => CoreConfig {
-                servers: 4,
-                voters: 4,
-                max_term: 3,
-                changes: 2,
-                ..quiet
-            },
-            Mutant::RemovedNotFenced => CoreConfig {
-                changes: 1,
-                ..quiet
-            },
-            Mutant::SnapshotKeepsSuffix | Mutant::LateSnapshotInstall => CoreConfig {
-                max_term: 3,
-                compaction: true,
-                ..quiet
-            },
-            Mutant::CommitOldTerm => CoreConfig {
-                max_term: 3,
-                ..quiet
-            },
-            _ => quiet,
-        }
+        let deep = CoreConfig {
+            max_term: 3,
+            max_log: 3,
+            ..quiet.clone()
+        };
+        let walk = Search::Random(1);
+        Some(match mutant {
+            Mutant::VoteIgnoresLog | Mutant::ConflictKeepsSuffix => (deep, walk),
+            Mutant::LeaderIgnoresHigherTerm | Mutant::StaleAppendTruncates => {
+                (quiet, Search::BreadthFirst)
+            }
+            Mutant::MembershipBeforeTermCommit => (
+                CoreConfig {
+                    changes: 1,
+                    ..quiet
+                },
+                Search::BreadthFirst,
+            ),
+            Mutant::RemovedNotFenced => (CoreConfig { changes: 1, ..deep }, walk),
+            Mutant::TwoMembershipChanges => (CoreConfig { changes: 2, ..deep }, walk),
+            Mutant::SnapshotKeepsSuffix | Mutant::LateSnapshotInstall => (
+                CoreConfig {
+                    compaction: true,
+                    ..deep
+                },
+                walk,
+            ),
+            Mutant::ReadWithoutQuorum => (CoreConfig { reads: 3, ..deep }, walk),
+            // A leader re-elected in term 2 sends its term-1 entry alone.
+            Mutant::CommitOldTerm => (
+                CoreConfig {
+                    servers: 2,
+                    voters: 2,
+                    max_append_entries: 1,
+                    ..quiet
+                },
+                Search::BreadthFirst,
+            ),
+            _ => return None,
+        })
     }
 }
 
@@ -752,6 +779,7 @@ impl CoreModel {
             heartbeat_ticks: 1,
             pre_vote: self.config.pre_vote,
             check_quorum: self.config.check_quorum,
+            max_append_entries: self.config.max_append_entries,
             mutant: self.config.mutant,
             ..Config::new(id, 0)
         }

@@ -96,6 +96,16 @@ pub enum Search {
     Random(u64),
 }
 
+impl fmt::Display for Search {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Search::BreadthFirst => f.write_str("bfs"),
+            Search::DepthFirst => f.write_str("dfs"),
+            Search::Random(seed) => write!(f, "random:{seed}"),
+        }
+    }
+}
+
 impl std::str::FromStr for Search {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -315,11 +325,19 @@ where
                 out_of_memory = Some(rss);
             }
         }
+        if limits.timeout.is_some_and(|t| start.elapsed() >= t) {
+            break;
+        }
         if last.elapsed() >= limits.every {
             last = Instant::now();
             progress(figures(&checker));
         }
     }
+    // stateright's workers look at its timeout (and at a discovery that
+    // ends the search) only between the batches they hold, and a single
+    // worker holds its whole frontier: left alone it would go on after
+    // `is_done` until the space is exhausted. The halt makes them drain.
+    model.halt().set(true);
     let checker = checker.join();
     // Rebuilding a discovery's path replays the model's actions.
     model.halt().set(false);

@@ -384,8 +384,10 @@ fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
         Ok(Some((lo, hi)))
     })?;
     let (min, hb) = (
-        election_ticks.map_or(10, |e: (u32, u32)| e.0),
-        heartbeat_ticks.unwrap_or(2),
+        election_ticks
+            .unwrap_or(tumult_engine::node::DEFAULT_ELECTION_TICKS)
+            .0,
+        heartbeat_ticks.unwrap_or(tumult_engine::node::DEFAULT_HEARTBEAT_TICKS),
     );
     if hb >= min {
         let key = if heartbeat_ticks.is_some() {
@@ -393,10 +395,9 @@ fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
         } else {
             "election_ticks"
         };
-        let span = t.get(key).map_or(t.span.clone(), |n| n.span.clone());
-        return Err(ctx.err(
-            &span,
-            &t.field(key),
+        return Err(t.err_at(
+            ctx,
+            key,
             format!("the heartbeat interval ({hb} ticks) must be shorter than the shortest election timeout ({min} ticks)"),
         ));
     }
@@ -407,10 +408,9 @@ fn engine(ctx: &Ctx, node: &Node) -> Res<Engine> {
         } else {
             "check_quorum"
         };
-        let span = t.get(key).map_or(t.span.clone(), |n| n.span.clone());
-        return Err(ctx.err(
-            &span,
-            &t.field(key),
+        return Err(t.err_at(
+            ctx,
+            key,
             format!(
                 "pre-vote (on unless pre_vote = false) needs check_quorum = true: {}",
                 tumult_engine::raft::PRE_VOTE_NEEDS_CHECK_QUORUM

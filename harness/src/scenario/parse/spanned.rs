@@ -210,6 +210,12 @@ impl<'a> Tbl<'a> {
         }
     }
 
+    /// An error about `key`, at its value's line (the table's when absent).
+    pub(super) fn err_at(&self, ctx: &Ctx, key: &str, message: impl Into<String>) -> ScenarioError {
+        let span = self.get(key).map_or(&self.span, |n| &n.span);
+        ctx.err(span, &self.field(key), message)
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<&'a Node> {
         self.entries.iter().find(|e| e.key == key).map(|e| &e.node)
     }
