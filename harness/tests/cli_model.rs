@@ -67,3 +67,40 @@ fn bad_search_arguments_are_refused() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("max-append-entries"), "{out}");
 }
+
+#[cfg(feature = "mutants")]
+#[test]
+fn a_core_mutant_without_bounds_runs_its_demo_bounds_and_is_caught() {
+    let (code, out) = tumult(&["--impl", "--bug", "membership-before-term-commit"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("demo bounds, as if run with --servers 3"),
+        "{out}"
+    );
+    assert!(out.contains("COUNTEREXAMPLE"), "{out}");
+    // Bounds given are used as they are: two servers in one term cannot
+    // change their membership, and the hint names the demo's flags.
+    let (code, out) = tumult(&[
+        "--impl",
+        "--bug",
+        "membership-before-term-commit",
+        "--servers",
+        "2",
+        "--max-term",
+        "1",
+        "--max-log",
+        "1",
+        "--max-crashes",
+        "0",
+        "--max-reads",
+        "0",
+        "--no-transfer",
+        "--no-compaction",
+        "--no-duplicates",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("hint: membership-before-term-commit shows with"),
+        "{out}"
+    );
+}

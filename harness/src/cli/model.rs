@@ -19,7 +19,7 @@ use tumult_models::core_model::{CoreConfig, CoreModel};
 use tumult_models::model::{check, Bug, Explain, Limits, ModelConfig, RaftModel, Search};
 
 /// Arguments of `tumult model`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ModelArgs {
     /// Servers in the model (1..=6).
     #[arg(long, default_value_t = 3)]
@@ -36,7 +36,9 @@ pub struct ModelArgs {
     /// Checker threads (default: the available cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Check a deliberately broken variant: commit-old-term, double-vote or early-membership-change.
+    /// Check a deliberately broken variant: commit-old-term, double-vote or
+    /// early-membership-change; with --impl (and --features mutants) a core
+    /// mutant, with its demo bounds unless bounds are given.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
     /// New leaders append no no-op.
@@ -243,8 +245,65 @@ pub fn run(args: ModelArgs) -> Exit {
     exit
 }
 
+impl ModelArgs {
+    /// With `--impl --bug NAME` and every bound at its default, the
+    /// mutant's demo bounds and search instead (the README's table).
+    fn with_demo_bounds(&self) -> Option<ModelArgs> {
+        let m = Mutant::for_flag(self.bug.as_deref()?).ok()?;
+        let at_defaults = self.servers == 3
+            && self.voters.is_none()
+            && self.max_term == 2
+            && self.max_log == 2
+            && self.max_crashes == 1
+            && self.max_reads == 1
+            && self.max_changes == 1
+            && self.max_append_entries == 64
+            && self.link_capacity == 2
+            && !(self.drops
+                || self.no_duplicates
+                || self.no_membership
+                || self.no_transfer
+                || self.no_compaction
+                || self.no_crashes
+                || self.no_client_requests
+                || self.no_pre_vote)
+            && self.search == Search::BreadthFirst;
+        if !at_defaults {
+            return None;
+        }
+        let (c, how) = CoreConfig::demo(m)?;
+        let mut a = self.clone();
+        a.servers = c.servers;
+        a.voters = Some(c.voters);
+        a.max_term = c.max_term;
+        a.max_log = c.max_log;
+        a.max_crashes = c.crashes;
+        a.max_reads = c.reads;
+        a.max_changes = c.changes;
+        a.no_membership = c.changes == 0;
+        a.no_transfer = c.transfers == 0;
+        a.no_compaction = !c.compaction;
+        a.no_duplicates = !c.duplicates;
+        a.drops = c.drops;
+        a.link_capacity = c.link_capacity;
+        a.max_append_entries = c.max_append_entries;
+        a.no_client_requests = !c.client_requests;
+        a.search = how;
+        if matches!(how, Search::Random(_)) && a.timeout.is_none() {
+            a.timeout = Some(60);
+        }
+        println!(
+            "no bounds given: {m}'s demo bounds, as if run with {}",
+            demo_flags(&c, how)
+        );
+        Some(a)
+    }
+}
+
 /// `--impl`: the production core.
 fn run_core(args: &ModelArgs, threads: usize) -> Exit {
+    let demo = args.with_demo_bounds();
+    let args = demo.as_ref().unwrap_or(args);
     let config = match args.core_config() {
         Ok(c) => c,
         Err(e) => {
