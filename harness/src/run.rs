@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tumult_engine::mutants::Mutant;
 pub use tumult_models::artifact::{CheckName, CheckResult, Counts, Expected, Outcome, RunVerdict};
-use tumult_models::artifact::{RunDir, HISTORY_FILE, LOG_FILE, SCENARIO_FILE, VERDICT_FILE};
+use tumult_models::artifact::{
+    Latency, RunDir, HISTORY_FILE, LOG_FILE, SCENARIO_FILE, VERDICT_FILE,
+};
 use tumult_models::history::{Entry, OpType};
 use tumult_models::lin::CheckOptions;
 
@@ -241,6 +243,7 @@ fn make_verdict(
     let mut phases: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut overall = Counts::default();
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut latencies: Vec<f64> = Vec::new();
     for e in &outcome.entries {
         if let Entry::Client(op) = e {
             match op.op_type {
@@ -256,6 +259,9 @@ fn make_verdict(
                     } else {
                         "final-reads"
                     };
+                    if t == OpType::Ok {
+                        latencies.push(op.time.saturating_sub(at) as f64 / 1e6);
+                    }
                     for c in [&mut overall, phases.entry(phase).or_default()] {
                         match t {
                             OpType::Ok => c.ok += 1,
@@ -296,6 +302,10 @@ fn make_verdict(
         history_sha256: sha256_hex(history),
         reproduce: format!("tumult run {} --seed {seed}", scenario.file),
         mutant: None,
+        latency_ms: {
+            latencies.sort_by(f64::total_cmp);
+            Latency::of_sorted(&latencies)
+        },
     }
 }
 

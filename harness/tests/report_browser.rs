@@ -150,6 +150,7 @@ fn assert_renders(r: &Rendered, page: &Path) {
         "id=\"timeline-canvas\"",
         "id=\"leadership\"",
         "id=\"chart-throughput\"",
+        "id=\"chart-latency-raw\"",
         "id=\"chart-latency\"",
         "id=\"reproduce\"",
     ] {
@@ -189,6 +190,19 @@ fn a_run_report_renders_in_chromium_with_timeline_bands_and_charts() {
         "reproduce command shown"
     );
     assert!(r.dom.contains("class=\"reign\""), "leaders drawn");
+    // latency-raw: a mark per operation (merged only where they crowd), in
+    // plotters' SVG, with the partition shaded behind it.
+    let raw = r
+        .dom
+        .split("id=\"chart-latency-raw\"")
+        .nth(1)
+        .and_then(|s| s.split("</svg>").next())
+        .expect("latency-raw drawn");
+    assert!(
+        raw.matches("<circle").count() > 100,
+        "operations drawn as points"
+    );
+    assert!(raw.contains("#F28E2B"), "the partition shaded");
     // The suite index of the run, too.
     assert!(out.join("index.html").exists() && out.join("summary.md").exists());
     let idx = render(&out.join("index.html"), &out.join("index.png"));
@@ -196,6 +210,11 @@ fn a_run_report_renders_in_chromium_with_timeline_bands_and_charts() {
     assert!(
         idx.dom.contains("leader-isolation/seed-1/report.html"),
         "index links the run report"
+    );
+    assert!(
+        idx.dom
+            .contains("<tr class=\"scenario\" data-group=\"g0\">"),
+        "a row for the scenario"
     );
 }
 
@@ -426,4 +445,16 @@ fn a_model_violation_shows_the_failing_event_and_the_trace_around_it() {
         "the failing event is highlighted"
     );
     assert!(r.dom.contains("two leaders in term 2"));
+    // The shard's servers as the checker rebuilt them, and the protocol
+    // timeline with the event marked.
+    assert!(r.dom.contains("id=\"model-nodes\""), "the servers' table");
+    // (n2 emits nothing before the event, so only n1 was rebuilt.)
+    assert!(
+        r.dom.contains("<tr><td><b>n1</b></td><td>leader</td>"),
+        "n1 leads"
+    );
+    assert!(
+        r.dom.contains("id=\"model-timeline\""),
+        "the protocol timeline"
+    );
 }

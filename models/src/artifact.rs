@@ -241,6 +241,32 @@ impl Counts {
     }
 }
 
+/// The nearest-rank percentile `p` (0..=100) of values sorted ascending.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Latency of a run's ok operations, in milliseconds (nearest rank).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+}
+
+impl Latency {
+    /// Of latencies in milliseconds sorted ascending; `None` without any.
+    pub fn of_sorted(sorted: &[f64]) -> Option<Latency> {
+        Some(Latency {
+            p50: percentile(sorted, 50.0)?,
+            p99: percentile(sorted, 99.0)?,
+        })
+    }
+}
+
 /// `verdict.json`: one run's verdict (SPEC.md §4).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunVerdict {
@@ -287,6 +313,10 @@ pub struct RunVerdict {
     /// The deliberate engine bug the run had (`tumult run --mutant`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutant: Option<String>,
+    /// Latency of the ok operations (absent without any, and in files
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<Latency>,
 }
 
 impl RunVerdict {
@@ -465,6 +495,11 @@ pub struct SummaryRow {
     pub reproduce: String,
     #[serde(default)]
     pub failed_checks: Vec<CheckName>,
+    /// Overall availability (ok / all), when the run had operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<Latency>,
 }
 
 /// A suite's `summary.json`.
@@ -556,6 +591,7 @@ mod tests {
             history_sha256: String::new(),
             reproduce: String::new(),
             mutant: None,
+            latency_ms: None,
         }
     }
 

@@ -410,6 +410,33 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Where the rule comes from: the section of the Raft paper (Ongaro and
+    /// Ousterhout, 2014) or of Ongaro's dissertation ("thesis") that states it.
+    pub fn section(self) -> &'static str {
+        match self {
+            Rule::ElectionSafety => "§5.2, Figure 3",
+            Rule::LogMatching => "§5.3, Figure 3",
+            Rule::LeaderCompleteness => "§5.4, Figure 3",
+            Rule::StateMachineSafety => "§5.4.3, Figure 3",
+            Rule::TermMonotonic => "§5.1, Figure 2 (currentTerm)",
+            Rule::CommitMonotonic => "Figure 2 (commitIndex)",
+            Rule::OneVotePerTerm => "§5.2, Figure 2 (votedFor)",
+            Rule::TruncateCommitted => "§5.4, Figure 2 (AppendEntries 3)",
+            Rule::CommitOldTerm => "§5.4.2, Figure 8",
+            Rule::AppliedCommitted => "§5.3, Figure 2 (lastApplied)",
+            Rule::CompactUncommitted => "§7",
+            Rule::Inconsistent => "Figure 2",
+            Rule::Durability => "Figure 2 (persistent state)",
+            Rule::TruncateMatching => "§5.3, Figure 2 (AppendEntries 3)",
+            Rule::MembershipChange => "thesis §4.1",
+            Rule::NonVoterCampaign => "thesis §4.2.2",
+            Rule::StaleRead => "§8, thesis §6.4",
+            Rule::CoreAssertion => "the core's own assertion",
+        }
+    }
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

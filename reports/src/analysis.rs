@@ -563,9 +563,6 @@ pub struct Series {
     pub ok: Vec<f64>,
     pub fail: Vec<f64>,
     pub info: Vec<f64>,
-    /// Latency of ok operations completed in the bucket, milliseconds (None: no op).
-    pub p50: Vec<Option<f64>>,
-    pub p99: Vec<Option<f64>>,
 }
 
 /// A round bucket width giving at most about `max_buckets` buckets over `span` ns.
@@ -583,13 +580,7 @@ pub fn nice_bucket(span: u64, max_buckets: u64) -> u64 {
 }
 
 /// Nearest-rank percentile of a sorted slice.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
+pub use tumult_models::artifact::percentile;
 
 /// Buckets completions by completion time.
 pub fn series(ops: &[Op], end_of_run: u64) -> Series {
@@ -600,27 +591,16 @@ pub fn series(ops: &[Op], end_of_run: u64) -> Series {
         ok: vec![0.0; n],
         fail: vec![0.0; n],
         info: vec![0.0; n],
-        p50: vec![None; n],
-        p99: vec![None; n],
     };
-    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); n];
     let per_second = 1e9 / bucket as f64;
     for op in ops {
         let b = ((op.end / bucket) as usize).min(n - 1);
         match op.status {
-            Status::Ok => {
-                s.ok[b] += per_second;
-                lat[b].push((op.end - op.start) as f64 / 1e6);
-            }
+            Status::Ok => s.ok[b] += per_second,
             Status::Fail => s.fail[b] += per_second,
             Status::Info => s.info[b] += per_second,
             Status::Pending => {}
         }
-    }
-    for (i, l) in lat.iter_mut().enumerate() {
-        l.sort_by(|a, b| a.total_cmp(b));
-        s.p50[i] = percentile(l, 50.0);
-        s.p99[i] = percentile(l, 99.0);
     }
     s
 }

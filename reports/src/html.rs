@@ -160,10 +160,15 @@ svg .strip { opacity: .85; }
 #tip { position: fixed; pointer-events: none; background: #10151f; color: #fff; font: 12px ui-monospace, Menlo, monospace; padding: 4px 7px; border-radius: 4px; display: none; z-index: 10; white-space: nowrap; }
 tr.cited td { background: #fff3cd; }
 tr.focus td { background: #fde2e1; font-weight: 600; }
+tr.culprit td { background: #fff3cd; }
+span.entry { padding: 0 3px; border-radius: 3px; } span.entry.committed { text-decoration: underline; }
+span.entry.conflict { background: #f8c9c6; color: #7a1f1f; font-weight: 600; }
 .muted { color: var(--muted); }
 iframe.lin { width: 1200px; height: 640px; border: 1px solid var(--line); border-radius: 6px; }
 details { margin: 6px 0; } summary { cursor: pointer; color: #2e6fdb; }
 tr.unmet td { background: #fde2e1; }
+tr.scenario td { font-weight: 600; } tr.run td.seed { padding-left: 28px; font-weight: 400; }
+button.open { border: 0; background: none; cursor: pointer; color: #2e6fdb; font-size: 12px; padding: 0 4px 0 0; }
 input.filter { padding: 4px 8px; width: 320px; border: 1px solid #cfd4dc; border-radius: 6px; }
 "#;
 

@@ -6,9 +6,10 @@
 use crate::html::{esc, page_end, page_start};
 use crate::run::link_from;
 use crate::ReportError;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tumult_models::artifact::{
-    read_summary, CheckResult, Outcome, RunDir, RunVerdict, SuiteSummary, SummaryRow,
+    percentile, read_summary, CheckResult, Outcome, RunDir, RunVerdict, SuiteSummary, SummaryRow,
 };
 
 /// What the index needs of one run: its verdict and where its directory is.
@@ -47,6 +48,11 @@ impl RunSummary {
             wall_seconds: r.wall_seconds,
             history_sha256: r.history_sha256.clone(),
             reproduce: r.reproduce.clone(),
+            availability: r
+                .availability
+                .map(|a| [("overall".to_string(), a)].into_iter().collect())
+                .unwrap_or_default(),
+            latency_ms: r.latency_ms,
             ..RunVerdict::default()
         };
         RunSummary {
@@ -70,6 +76,8 @@ impl RunSummary {
             dir: self.dir.as_ref().map(|d| d.display().to_string()),
             reproduce: v.reproduce.clone(),
             failed_checks: v.failed_checks().map(|(n, _)| n).collect(),
+            availability: v.availability.get("overall").copied(),
+            latency_ms: v.latency_ms,
         }
     }
 }
@@ -246,7 +254,112 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
     m
 }
 
-/// `index.html`, to be written at `page`.
+/// One scenario's runs, as the index's row shows them.
+struct ScenarioRow<'a> {
+    name: &'a str,
+    runs: Vec<&'a RunSummary>,
+}
+
+impl ScenarioRow<'_> {
+    fn met(&self) -> usize {
+        self.runs.iter().filter(|r| r.run.met).count()
+    }
+
+    /// Failed checks over the runs: `linearizable ×2, model`.
+    fn failed_checks(&self) -> String {
+        let mut n: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &self.runs {
+            for (c, _) in r.run.failed_checks() {
+                *n.entry(c.name()).or_default() += 1;
+            }
+        }
+        n.into_iter()
+            .map(|(c, k)| {
+                if k > 1 {
+                    format!("{c} ×{k}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The mean of the runs' overall availability.
+    fn availability(&self) -> Option<f64> {
+        let a: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.run.availability.get("overall").copied())
+            .collect();
+        (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
+    }
+
+    /// The median of the runs' p50 and the worst of their p99.
+    fn latency(&self) -> Option<(f64, f64)> {
+        let mut p50: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.run.latency_ms)
+            .map(|l| l.p50)
+            .collect();
+        p50.sort_by(f64::total_cmp);
+        let p99 = self
+            .runs
+            .iter()
+            .filter_map(|r| r.run.latency_ms)
+            .map(|l| l.p99)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        Some((percentile(&p50, 50.0)?, p99?))
+    }
+}
+
+/// The runs grouped by scenario, in order of first appearance, scenarios
+/// with an unmet run first.
+fn by_scenario(runs: &[RunSummary]) -> Vec<ScenarioRow<'_>> {
+    let mut rows: Vec<ScenarioRow> = Vec::new();
+    for r in runs {
+        match rows.iter_mut().find(|s| s.name == r.run.scenario) {
+            Some(s) => s.runs.push(r),
+            None => rows.push(ScenarioRow {
+                name: &r.run.scenario,
+                runs: vec![r],
+            }),
+        }
+    }
+    rows.sort_by_key(|s| s.met() == s.runs.len());
+    rows
+}
+
+fn run_link(r: &RunSummary, page: &Path) -> String {
+    match &r.dir {
+        Some(d) if d.join("report.html").exists() => format!(
+            "<a href=\"{}\">report</a>",
+            esc(&link_from(page, &d.join("report.html")))
+        ),
+        Some(d) => format!(
+            "<a href=\"{}\">verdict.json</a>",
+            esc(&link_from(page, &d.join("verdict.json")))
+        ),
+        None => String::new(),
+    }
+}
+
+fn pct(a: Option<f64>) -> String {
+    a.map_or("–".to_string(), |a| format!("{:.1}%", a * 100.0))
+}
+
+fn latency_cells(l: Option<(f64, f64)>) -> String {
+    match l {
+        Some((p50, p99)) => {
+            format!("<td class=\"num\">{p50:.1}</td><td class=\"num\">{p99:.1}</td>")
+        }
+        None => "<td class=\"num\">–</td><td class=\"num\">–</td>".to_string(),
+    }
+}
+
+/// `index.html`, to be written at `page`: one row per scenario (runs, met,
+/// failed checks, availability, latency), each opening onto its seeds.
 pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
     let met = runs.iter().filter(|r| r.run.met).count();
     let mut h = page_start("tumult suite");
@@ -257,52 +370,68 @@ pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
     ));
     let sim: f64 = runs.iter().map(|r| r.run.sim_seconds).sum();
     let wall: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
+    let scenarios = by_scenario(runs);
     h.push_str(&format!(
-        "<p class=\"desc\">{sim:.0} simulated seconds in {wall:.1} wall seconds of runs.</p>\
-<p><input class=\"filter\" id=\"filter\" placeholder=\"filter: scenario, verdict, check…\"></p>"
+        "<p class=\"desc\">{} scenarios, {} runs: {sim:.0} simulated seconds in {wall:.1} wall seconds of runs. \
+Availability is the mean of the runs' ok / all; latency (ok operations, ms) is the median of the runs' p50 and the worst of their p99. A scenario opens onto its seeds.</p>\
+<p><input class=\"filter\" id=\"filter\" placeholder=\"filter: scenario, verdict, check…\"></p>",
+        scenarios.len(),
+        runs.len()
     ));
-    h.push_str("<table id=\"runs\"><tr><th>scenario</th><th class=\"num\">seed</th><th>verdict</th><th>expected</th><th>met</th><th class=\"num\">sim s</th><th class=\"num\">wall s</th><th>failed checks</th><th>report</th></tr>");
-    // Unexpected results first, then in run order.
-    let mut order: Vec<&RunSummary> = runs.iter().filter(|r| !r.run.met).collect();
-    order.extend(runs.iter().filter(|r| r.run.met));
-    for r in order {
-        let link = match &r.dir {
-            Some(d) if d.join("report.html").exists() => {
-                format!(
-                    "<a href=\"{}\">report</a>",
-                    esc(&link_from(page, &d.join("report.html")))
-                )
-            }
-            Some(d) => format!(
-                "<a href=\"{}\">verdict.json</a>",
-                esc(&link_from(page, &d.join("verdict.json")))
-            ),
-            None => String::new(),
-        };
-        let failed = r
-            .run
-            .failed_checks()
-            .map(|(n, _)| n.name())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let verdict_class = r.run.verdict.name();
+    h.push_str("<table id=\"runs\"><tr><th>scenario</th><th class=\"num\">runs</th><th>met</th><th>failed checks</th><th class=\"num\">availability</th><th class=\"num\">p50 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">sim s</th><th class=\"num\">wall s</th></tr>");
+    for (k, s) in scenarios.iter().enumerate() {
+        let all_met = s.met() == s.runs.len();
         h.push_str(&format!(
-            "<tr class=\"run{}\" title=\"{}\"><td>{}</td><td class=\"num\">{}</td><td><span class=\"badge {verdict_class}\">{}</span></td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td><td>{}</td><td>{link}</td></tr>",
-            if r.run.met { "" } else { " unmet" },
-            esc(&r.run.reproduce),
-            esc(&r.run.scenario),
-            r.run.seed,
-            r.run.verdict,
-            r.run.expected,
-            if r.run.met { "yes" } else { "<b>NO</b>" },
-            r.run.sim_seconds,
-            r.run.wall_seconds,
-            esc(&failed)
+            "<tr class=\"scenario{}\" data-group=\"g{k}\"><td><button class=\"open\" aria-expanded=\"{}\">{}</button> {}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td></tr>",
+            if all_met { "" } else { " unmet" },
+            !all_met,
+            if all_met { "▸" } else { "▾" },
+            esc(s.name),
+            s.runs.len(),
+            if all_met { format!("{}/{}", s.met(), s.runs.len()) } else { format!("<b>{}/{}</b>", s.met(), s.runs.len()) },
+            esc(&s.failed_checks()),
+            pct(s.availability()),
+            latency_cells(s.latency()),
+            s.runs.iter().map(|r| r.run.sim_seconds).sum::<f64>(),
+            s.runs.iter().map(|r| r.run.wall_seconds).sum::<f64>(),
         ));
+        // Its seeds: unmet first, then in run order; shown when the scenario has an unmet run.
+        let mut order: Vec<&RunSummary> = s.runs.iter().copied().filter(|r| !r.run.met).collect();
+        order.extend(s.runs.iter().copied().filter(|r| r.run.met));
+        for r in order {
+            let failed = r
+                .run
+                .failed_checks()
+                .map(|(n, _)| n.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            h.push_str(&format!(
+                "<tr class=\"run{}\" data-group=\"g{k}\"{} title=\"{}\"><td class=\"seed\">seed {} <span class=\"badge {}\">{}</span> expected {} {}</td><td></td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td></tr>",
+                if r.run.met { "" } else { " unmet" },
+                if all_met { " hidden" } else { "" },
+                esc(&r.run.reproduce),
+                r.run.seed,
+                r.run.verdict.name(),
+                r.run.verdict,
+                r.run.expected,
+                run_link(r, page),
+                if r.run.met { "yes" } else { "<b>NO</b>" },
+                esc(&failed),
+                pct(r.run.availability.get("overall").copied()),
+                latency_cells(r.run.latency_ms.map(|l| (l.p50, l.p99))),
+                r.run.sim_seconds,
+                r.run.wall_seconds,
+            ));
+        }
     }
     h.push_str("</table>");
-    h.push_str("<script>(function(){var f=document.getElementById('filter');f.addEventListener('input',function(){var q=f.value.toLowerCase();\
-document.querySelectorAll('#runs tr.run').forEach(function(tr){tr.style.display=tr.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});})();</script>");
+    h.push_str("<script>(function(){\
+document.querySelectorAll('#runs tr.scenario button.open').forEach(function(b){b.addEventListener('click',function(){\
+var tr=b.closest('tr'),g=tr.getAttribute('data-group'),open=b.getAttribute('aria-expanded')!=='true';b.setAttribute('aria-expanded',open);b.textContent=open?'▾':'▸';\
+document.querySelectorAll('#runs tr.run[data-group='+g+']').forEach(function(r){r.hidden=!open;});});});\
+var f=document.getElementById('filter');f.addEventListener('input',function(){var q=f.value.toLowerCase();\
+document.querySelectorAll('#runs tr.scenario').forEach(function(tr){var g=tr.getAttribute('data-group'),any=tr.textContent.toLowerCase().indexOf(q)>=0;\
+document.querySelectorAll('#runs tr.run[data-group='+g+']').forEach(function(r){if(r.textContent.toLowerCase().indexOf(q)>=0)any=true;});tr.style.display=any?'':'none';});});})();</script>");
     h.push_str(&page_end());
     h
 }
@@ -373,5 +502,39 @@ mod tests {
         let m = summary_md(&[run("a", 1, true), run("a", 2, false)]);
         assert!(m.contains("1/2 runs met"));
         assert!(m.contains("`tumult run scenarios/a.toml --seed 2`"));
+    }
+
+    #[test]
+    fn the_index_has_a_row_per_scenario_opening_onto_its_seeds() {
+        let with = |mut r: RunSummary, avail: f64, p50: f64, p99: f64| {
+            r.run.availability.insert("overall".into(), avail);
+            r.run.latency_ms = Some(tumult_models::artifact::Latency { p50, p99 });
+            r
+        };
+        let runs = [
+            with(run("calm", 1, true), 1.0, 2.0, 9.0),
+            with(run("calm", 2, true), 0.5, 4.0, 30.0),
+            with(run("calm", 3, true), 0.9, 3.0, 12.0),
+            with(run("stormy", 1, false), 0.25, 10.0, 100.0),
+        ];
+        let h = index_html(&runs, Path::new("index.html"));
+        assert_eq!(h.matches("<tr class=\"scenario").count(), 2);
+        assert_eq!(h.matches("<tr class=\"run").count(), 4);
+        // The unmet scenario comes first, open; the calm one's seeds are hidden.
+        assert!(h.find("stormy").unwrap() < h.find("calm").unwrap());
+        assert_eq!(h.matches(" hidden title=").count(), 3);
+        // calm: mean availability 80%, median p50 3.0, worst p99 30.0.
+        let calm = &h[h.find("> calm</td>").unwrap()..];
+        let calm = &calm[..calm.find("</tr>").unwrap()];
+        assert!(
+            calm.contains("80.0%") && calm.contains(">3.0<") && calm.contains(">30.0<"),
+            "{calm}"
+        );
+        assert!(h.contains("<b>0/1</b>") && h.contains("linearizable"));
+        // Rows of summary.json keep the figures for a directory that is gone.
+        let row = &summary(&runs).runs[1];
+        let back = RunSummary::from_row(row);
+        assert_eq!(back.run.latency_ms, runs[1].run.latency_ms);
+        assert_eq!(back.run.availability.get("overall"), Some(&0.5));
     }
 }

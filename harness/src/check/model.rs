@@ -12,13 +12,7 @@ use tumult_models::history::Entry;
 pub fn check(entries: &[Entry]) -> CheckResult {
     let started = Instant::now();
     let records = entries.iter().filter_map(|e| match e {
-        Entry::Trace(t) => Some(TraceRecord {
-            node: t.node.clone(),
-            shard: t.shard.unwrap_or(0),
-            event: t.event.clone(),
-            time: t.time,
-            index: t.index,
-        }),
+        Entry::Trace(t) => Some(TraceRecord::from(t)),
         _ => None,
     });
     let result = match check_trace(records) {

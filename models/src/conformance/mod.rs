@@ -74,6 +74,19 @@ impl From<(String, u64, TraceEvent, u64, u64)> for TraceRecord {
     }
 }
 
+impl From<&crate::history::TraceEvent> for TraceRecord {
+    /// A history's trace line (a node-wide event counts as shard 0's).
+    fn from(t: &crate::history::TraceEvent) -> Self {
+        TraceRecord {
+            node: t.node.clone(),
+            shard: t.shard.unwrap_or(0),
+            event: t.event.clone(),
+            time: t.time,
+            index: t.index,
+        }
+    }
+}
+
 /// The first event after which a rule no longer held.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConformanceViolation {
@@ -310,4 +323,43 @@ where
         checker.observe(&r.into())?;
     }
     Ok(checker.summary())
+}
+
+/// The state a violation report shows: a trace replayed up to the event at
+/// history index `index`.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayedTo {
+    /// The event's shard as rebuilt just before the event (`None` when no
+    /// record has that index).
+    pub before: Option<ClusterState>,
+    /// What observing the event (or an earlier one) found wrong, if anything.
+    pub error: Option<ConformanceError>,
+}
+
+/// Replays `records` in order up to and including the one at history index
+/// `index`, as [`check_trace`] does, keeping the shard's state before it: a
+/// report shows a violation from this instead of parsing its text.
+pub fn replay_to<I>(records: I, index: u64) -> ReplayedTo
+where
+    I: IntoIterator,
+    I::Item: Into<TraceRecord>,
+{
+    let mut checker = Conformance::new();
+    for r in records {
+        let r: TraceRecord = r.into();
+        if r.index == index {
+            let before = Some(checker.shard(r.shard).cloned().unwrap_or_default());
+            return ReplayedTo {
+                before,
+                error: checker.observe(&r).err(),
+            };
+        }
+        if let Err(e) = checker.observe(&r) {
+            return ReplayedTo {
+                before: None,
+                error: Some(e),
+            };
+        }
+    }
+    ReplayedTo::default()
 }

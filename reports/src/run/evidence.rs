@@ -54,12 +54,11 @@ pub(super) fn violations(
             CheckName::Assertion => "Assertion failure",
             _ => "Recovery failure",
         };
-        h.push_str(&format!(
-            "<h2 id=\"{name}-violation\">{title}</h2><pre>{}</pre>",
-            esc(&c.detail)
-        ));
+        h.push_str(&format!("<h2 id=\"{name}-violation\">{title}</h2>"));
         if name == CheckName::Model {
             model_context(h, c, history);
+        } else {
+            h.push_str(&format!("<pre>{}</pre>", esc(&c.detail)));
         }
     }
 }
@@ -187,6 +186,12 @@ fn model_context(h: &mut String, check: &CheckResult, history: &History) {
         return;
     };
     let shard = check.evidence.shard.or_else(|| check.figure_u64("shard"));
+    let rule = check.figures.get("rule").and_then(|v| v.as_str());
+    super::model_view::render(h, history, index, shard, rule);
+    h.push_str(&format!(
+        "<details><summary>the check's text</summary><pre>{}</pre></details>",
+        esc(&check.detail)
+    ));
     let Some(pos) = history
         .records
         .iter()

@@ -14,6 +14,7 @@
 
 mod charts;
 mod evidence;
+mod model_view;
 mod page;
 mod timeline;
 
