@@ -344,7 +344,7 @@ fn the_final_heal_of_a_core_reconnects_the_core_only() {
     );
     assert!(seen.is_empty(), "{seen:?}");
     let core: BTreeSet<u64> = [1, 2, 4].into();
-    nem.final_heal_core(&mut sim, &core);
+    nem.final_heal_core(&mut sim, &core, false);
     let at = sim.elapsed();
     run_for(&mut sim, Duration::from_millis(1100));
     let after = links(
@@ -358,6 +358,36 @@ fn the_final_heal_of_a_core_reconnects_the_core_only() {
         .collect();
     assert_eq!(after, inside);
     // n3 and n5 are neither up-and-connected to the core nor part of it.
+    assert_eq!(nem.reachable(&(1..=N).collect(), &core), core);
+}
+
+#[test]
+fn without_pre_vote_the_final_heal_of_a_core_cuts_the_others_off_from_it() {
+    // n1..n3 | n4, n5: n4 and n5 reach each other; n3 and n4 reach each
+    // other too through a second, overlapping cut pattern undone below.
+    let (seen, mut nem, mut sim, log) = effect(
+        "do = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"n3\", \"n4\", \"n5\"]]",
+        1,
+    );
+    assert!(seen.is_empty(), "{seen:?}");
+    let core: BTreeSet<u64> = [1, 2, 3].into();
+    // With pre-vote the links n3 <-> n4, n5 would stay; without, they are cut.
+    nem.final_heal_core(&mut sim, &core, true);
+    let at = sim.elapsed();
+    run_for(&mut sim, Duration::from_millis(1100));
+    let after = links(
+        &log,
+        at + Duration::from_millis(100),
+        at + Duration::from_millis(1100),
+    );
+    let expected: BTreeSet<(u64, u64)> = all_links()
+        .into_iter()
+        .filter(|(a, b)| core.contains(a) == core.contains(b))
+        .collect();
+    assert_eq!(
+        after, expected,
+        "the core among itself, the others among themselves"
+    );
     assert_eq!(nem.reachable(&(1..=N).collect(), &core), core);
 }
 

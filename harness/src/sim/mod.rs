@@ -412,7 +412,9 @@ fn run_world(
                     Liveness::All => nemesis.final_heal(&mut sim),
                     Liveness::Core => {
                         core = nemesis.draw_core(u64::from(c.shards));
-                        nemesis.final_heal_core(&mut sim, &core);
+                        // Without pre-vote the nodes outside the core are cut off from it.
+                        let pre_vote = scenario.engine.pre_vote.unwrap_or(true);
+                        nemesis.final_heal_core(&mut sim, &core, !pre_vote);
                     }
                 }
                 // Recovery is judged on an engine without fault sites.

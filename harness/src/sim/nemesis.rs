@@ -265,12 +265,30 @@ impl Nemesis {
     /// between the nodes of `core`, their disks and holds, and restarts
     /// those that are down; every other node, and every link to one, stays
     /// as the chaos left it. The flaky network stops.
-    pub fn final_heal_core(&mut self, sim: &mut turmoil::Sim<'_>, core: &BTreeSet<NodeId>) {
+    ///
+    /// With `isolate` (the engine runs without pre-vote) every node outside
+    /// the core is also cut off from the core: without pre-vote, a server
+    /// that still reaches part of the core raises the term of whoever
+    /// answers it at each of its timeouts and splits the core's votes for
+    /// as long as it stays (the disruptive server of the Raft
+    /// dissertation, §4.2.3 and §9.6), which Raft without pre-vote does
+    /// not claim to outlast. With pre-vote the engine must outlast it.
+    pub fn final_heal_core(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        core: &BTreeSet<NodeId>,
+        isolate: bool,
+    ) {
         let now = nanos(sim.elapsed());
         self.flaky = 0.0;
         let inside = |(a, b): &(NodeId, NodeId)| core.contains(a) && core.contains(b);
         self.cut.retain(|l| !inside(l));
         self.flaky_cut.retain(|l, _| !inside(l));
+        let others: BTreeSet<NodeId> = self.all().difference(core).copied().collect();
+        if isolate {
+            self.cut_between(&others, core);
+            self.cut_between(core, &others);
+        }
         self.sync_links(sim);
         for (a, b) in self.held.clone() {
             if inside(&(a, b)) {
@@ -286,12 +304,12 @@ impl Nemesis {
         for n in self.down().intersection(core).copied().collect::<Vec<_>>() {
             self.restart(sim, n);
         }
-        self.record(
-            "heal",
-            Some(json!({"final": "core", "nodes": names(core)})),
-            None,
-            now,
-        );
+        let value = if isolate && !others.is_empty() {
+            json!({"final": "core", "nodes": names(core), "isolated": names(&others)})
+        } else {
+            json!({"final": "core", "nodes": names(core)})
+        };
+        self.record("heal", Some(value), None, now);
     }
 
     /// The nodes of `nodes` that are up and have no cut or held link to
