@@ -48,6 +48,12 @@ fn explores_on_several_machines_merge_into_one_directory() {
         })
         .unwrap();
         assert!(report.finding.is_none(), "{}", report.summary());
+        // The index: the runs by focus, each group's figures over its runs.
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert!(index.contains("6/6 met their expectation"), "{index}");
+        let rows = index.matches("<tr class=\"scenario").count();
+        assert!((1..=5).contains(&rows), "{rows} groups");
+        assert_eq!(index.matches("<tr class=\"run\"").count(), 6, "every run listed");
         dirs.push(dir);
         parts.push(report);
     }

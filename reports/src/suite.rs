@@ -31,7 +31,7 @@ impl RunSummary {
 
     /// The summary of a `summary.json` row whose run directory is gone: the
     /// failed checks are known by name only.
-    fn from_row(r: &SummaryRow) -> RunSummary {
+    pub fn from_row(r: &SummaryRow) -> RunSummary {
         let checks = r
             .failed_checks
             .iter()
@@ -62,7 +62,7 @@ impl RunSummary {
     }
 
     /// Its row of `summary.json`.
-    fn row(&self) -> SummaryRow {
+    pub fn row(&self) -> SummaryRow {
         let v = &self.run;
         SummaryRow {
             scenario: v.scenario.clone(),
@@ -254,27 +254,65 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
     m
 }
 
-/// One scenario's runs, as the index's row shows them.
-struct ScenarioRow<'a> {
-    name: &'a str,
-    runs: Vec<&'a RunSummary>,
+/// A group of runs (a scenario's seeds, or explore's runs of one focus) as
+/// the index's row shows it: figures over every run added, and the runs
+/// kept to be listed under it.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub name: String,
+    pub runs: usize,
+    pub met: usize,
+    failed: BTreeMap<&'static str, usize>,
+    availability: (f64, usize),
+    p50s: Vec<f64>,
+    p99: Option<f64>,
+    sim_seconds: f64,
+    wall_seconds: f64,
+    /// The runs listed under the row.
+    pub shown: Vec<RunSummary>,
 }
 
-impl ScenarioRow<'_> {
-    fn met(&self) -> usize {
-        self.runs.iter().filter(|r| r.run.met).count()
+impl Group {
+    /// An empty group.
+    pub fn new(name: impl Into<String>) -> Group {
+        Group {
+            name: name.into(),
+            ..Group::default()
+        }
+    }
+
+    /// Counts `r` in the group's figures, and lists it if `keep`.
+    pub fn add(&mut self, r: RunSummary, keep: bool) {
+        let v = &r.run;
+        self.runs += 1;
+        self.met += usize::from(v.met);
+        for (c, _) in v.failed_checks() {
+            *self.failed.entry(c.name()).or_default() += 1;
+        }
+        if let Some(a) = v.availability.get("overall") {
+            self.availability.0 += a;
+            self.availability.1 += 1;
+        }
+        if let Some(l) = v.latency_ms {
+            self.p50s.push(l.p50);
+            self.p99 = Some(self.p99.map_or(l.p99, |m| m.max(l.p99)));
+        }
+        self.sim_seconds += v.sim_seconds;
+        self.wall_seconds += v.wall_seconds;
+        if keep {
+            self.shown.push(r);
+        }
+    }
+
+    fn all_met(&self) -> bool {
+        self.met == self.runs
     }
 
     /// Failed checks over the runs: `linearizable ×2, model`.
     fn failed_checks(&self) -> String {
-        let mut n: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &self.runs {
-            for (c, _) in r.run.failed_checks() {
-                *n.entry(c.name()).or_default() += 1;
-            }
-        }
-        n.into_iter()
-            .map(|(c, k)| {
+        self.failed
+            .iter()
+            .map(|(c, &k)| {
                 if k > 1 {
                     format!("{c} ×{k}")
                 } else {
@@ -287,48 +325,32 @@ impl ScenarioRow<'_> {
 
     /// The mean of the runs' overall availability.
     fn availability(&self) -> Option<f64> {
-        let a: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|r| r.run.availability.get("overall").copied())
-            .collect();
-        (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
+        let (sum, n) = self.availability;
+        (n > 0).then(|| sum / n as f64)
     }
 
     /// The median of the runs' p50 and the worst of their p99.
     fn latency(&self) -> Option<(f64, f64)> {
-        let mut p50: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|r| r.run.latency_ms)
-            .map(|l| l.p50)
-            .collect();
+        let mut p50 = self.p50s.clone();
         p50.sort_by(f64::total_cmp);
-        let p99 = self
-            .runs
-            .iter()
-            .filter_map(|r| r.run.latency_ms)
-            .map(|l| l.p99)
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-        Some((percentile(&p50, 50.0)?, p99?))
+        Some((percentile(&p50, 50.0)?, self.p99?))
     }
 }
 
-/// The runs grouped by scenario, in order of first appearance, scenarios
-/// with an unmet run first.
-fn by_scenario(runs: &[RunSummary]) -> Vec<ScenarioRow<'_>> {
-    let mut rows: Vec<ScenarioRow> = Vec::new();
+/// The runs grouped by scenario, in order of first appearance.
+fn by_scenario(runs: &[RunSummary]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
     for r in runs {
-        match rows.iter_mut().find(|s| s.name == r.run.scenario) {
-            Some(s) => s.runs.push(r),
-            None => rows.push(ScenarioRow {
-                name: &r.run.scenario,
-                runs: vec![r],
-            }),
-        }
+        let k = match groups.iter().position(|g| g.name == r.run.scenario) {
+            Some(k) => k,
+            None => {
+                groups.push(Group::new(r.run.scenario.clone()));
+                groups.len() - 1
+            }
+        };
+        groups[k].add(r.clone(), true);
     }
-    rows.sort_by_key(|s| s.met() == s.runs.len());
-    rows
+    groups
 }
 
 fn run_link(r: &RunSummary, page: &Path) -> String {
@@ -362,51 +384,84 @@ fn latency_cells(l: Option<(f64, f64)>) -> String {
 /// failed checks, availability, latency), each opening onto its seeds.
 pub fn index_html(runs: &[RunSummary], page: &Path) -> String {
     let met = runs.iter().filter(|r| r.run.met).count();
-    let mut h = page_start("tumult suite");
-    h.push_str(&format!(
-        "<h1>tumult suite <span class=\"badge {}\" id=\"suite-verdict\">{met}/{} met their expectation</span></h1>",
-        if met == runs.len() { "pass" } else { "fail" },
-        runs.len()
-    ));
     let sim: f64 = runs.iter().map(|r| r.run.sim_seconds).sum();
     let wall: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
-    let scenarios = by_scenario(runs);
-    h.push_str(&format!(
-        "<p class=\"desc\">{} scenarios, {} runs: {sim:.0} simulated seconds in {wall:.1} wall seconds of runs. \
-Availability is the mean of the runs' ok / all; latency (ok operations, ms) is the median of the runs' p50 and the worst of their p99. A scenario opens onto its seeds.</p>\
-<p><input class=\"filter\" id=\"filter\" placeholder=\"filter: scenario, verdict, check…\"></p>",
-        scenarios.len(),
+    let groups = by_scenario(runs);
+    let intro = format!(
+        "{} scenarios, {} runs: {sim:.0} simulated seconds in {wall:.1} wall seconds of runs.",
+        groups.len(),
         runs.len()
+    );
+    groups_html(
+        "tumult suite",
+        "scenario",
+        met,
+        runs.len(),
+        &intro,
+        &groups,
+        page,
+    )
+}
+
+/// A page of groups of runs (the suite's scenarios, explore's focuses):
+/// `title` with `met`/`total`, the `intro` (HTML), and a row per group
+/// named in the column `what`, which opens onto the runs it lists; groups
+/// with an unmet run first and open.
+pub fn groups_html(
+    title: &str,
+    what: &str,
+    met: usize,
+    total: usize,
+    intro: &str,
+    groups: &[Group],
+    page: &Path,
+) -> String {
+    let mut h = page_start(title);
+    h.push_str(&format!(
+        "<h1>{} <span class=\"badge {}\" id=\"suite-verdict\">{met}/{total} met their expectation</span></h1>",
+        esc(title),
+        if met == total { "pass" } else { "fail" },
     ));
-    h.push_str("<table id=\"runs\"><tr><th>scenario</th><th class=\"num\">runs</th><th>met</th><th>failed checks</th><th class=\"num\">availability</th><th class=\"num\">p50 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">sim s</th><th class=\"num\">wall s</th></tr>");
-    for (k, s) in scenarios.iter().enumerate() {
-        let all_met = s.met() == s.runs.len();
+    h.push_str(&format!(
+        "<p class=\"desc\">{intro} Availability is the mean of the runs' ok / all; latency (ok operations, ms) is the median of the runs' p50 and the worst of their p99. A row opens onto its runs.</p>\
+<p><input class=\"filter\" id=\"filter\" placeholder=\"filter: scenario, verdict, check…\"></p>"
+    ));
+    h.push_str(&format!("<table id=\"runs\"><tr><th>{}</th><th class=\"num\">runs</th><th>met</th><th>failed checks</th><th class=\"num\">availability</th><th class=\"num\">p50 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">sim s</th><th class=\"num\">wall s</th></tr>", esc(what)));
+    let mut order: Vec<&Group> = groups.iter().filter(|g| !g.all_met()).collect();
+    order.extend(groups.iter().filter(|g| g.all_met()));
+    for (k, g) in order.into_iter().enumerate() {
+        let all_met = g.all_met();
         h.push_str(&format!(
             "<tr class=\"scenario{}\" data-group=\"g{k}\"><td><button class=\"open\" aria-expanded=\"{}\">{}</button> {}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td></tr>",
             if all_met { "" } else { " unmet" },
             !all_met,
             if all_met { "▸" } else { "▾" },
-            esc(s.name),
-            s.runs.len(),
-            if all_met { format!("{}/{}", s.met(), s.runs.len()) } else { format!("<b>{}/{}</b>", s.met(), s.runs.len()) },
-            esc(&s.failed_checks()),
-            pct(s.availability()),
-            latency_cells(s.latency()),
-            s.runs.iter().map(|r| r.run.sim_seconds).sum::<f64>(),
-            s.runs.iter().map(|r| r.run.wall_seconds).sum::<f64>(),
+            esc(&g.name),
+            g.runs,
+            if all_met { format!("{}/{}", g.met, g.runs) } else { format!("<b>{}/{}</b>", g.met, g.runs) },
+            esc(&g.failed_checks()),
+            pct(g.availability()),
+            latency_cells(g.latency()),
+            g.sim_seconds,
+            g.wall_seconds,
         ));
-        // Its seeds: unmet first, then in run order; shown when the scenario has an unmet run.
-        let mut order: Vec<&RunSummary> = s.runs.iter().copied().filter(|r| !r.run.met).collect();
-        order.extend(s.runs.iter().copied().filter(|r| r.run.met));
-        for r in order {
+        // Its runs: unmet first, then in run order; shown when the group has an unmet run.
+        let mut runs: Vec<&RunSummary> = g.shown.iter().filter(|r| !r.run.met).collect();
+        runs.extend(g.shown.iter().filter(|r| r.run.met));
+        for r in runs {
             let failed = r
                 .run
                 .failed_checks()
                 .map(|(n, _)| n.name())
                 .collect::<Vec<_>>()
                 .join(", ");
+            let name = if r.run.scenario == g.name {
+                String::new()
+            } else {
+                format!("{} ", esc(&r.run.scenario))
+            };
             h.push_str(&format!(
-                "<tr class=\"run{}\" data-group=\"g{k}\"{} title=\"{}\"><td class=\"seed\">seed {} <span class=\"badge {}\">{}</span> expected {} {}</td><td></td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td></tr>",
+                "<tr class=\"run{}\" data-group=\"g{k}\"{} title=\"{}\"><td class=\"seed\">{name}seed {} <span class=\"badge {}\">{}</span> expected {} {}</td><td></td><td>{}</td><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{:.1}</td><td class=\"num\">{:.2}</td></tr>",
                 if r.run.met { "" } else { " unmet" },
                 if all_met { " hidden" } else { "" },
                 esc(&r.run.reproduce),
@@ -421,6 +476,14 @@ Availability is the mean of the runs' ok / all; latency (ok operations, ms) is t
                 latency_cells(r.run.latency_ms.map(|l| (l.p50, l.p99))),
                 r.run.sim_seconds,
                 r.run.wall_seconds,
+            ));
+        }
+        if g.shown.len() < g.runs {
+            h.push_str(&format!(
+                "<tr class=\"run\" data-group=\"g{k}\"{}><td class=\"seed muted\" colspan=\"9\">{} of {} runs listed (every unmet one and the first met ones)</td></tr>",
+                if all_met { " hidden" } else { "" },
+                g.shown.len(),
+                g.runs
             ));
         }
     }

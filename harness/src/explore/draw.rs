@@ -36,6 +36,9 @@ pub struct Drawn {
     pub name: String,
     pub source: String,
     pub seed: u64,
+    /// What the draw focused on: `membership`, `leader cut off`,
+    /// `snapshots` or `mixed` (explore's index groups runs by it).
+    pub focus: &'static str,
 }
 
 struct Rng(SplitMix64);
@@ -259,6 +262,15 @@ pub fn draw(name: &str, seed: u64) -> Drawn {
         name: name.to_string(),
         source: doc.to_string(),
         seed: seed & i64::MAX as u64,
+        focus: if membership_focus {
+            "membership"
+        } else if leader_focus {
+            "leader cut off"
+        } else if snapshot_focus {
+            "snapshots"
+        } else {
+            "mixed"
+        },
     }
 }
 

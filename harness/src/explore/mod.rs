@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use tumult_engine::buggify::Site;
 use tumult_models::artifact::ExploreSummary;
 use tumult_models::history::read_history;
+use tumult_reports::suite::{groups_html, Group, RunSummary};
 
 /// Runs per generation (drawn together, folded in order).
 pub const GENERATION: u64 = 8;
@@ -153,22 +154,34 @@ struct Parent {
     source: String,
 }
 
-/// The scenario of run `i`: a fresh draw, or (with feedback) a perturbed parent.
-fn scenario_for(opts: &ExploreOptions, i: u64, parents: &[Parent]) -> (Scenario, u64) {
+/// What explore's index groups a run under: the draw's focus, or a
+/// perturbed parent.
+const PERTURBED: &str = "perturbed parent";
+
+/// The scenario of run `i`: a fresh draw, or (with feedback) a perturbed
+/// parent; and its group in the index.
+fn scenario_for(
+    opts: &ExploreOptions,
+    i: u64,
+    parents: &[Parent],
+) -> (Scenario, u64, &'static str) {
     let s = mix(opts.seed, i);
     let name = format!("explore-{}-{i}", opts.seed);
     let mut r = SplitMix64::new(s);
     if opts.feedback && !parents.is_empty() && r.below(2) == 0 {
         let p = &parents[r.below(parents.len() as u64) as usize];
-        if let Some(child) = perturb(&p.source, &name, s, &mut r) {
-            return child;
+        if let Some((scenario, seed)) = perturb(&p.source, &name, s, &mut r) {
+            return (scenario, seed, PERTURBED);
         }
     }
     let d = draw::draw(&name, s);
     let scenario = parse_str(&format!("{name}.toml"), &d.source)
         .unwrap_or_else(|e| panic!("a drawn scenario does not parse: {e}\n{}", d.source));
-    (scenario, d.seed)
+    (scenario, d.seed, d.focus)
 }
+
+/// Met runs listed under each group of explore's index (every unmet one is).
+const LISTED_PER_GROUP: usize = 50;
 
 /// A parent with a new name and simulation seed, and one mutation in a
 /// third of the cases each: one fault site switched on, off or retuned; one
@@ -227,9 +240,12 @@ struct Done {
     met: bool,
     caught_by: Option<CheckName>,
     summary: String,
+    /// Its group in the index and its row there.
+    group: &'static str,
+    row: RunSummary,
 }
 
-fn run_one(scenario: Scenario, seed: u64, run: &RunOptions) -> Done {
+fn run_one(scenario: Scenario, seed: u64, group: &'static str, run: &RunOptions) -> Done {
     let r = run_seed(&scenario, seed, run);
     let features = read_history(&r.history[..])
         .map(|h| coverage::features(&h.entries().cloned().collect::<Vec<_>>()))
@@ -241,6 +257,9 @@ fn run_one(scenario: Scenario, seed: u64, run: &RunOptions) -> Done {
         met: r.verdict.met,
         caught_by: r.verdict.caught_by(),
         summary: r.verdict.summary_line(),
+        group,
+        // Only what a row shows: no check details.
+        row: RunSummary::from_row(&RunSummary::from_verdict(&r.verdict, None).row()),
         scenario,
         seed,
     }
@@ -271,6 +290,8 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
         }
     }
     let mut report = ExploreReport::default();
+    // The index's rows: runs by focus, figures over all, a few listed.
+    let mut groups: Vec<Group> = Vec::new();
     let per_generation = GENERATION;
     let mut next_index = 0u64;
     loop {
@@ -298,6 +319,15 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
         for d in done {
             report.runs += 1;
             report.sim_seconds += d.sim_seconds;
+            let g = match groups.iter().position(|g| g.name == d.group) {
+                Some(k) => k,
+                None => {
+                    groups.push(Group::new(d.group));
+                    groups.len() - 1
+                }
+            };
+            let keep = !d.met || groups[g].shown.len() < LISTED_PER_GROUP;
+            groups[g].add(d.row.clone(), keep);
             let before = covered.len();
             covered.extend(d.features.iter().copied());
             if covered.len() > before {
@@ -345,11 +375,16 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
             merged_from: Vec::new(),
         };
         write_summary(out, &summary, &covered)?;
+        write_index(out, &report, &groups)?;
     }
     Ok(report)
 }
 
-fn run_batch(batch: Vec<(Scenario, u64)>, run: &RunOptions, jobs: usize) -> Vec<Done> {
+fn run_batch(
+    batch: Vec<(Scenario, u64, &'static str)>,
+    run: &RunOptions,
+    jobs: usize,
+) -> Vec<Done> {
     let n = batch.len();
     let slots: Vec<std::sync::Mutex<Option<Done>>> =
         (0..n).map(|_| std::sync::Mutex::new(None)).collect();
@@ -358,8 +393,10 @@ fn run_batch(batch: Vec<(Scenario, u64)>, run: &RunOptions, jobs: usize) -> Vec<
         for _ in 0..jobs.clamp(1, n.max(1)) {
             scope.spawn(|| loop {
                 let next = work.lock().expect("work").pop();
-                let Some((i, (s, seed))) = next else { return };
-                let d = run_one(s, seed, run);
+                let Some((i, (s, seed, group))) = next else {
+                    return;
+                };
+                let d = run_one(s, seed, group, run);
                 *slots[i].lock().expect("slot") = Some(d);
             });
         }
@@ -441,6 +478,26 @@ fn write_summary(out: &Path, summary: &ExploreSummary, covered: &Features) -> Re
 }
 
 /// The features an earlier explore saved in `dir`.
+/// `DIR/index.html`: the runs by focus, rendered as a suite's scenarios are.
+fn write_index(out: &Path, report: &ExploreReport, groups: &[Group]) -> Result<(), String> {
+    let page = out.join("index.html");
+    let met = groups.iter().map(|g| g.met).sum();
+    let total = groups.iter().map(|g| g.runs).sum();
+    let intro = format!(
+        "{}. Runs are grouped by what their draw focused on; a perturbed parent is a parent's scenario with one change. {}",
+        tumult_reports::html::esc(&report.summary()),
+        match &report.finding {
+            Some(f) => format!(
+                "The finding is in <code>found/{}.toml</code>.",
+                tumult_reports::html::esc(&f.scenario.name)
+            ),
+            None => String::new(),
+        }
+    );
+    let html = groups_html("tumult explore", "focus", met, total, &intro, groups, &page);
+    std::fs::write(&page, html).map_err(|e| format!("{}: cannot write: {e}", page.display()))
+}
+
 fn read_coverage(dir: &Path) -> Result<Features, String> {
     let path = dir.join(COVERAGE_FILE);
     let text = std::fs::read_to_string(&path)
