@@ -7,9 +7,17 @@ use super::*;
 impl Raft {
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed = self.election_elapsed.saturating_add(1);
+        if self.election_elapsed < self.randomized_timeout {
+            return;
+        }
         // §4.2.2: a server that is not a voter never starts an election
-        // (a spare, or a server removed from the configuration).
-        if self.election_elapsed < self.randomized_timeout || !self.promotable() {
+        // (a spare, or a server removed from the configuration). Its timer
+        // stops at the timeout: every count past it decides alike (it
+        // campaigns at its next tick once it is a voter again, and it is
+        // out of any lease), and a counter that grew with every tick would
+        // make each tick of a spare a new state for the model checker.
+        if !self.promotable() {
+            self.election_elapsed = self.randomized_timeout;
             return;
         }
         if self.cfg.pre_vote {
