@@ -53,7 +53,11 @@ fn explores_on_several_machines_merge_into_one_directory() {
         assert!(index.contains("6/6 met their expectation"), "{index}");
         let rows = index.matches("<tr class=\"scenario").count();
         assert!((1..=5).contains(&rows), "{rows} groups");
-        assert_eq!(index.matches("<tr class=\"run\"").count(), 6, "every run listed");
+        assert_eq!(
+            index.matches("<tr class=\"run\"").count(),
+            6,
+            "every run listed"
+        );
         dirs.push(dir);
         parts.push(report);
     }

@@ -54,7 +54,7 @@ pub(super) fn render(
         }
         Some(e) => h.push_str(&format!(
             "<p id=\"model-rule\" class=\"muted\">Replaying the trace stops elsewhere: {}</p>",
-            esc(&e.to_string().lines().next().unwrap_or_default())
+            esc(e.to_string().lines().next().unwrap_or_default())
         )),
         None => h.push_str(&format!(
             "<p id=\"model-rule\" class=\"muted\">Replaying the trace to history index {index} finds nothing wrong{}; the check recorded the rule {}.</p>",
