@@ -60,6 +60,7 @@ use crate::invariants::{self, ClusterState, LogEntry, Rule, ServerState, Snapsho
 use crate::model::{Explain, Halt, Replay, Search, Step};
 use stateright::{Model, Property};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tumult_engine::mutants::Mutant;
 use tumult_engine::raft::{
     Config, Entry, HardState, Index, Membership, Message, NodeId, Payload, Raft, Ready, Recovered,
@@ -368,13 +369,16 @@ pub mod seen {
 /// One state: the servers, the network, the trace checker and the path's facts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CoreState {
-    /// `servers[k]` is server `n{k+1}`.
-    pub servers: Vec<Server>,
+    /// `servers[k]` is server `n{k+1}`. Shared between a state and the
+    /// states that follow it until a step changes the server (a step
+    /// changes one), so the search's frontier holds each server once.
+    pub servers: Vec<Arc<Server>>,
     /// Messages sent and not (yet) removed, in the order they were sent;
     /// see [`CoreConfig::link_capacity`].
     pub network: Vec<Envelope>,
-    /// The cores' trace so far, replayed against the specification's rules.
-    pub trace: Conformance,
+    /// The cores' trace so far, replayed against the specification's rules
+    /// (shared like the servers until an event changes it).
+    pub trace: Arc<Conformance>,
     /// Reads asked and not answered: context -> (leader, the highest index
     /// committed anywhere when it was asked).
     pub reads: BTreeMap<u64, (NodeId, Index)>,
@@ -392,7 +396,7 @@ impl CoreState {
     }
 
     fn server_mut(&mut self, id: NodeId) -> &mut Server {
-        &mut self.servers[(id - 1) as usize]
+        Arc::make_mut(&mut self.servers[(id - 1) as usize])
     }
 
     fn core(&self, id: NodeId) -> Option<&Raft> {
@@ -474,7 +478,7 @@ impl CoreState {
             time: 0,
             index: 0,
         };
-        match self.trace.observe(&record) {
+        match Arc::make_mut(&mut self.trace).observe(&record) {
             Ok(()) => {}
             Err(ConformanceError::Violation(v)) => {
                 self.broke(Violation::new(v.rule, Some(id), v.message));
@@ -803,14 +807,16 @@ impl CoreModel {
         CoreState {
             servers: self
                 .ids()
-                .map(|id| Server {
-                    core: Some(self.boot(id, &Disk::default())),
-                    disk: Disk::default(),
-                    fetch: None,
+                .map(|id| {
+                    Arc::new(Server {
+                        core: Some(self.boot(id, &Disk::default())),
+                        disk: Disk::default(),
+                        fetch: None,
+                    })
                 })
                 .collect(),
             network: Vec::new(),
-            trace: Conformance::new(),
+            trace: Arc::new(Conformance::new()),
             reads: BTreeMap::new(),
             used: Used::default(),
             seen: 0,
