@@ -4,8 +4,10 @@
 //!
 //! A client sends to its home node first, follows redirects, and tries the
 //! other nodes in order when a node does not answer, retrying a write with the
-//! same request id until the operation's timeout. After an `info` it goes on
-//! as a fresh process, as in Jepsen.
+//! same request id until the operation's timeout. An operation that ran out
+//! of time leaves the next one (while no leader is known) starting after the
+//! last node it tried, not at home again. After an `info` it goes on as a
+//! fresh process, as in Jepsen.
 
 use super::recorder::{host_now, Shared};
 use super::Phase;
@@ -86,6 +88,11 @@ struct Worker {
     counter: i64,
     known: BTreeMap<String, i64>,
     attempt_timeout: Duration,
+    /// Where the next operation starts when no leader is known: the node
+    /// after the last one an operation that ran out of time tried, so that
+    /// nodes that do not answer (cut off from the others, but reachable
+    /// from the client) cost one operation, not every one.
+    resume_at: Option<NodeId>,
 }
 
 /// Runs one client to the end of the run.
@@ -112,6 +119,7 @@ pub async fn run(spec: ClientSpec) -> Result<(), Box<dyn std::error::Error>> {
         counter: 0,
         known: BTreeMap::new(),
         attempt_timeout,
+        resume_at: None,
     };
     worker.workload().await;
     worker.final_reads().await;
@@ -291,7 +299,11 @@ impl Worker {
         let mut node = match (&command, mode) {
             // A local read is served by the node that receives it: the home node.
             (None, EngineRead::Local) => home,
-            _ => self.client.leader_hint(shard).unwrap_or(home),
+            _ => self
+                .client
+                .leader_hint(shard)
+                .or(self.resume_at)
+                .unwrap_or(home),
         };
         let mut maybe_applied = false;
         let mut last_error = String::from("timeout");
@@ -329,6 +341,7 @@ impl Worker {
             });
             match attempt {
                 Attempt::Ok(bytes) => {
+                    self.resume_at = None;
                     return match serde_json::from_slice::<Reply>(&bytes) {
                         Ok(Reply::Done) => Outcome::Ok(Value::Null),
                         Ok(Reply::Mismatch) => Outcome::Fail("mismatch".into()),
@@ -367,6 +380,8 @@ impl Worker {
                 tokio::time::sleep(pause).await;
             }
         }
+        // Out of time: the next operation goes on from where this one stopped.
+        self.resume_at = Some(node);
         if command.is_some() && !maybe_applied {
             // Every attempt was refused before anything was proposed.
             Outcome::Fail(last_error)
