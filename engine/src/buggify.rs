@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::raft::rng::Rng;
+use crate::raft::rng::SplitMix64;
 
 /// One fault site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,7 +158,7 @@ impl FaultSites {
 #[derive(Clone, Debug)]
 pub struct Buggify {
     fire: BTreeMap<Site, f64>,
-    rng: Rng,
+    rng: SplitMix64,
     switch: FaultSwitch,
 }
 
@@ -167,13 +167,13 @@ impl Buggify {
     pub fn new(sites: &FaultSites, node: u64) -> Buggify {
         Buggify {
             fire: sites.fire.clone(),
-            rng: Rng(sites.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB06_6F1),
+            rng: SplitMix64::new(sites.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB06_6F1),
             switch: sites.switch.clone(),
         }
     }
 
     fn next(&mut self) -> u64 {
-        self.rng.next()
+        self.rng.next_u64()
     }
 
     /// Whether the sites are on (the switch was not turned off).

@@ -37,7 +37,7 @@ impl Raft {
             + if span == 1 {
                 0
             } else {
-                (self.rng.next() % span) as u32
+                (self.rng.next_u64() % span) as u32
             };
     }
 

@@ -56,7 +56,7 @@ mod membership;
 mod progress;
 mod quorum;
 mod read_only;
-pub(crate) mod rng;
+pub mod rng;
 mod tracker;
 mod types;
 
@@ -69,7 +69,7 @@ use crate::trace::TraceEvent;
 use log::RaftLog;
 use quorum::VoteResult;
 use read_only::ReadOnly;
-use rng::Rng;
+use rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 use tracker::Tracker;
 
@@ -267,7 +267,7 @@ pub struct Raft {
     shard: ShardId,
     id: NodeId,
     cfg: Config,
-    rng: Rng,
+    rng: SplitMix64,
 
     // The ballot (durable through Ready::hard_state).
     term: Term,
@@ -332,7 +332,7 @@ impl Raft {
         let mut r = Raft {
             shard,
             id: config.id,
-            rng: Rng(seed),
+            rng: SplitMix64::new(seed),
             cfg: config,
             term: hs.term,
             vote: hs.vote,

@@ -45,7 +45,7 @@ use std::time::Duration;
 pub use action::{Action, ActionKind, Arg, DiskFaultKind};
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::ScenarioError;
-pub use schedule::{expand_schedule, ScheduledStep, SplitMix64};
+pub use schedule::{draw_duration, expand_schedule, ScheduledStep, SplitMix64};
 pub use seeds::{parse_seeds, partition_runs, Partition, PartitionError, SeedsError, MAX_SEEDS};
 pub use selector::{Selector, SelectorError, SelectorKind};
 pub use tumult_models::artifact::{CheckName, Expected};

@@ -9,7 +9,7 @@ pub mod recorder;
 mod recovery;
 
 use crate::app::KvApp;
-use crate::scenario::{DiskFaultKind, Liveness, Scenario, SplitMix64, StepKind};
+use crate::scenario::{draw_duration, DiskFaultKind, Liveness, Scenario, SplitMix64, StepKind};
 use client::{ClientSpec, ClientState};
 use nemesis::{AdminRequest, Nemesis};
 use recorder::{nanos, Recorder, Shared, Sink};
@@ -263,7 +263,9 @@ fn run_world(
                 let env = Env {
                     network: Arc::new(TurmoilNetwork),
                     disk: Arc::new(FaultyDisk::with_faults(TurmoilDisk, faults)),
-                    sync_latency: Arc::new(move || rng.lock().expect("fsync rng").duration(fsync)),
+                    sync_latency: Arc::new(move || {
+                        draw_duration(&mut rng.lock().expect("fsync rng"), fsync)
+                    }),
                     trace: Arc::new(Sink(Arc::clone(&recorder))),
                 };
                 match Node::start(config, env, KvApp::new(snapshot_every)).await {

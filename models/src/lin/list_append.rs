@@ -919,22 +919,15 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
     }
 
-    /// SplitMix64: a small deterministic generator for the property test.
-    struct Rng(u64);
+    /// The property test's draws.
+    struct Rng(tumult_engine::raft::rng::SplitMix64);
 
     impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
+            (self.0.next_u64() % n as u64) as usize
         }
         fn chance(&mut self, percent: u64) -> bool {
-            self.next() % 100 < percent
+            self.0.next_u64() % 100 < percent
         }
     }
 
@@ -1088,7 +1081,7 @@ mod tests {
     /// linearizable for the generic search either.
     #[test]
     fn agrees_with_the_generic_search_on_random_histories() {
-        let mut rng = Rng(0x7475_6d75_6c74);
+        let mut rng = Rng(tumult_engine::raft::rng::SplitMix64::new(0x7475_6d75_6c74));
         let generic_opts = CheckOptions {
             shrink: None,
             ..opts()

@@ -11,6 +11,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tumult_engine::raft::rng::SplitMix64;
 
 /// A replayed path: the initial state, then each step with the state after it.
 pub type Replay<A, S> = (S, Vec<Step<A, S>>);
@@ -251,7 +252,7 @@ where
         Search::DepthFirst => watch(model, builder.spawn_dfs(), limits, start, progress),
         Search::Random(seed) => watch(
             model,
-            builder.spawn_simulation(seed, stateright::UniformChooser),
+            builder.spawn_simulation(seed, TakenOnly(model.clone())),
             limits,
             start,
             progress,
@@ -285,6 +286,54 @@ where
         }
     }
     report
+}
+
+/// The random walk's chooser: a uniform draw among the actions the model
+/// takes from the state (those whose `next_state` is `Some`).
+///
+/// stateright 0.31's walk records the index of each action it draws. When
+/// the model ignores the action (`next_state` is `None`) it removes it with
+/// `swap_remove` and draws again from the shortened list, but a discovery's
+/// path is rebuilt by indexing the full list: a walk through an ignored
+/// action rebuilt into another path, or into an index no action has (a
+/// panic, seen in CI at two-membership-changes' demo bounds). Drawing only
+/// taken actions makes the first draw at every state the one taken, so the
+/// recorded indices are the full list's. The cost is each taken step
+/// computed twice.
+#[derive(Clone)]
+struct TakenOnly<M>(M);
+
+impl<M> stateright::Chooser<M> for TakenOnly<M>
+where
+    M: Model + Clone + Send + 'static,
+    M::Action: Clone,
+{
+    type State = SplitMix64;
+
+    fn new_state(&self, seed: u64) -> SplitMix64 {
+        SplitMix64::new(seed)
+    }
+
+    fn choose_initial_state(&self, rng: &mut SplitMix64, initial: &[M::State]) -> usize {
+        rng.below(initial.len() as u64) as usize
+    }
+
+    fn choose_action(
+        &self,
+        rng: &mut SplitMix64,
+        state: &M::State,
+        actions: &[M::Action],
+    ) -> usize {
+        let mut left: Vec<usize> = (0..actions.len()).collect();
+        while !left.is_empty() {
+            let i = left.swap_remove(rng.below(left.len() as u64) as usize);
+            if self.0.next_state(state, actions[i].clone()).is_some() {
+                return i;
+            }
+        }
+        // Nothing is taken: the walk tries each action, and ends.
+        0
+    }
 }
 
 /// Property name -> the path that reached it.
@@ -342,4 +391,79 @@ where
     // Rebuilding a discovery's path replays the model's actions.
     model.halt().set(false);
     (figures(&checker), checker.discoveries(), out_of_memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stateright::Property;
+
+    /// A counter with six actions, every other one ignored: a walk of
+    /// stateright's own chooser draws ignored actions all the time.
+    #[derive(Clone, Default)]
+    struct Counter {
+        halt: Halt,
+    }
+
+    impl Model for Counter {
+        type State = (u32, u64);
+        type Action = u64;
+
+        fn init_states(&self) -> Vec<(u32, u64)> {
+            vec![(0, 1)]
+        }
+
+        fn actions(&self, state: &(u32, u64), out: &mut Vec<u64>) {
+            if state.0 < 40 && !self.halt.is_set() {
+                out.extend(0..6);
+            }
+        }
+
+        fn next_state(&self, &(steps, x): &(u32, u64), k: u64) -> Option<(u32, u64)> {
+            (k % 2 == 1).then(|| (steps + 1, (x * 7 + k) % 1_000_003))
+        }
+
+        fn properties(&self) -> Vec<Property<Self>> {
+            vec![Property::always(
+                "fewer than 30 steps",
+                |_, s: &(u32, u64)| s.0 < 30,
+            )]
+        }
+    }
+
+    impl Explain for Counter {
+        fn replay(&self, actions: &[u64]) -> Replay<u64, (u32, u64)> {
+            let mut state = self.init_states()[0];
+            let mut steps = Vec::new();
+            for &a in actions {
+                let Some(next) = self.next_state(&state, a) else {
+                    break;
+                };
+                state = next;
+                steps.push(Step { action: a, state });
+            }
+            ((0, 1), steps)
+        }
+
+        fn halt(&self) -> &Halt {
+            &self.halt
+        }
+    }
+
+    #[test]
+    fn a_random_walks_counterexample_replays_to_the_violation() {
+        for seed in 1..20 {
+            let limits = Limits {
+                search: Search::Random(seed),
+                timeout: Some(Duration::from_secs(20)),
+                ..Limits::new(1, Duration::from_secs(60))
+            };
+            let report = check(&Counter::default(), &limits, &mut |_| {});
+            let cx = report.counterexample.expect("30 steps are reached");
+            // Every action of the path is one the model took, and the last
+            // state breaks the property.
+            assert_eq!(cx.steps.len(), 30, "seed {seed}");
+            assert!(cx.steps.iter().all(|s| s.action % 2 == 1), "seed {seed}");
+        }
+    }
 }
