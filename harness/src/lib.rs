@@ -12,3 +12,4 @@ pub mod shrink;
 pub mod sim;
 pub mod suite;
 pub mod tls;
+pub mod workload;

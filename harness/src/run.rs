@@ -23,8 +23,9 @@
 //! ```
 
 use crate::check;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, WorkloadKind};
 use crate::sim::{self, SimOutcome};
+use crate::workload::{KvWorkload, Workload};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -151,9 +152,33 @@ pub fn run_dir(out: &Path, scenario: &str, seed: u64) -> PathBuf {
     out.join(scenario).join(format!("seed-{seed}"))
 }
 
-/// Simulates one seed of a scenario, checks its history, and (with
-/// `opts.out`) writes its run directory.
+/// Simulates one seed of a scenario of a built-in workload (`register`,
+/// `list-append`), checks its history, and (with `opts.out`) writes its run
+/// directory.
+///
+/// # Panics
+///
+/// On a scenario of `[workload] kind = "app"`, which needs its
+/// application: [`run_seed_with`].
 pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
+    assert!(
+        scenario.workload.kind != WorkloadKind::App,
+        "scenario {}: kind = \"app\" needs its application: run it with run_seed_with",
+        scenario.name
+    );
+    let workload: Arc<dyn Workload> = Arc::new(KvWorkload);
+    run_seed_with(scenario, &workload, seed, opts)
+}
+
+/// [`run_seed`] for your own application: the nodes replicate `workload`'s
+/// app, its clients run its operations, and its spec checks the history
+/// (see [`crate::workload`] and the README, "Testing your own app").
+pub fn run_seed_with(
+    scenario: &Scenario,
+    workload: &Arc<dyn Workload>,
+    seed: u64,
+    opts: &RunOptions,
+) -> RunResult {
     let started = Instant::now();
     let scenario = Arc::new(scenario.clone());
     let log = LogBuffer::default();
@@ -167,8 +192,9 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         // Callers validate flags and files first (see `mutants::validate`).
         Mutant::for_flag(name).unwrap_or_else(|e| panic!("{e}"))
     });
-    let outcome =
-        tracing::subscriber::with_default(subscriber, || sim::simulate(&scenario, seed, mutant));
+    let outcome = tracing::subscriber::with_default(subscriber, || {
+        sim::simulate(&scenario, workload, seed, mutant)
+    });
     let history = history_bytes(&outcome.entries);
     let dir = opts
         .out
@@ -183,7 +209,13 @@ pub fn run_seed(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult 
         timeout: opts.check_timeout,
         memory: opts.check_memory,
     };
-    let checks = check::all(&scenario, &outcome, limits, dir.as_deref());
+    let checks = check::all(
+        &scenario,
+        workload.as_ref(),
+        &outcome,
+        limits,
+        dir.as_deref(),
+    );
     let wall = started.elapsed().as_secs_f64();
     let mut verdict = make_verdict(&scenario, seed, &outcome, checks, &history, wall);
     if let Some(m) = &opts.mutant {

@@ -68,9 +68,10 @@ impl fmt::Display for OpType {
     }
 }
 
-/// `f` of a client operation: register (read, write, cas) or list-append
-/// (append, read).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `f` of a client operation: register (read, write, cas), list-append
+/// (append, read), or a function of your own application's workload
+/// ([`Function::Other`], e.g. a bank's `transfer`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Function {
     /// Read a key: an integer or null (register), a list (list-append).
     Read,
@@ -80,25 +81,39 @@ pub enum Function {
     Cas,
     /// Append an integer to the key's list (list-append).
     Append,
+    /// Any other name: an operation of a workload of your own, which its
+    /// own spec reads (`lin::check_history_with`).
+    Other(String),
 }
 
 impl Function {
     /// The JSON spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Function::Read => "read",
             Function::Write => "write",
             Function::Cas => "cas",
             Function::Append => "append",
+            Function::Other(name) => name,
         }
     }
 
-    fn parse(s: &str) -> Option<Function> {
+    /// The function spelled `s`: a built-in one, or [`Function::Other`]
+    /// for any other name of letters, digits, `-` and `_` starting with a
+    /// letter.
+    pub fn parse(s: &str) -> Option<Function> {
         Some(match s {
             "read" => Function::Read,
             "write" => Function::Write,
             "cas" => Function::Cas,
             "append" => Function::Append,
+            _ if s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Function::Other(s.to_string())
+            }
             _ => return None,
         })
     }
@@ -334,7 +349,10 @@ impl Entry {
                 let process = take_u64(&mut map, "process")?;
                 let f_name = take_str(&mut map, "f")?;
                 let f = Function::parse(&f_name).ok_or_else(|| {
-                    format!("field `f`: unknown function {f_name:?} (expected read, write, cas or append)")
+                    format!(
+                        "field `f`: {f_name:?} is not a function name (read, write, cas, append, \
+                         or your workload's own: letters, digits, `-` and `_`, starting with a letter)"
+                    )
                 })?;
                 let key = take_str(&mut map, "key")?;
                 let value = match map.remove("value") {

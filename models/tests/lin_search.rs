@@ -50,9 +50,9 @@ fn random_history(rng: &mut Rng, procs: u64, max_ops: usize) -> (Vec<Entry>, Vec
     let mut next_process = procs;
     let mut written: Vec<i64> = Vec::new();
     let mut next_value = 1;
-    let push = |entries: &mut Vec<Entry>, t, p, f, v: Value, err: Option<&str>| {
+    let push = |entries: &mut Vec<Entry>, t, p, f: &Function, v: Value, err: Option<&str>| {
         let i = entries.len() as u64;
-        let mut op = ClientOp::new(i, t, p, f, "k", v, i * 10);
+        let mut op = ClientOp::new(i, t, p, f.clone(), "k", v, i * 10);
         if let Some(e) = err {
             op = op.with_error(e);
         }
@@ -93,7 +93,7 @@ fn random_history(rng: &mut Rng, procs: u64, max_ops: usize) -> (Vec<Entry>, Vec
                         (Function::Cas, Value::List(vec![e, n]), (Some(e), n))
                     }
                 };
-                let call = push(&mut entries, OpType::Invoke, process_id[p], f, v, None);
+                let call = push(&mut entries, OpType::Invoke, process_id[p], &f, v, None);
                 ops.push(Op {
                     f,
                     arg,
@@ -108,28 +108,29 @@ fn random_history(rng: &mut Rng, procs: u64, max_ops: usize) -> (Vec<Entry>, Vec
             Some(i) => {
                 let proc_ = process_id[p];
                 let op = &mut ops[i];
-                match op.f {
+                let f = op.f.clone();
+                match f {
                     Function::Read => {
                         let v = seen(rng, &written);
                         op.arg = (v, 0);
                         let value = v.map_or(Value::Null, Value::Int);
-                        op.ret = Some(push(&mut entries, OpType::Ok, proc_, op.f, value, None));
+                        op.ret = Some(push(&mut entries, OpType::Ok, proc_, &f, value, None));
                     }
                     Function::Write => {
                         let v = Value::Int(op.arg.0.unwrap_or(0));
                         if rng.below(4) == 0 {
-                            push(&mut entries, OpType::Info, proc_, op.f, v, Some("timeout"));
+                            push(&mut entries, OpType::Info, proc_, &f, v, Some("timeout"));
                             process_id[p] = next_process;
                             next_process += 1;
                         } else {
-                            op.ret = Some(push(&mut entries, OpType::Ok, proc_, op.f, v, None));
+                            op.ret = Some(push(&mut entries, OpType::Ok, proc_, &f, v, None));
                         }
                     }
                     Function::Cas => {
                         let v = Value::List(vec![op.arg.0.unwrap_or(0), op.arg.1]);
                         match rng.below(3) {
                             0 => {
-                                push(&mut entries, OpType::Info, proc_, op.f, v, Some("timeout"));
+                                push(&mut entries, OpType::Info, proc_, &f, v, Some("timeout"));
                                 process_id[p] = next_process;
                                 next_process += 1;
                             }
@@ -139,18 +140,20 @@ fn random_history(rng: &mut Rng, procs: u64, max_ops: usize) -> (Vec<Entry>, Vec
                                     &mut entries,
                                     OpType::Fail,
                                     proc_,
-                                    op.f,
+                                    &f,
                                     v,
                                     Some("mismatch"),
                                 ));
                             }
                             _ => {
                                 op.cas_ok = Some(true);
-                                op.ret = Some(push(&mut entries, OpType::Ok, proc_, op.f, v, None));
+                                op.ret = Some(push(&mut entries, OpType::Ok, proc_, &f, v, None));
                             }
                         }
                     }
-                    Function::Append => unreachable!("no appends here"),
+                    Function::Append | Function::Other(_) => {
+                        unreachable!("only reads, writes and cas here")
+                    }
                 }
                 busy[p] = None;
             }

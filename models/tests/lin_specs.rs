@@ -527,3 +527,118 @@ fn observed_indeterminate_appends_do_not_explode() {
     assert_eq!(reads.len(), 2, "{reads:?}");
     assert!(r.seconds < 5.0, "took {} s", r.seconds);
 }
+
+/// A spec of one's own: a counter with `incr` (by the invoke's amount,
+/// ok or indeterminate) and reads of the total.
+struct Counter;
+
+#[derive(Clone, Debug)]
+enum CounterOp {
+    Incr(i64),
+    Read(i64),
+}
+
+impl tumult_models::lin::spec::Spec for Counter {
+    const NAME: &'static str = "counter";
+    type State = i64;
+    type Op = CounterOp;
+    fn init() -> i64 {
+        0
+    }
+    fn step(state: &i64, op: &CounterOp) -> Option<i64> {
+        match *op {
+            CounterOp::Incr(n) => Some(state + n),
+            CounterOp::Read(seen) => (seen == *state).then_some(*state),
+        }
+    }
+    fn role(op: &CounterOp) -> tumult_models::lin::spec::Role {
+        match op {
+            CounterOp::Read(_) => tumult_models::lin::spec::Role::Observer { refs: Vec::new() },
+            CounterOp::Incr(_) => tumult_models::lin::spec::Role::Pinned,
+        }
+    }
+    fn describe_operation(op: &CounterOp) -> String {
+        format!("{op:?}")
+    }
+    fn describe_state(state: &i64) -> String {
+        state.to_string()
+    }
+}
+
+impl tumult_models::lin::spec::HistorySpec for Counter {
+    fn operation(
+        f: &Function,
+        value: &Value,
+        ended: tumult_models::lin::spec::Completion<'_>,
+    ) -> Result<tumult_models::lin::spec::Taken<CounterOp>, String> {
+        use tumult_models::lin::spec::{Completion as C, Taken as T};
+        Ok(match (f.as_str(), value, ended) {
+            ("incr", Value::Int(n), C::Ok(_)) => T::Closed(CounterOp::Incr(*n)),
+            ("incr", Value::Int(n), C::Unknown) => T::Open(CounterOp::Incr(*n)),
+            ("incr", Value::Int(_), C::Fail(_)) => T::Drop,
+            (_, _, C::Ok(Value::Int(n))) if *f == Read => T::Closed(CounterOp::Read(*n)),
+            (_, _, C::Fail(_) | C::Unknown) if *f == Read => T::Drop,
+            (name, v, _) => return Err(format!("field `value`: not a counter op: {name} {v}")),
+        })
+    }
+}
+
+fn incr() -> Function {
+    Function::Other("incr".into())
+}
+
+fn counter(h: H) -> Result<Report, tumult_models::history::HistoryError> {
+    tumult_models::lin::check_history_with::<Counter>(
+        &History::from_entries(h.0),
+        &CheckOptions::default(),
+    )
+}
+
+#[test]
+fn a_spec_of_your_own_is_checked_like_the_built_in_ones() {
+    let base = || {
+        H::new()
+            .op(0, Invoke, incr(), "c", Value::Int(2))
+            .op(0, Done, incr(), "c", Value::Int(2))
+            .op(1, Invoke, incr(), "c", Value::Int(5))
+            .op(1, Info, incr(), "c", Value::Int(5))
+    };
+    // The indeterminate +5 may or may not have happened: 2 and 7 are fine.
+    for seen in [2, 7] {
+        let r = counter(base().read(2, "c", Some(seen))).unwrap();
+        assert!(r.is_ok(), "read {seen}: {:?}", r.verdict);
+    }
+    // 5 is neither: caught, on key c.
+    let r = counter(base().read(2, "c", Some(5))).unwrap();
+    match r.verdict {
+        Verdict::Violation { key, .. } => assert_eq!(key, "c"),
+        v => panic!("a read of 5 must be a violation, got {v:?}"),
+    }
+    // The built-in check refuses the function with its line and points to
+    // check_history_with.
+    let e = check_history(&History::from_entries(base().0), &CheckOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("check_history_with"), "{e}");
+    // The spec's own complaint gets the line.
+    let bad =
+        H::new()
+            .op(0, Invoke, incr(), "c", Value::Null)
+            .op(0, Done, incr(), "c", Value::Null);
+    let e = counter(bad).unwrap_err();
+    assert!(e.to_string().contains("not a counter op"), "{e}");
+}
+
+#[test]
+fn a_function_name_of_your_own_is_letters_digits_dashes_and_underscores() {
+    assert_eq!(
+        Function::parse("transfer"),
+        Some(Function::Other("transfer".into()))
+    );
+    assert_eq!(Function::parse("read"), Some(Read));
+    for bad in ["", "1x", "-x", "a b", "a\"b", &"x".repeat(65)] {
+        assert_eq!(Function::parse(bad), None, "{bad:?}");
+    }
+    let text =
+        r#"{"type":"invoke","f":"9lives","process":0,"key":"k","value":null,"time":0,"index":0}"#;
+    let e = bad(text);
+    assert!(e.starts_with("line 1:") && e.contains("field `f`"), "{e}");
+}

@@ -56,6 +56,26 @@ pub trait RaftApp: Send + 'static {
     }
 }
 
+/// An application chosen at run time (a testbed runs whichever app its
+/// workload brings).
+impl RaftApp for Box<dyn RaftApp> {
+    fn apply(&mut self, shard: ShardId, index: Index, command: &[u8]) -> Vec<u8> {
+        (**self).apply(shard, index, command)
+    }
+    fn read(&mut self, shard: ShardId, query: &[u8]) -> Vec<u8> {
+        (**self).read(shard, query)
+    }
+    fn snapshot(&mut self, shard: ShardId) -> Vec<u8> {
+        (**self).snapshot(shard)
+    }
+    fn restore(&mut self, shard: ShardId, snapshot: &[u8]) {
+        (**self).restore(shard, snapshot)
+    }
+    fn should_snapshot(&self, shard: ShardId, applied: Index, snapshot_index: Index) -> bool {
+        (**self).should_snapshot(shard, applied, snapshot_index)
+    }
+}
+
 /// For every client, the last request applied, its reply and the log index
 /// it was applied at. It is part of the replicated state: rebuilt by
 /// replaying the log and carried in snapshots, so it survives leader changes

@@ -2,14 +2,23 @@
 //! workload's sequential specification.
 
 use super::Limits;
+use crate::workload::Workload;
 use std::path::Path;
 use tumult_models::artifact::{CheckResult, Evidence, Lines, Outcome};
 use tumult_models::history::{Entry, History};
 use tumult_models::lin::{self, CheckOptions};
 
+/// Operations of a violation named at each end of the check's one-line detail.
+const SHOWN: usize = 6;
+
 /// Checks the client operations of a history. With `dir`, a violation's
 /// visualization goes to `dir/history.lin.html`.
-pub fn check(entries: &[Entry], limits: Limits, dir: Option<&Path>) -> CheckResult {
+pub fn check(
+    workload: &dyn Workload,
+    entries: &[Entry],
+    limits: Limits,
+    dir: Option<&Path>,
+) -> CheckResult {
     let history = History::from_entries(entries.iter().cloned());
     let opts = CheckOptions {
         timeout: limits.timeout,
@@ -17,7 +26,7 @@ pub fn check(entries: &[Entry], limits: Limits, dir: Option<&Path>) -> CheckResu
         html: dir.map(|d| d.join("history.lin.html")),
         ..CheckOptions::default()
     };
-    let report = match lin::check_history(&history, &opts) {
+    let report = match workload.check(&history, &opts) {
         Ok(report) => report,
         Err(e) => return CheckResult::new(Outcome::Fail, format!("the history is malformed: {e}")),
     };
@@ -31,7 +40,18 @@ pub fn check(entries: &[Entry], limits: Limits, dir: Option<&Path>) -> CheckResu
                 .unwrap_or_else(|| "the checker ran out of time".to_string()),
         ),
         lin::Verdict::Violation { key, ops, .. } => {
-            let shown: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+            // The one-line detail names the first and the last few; the
+            // evidence keeps every line, and history.lin.html draws them.
+            let mut shown: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+            if shown.len() > 2 * SHOWN {
+                let hidden = shown.len() - 2 * SHOWN;
+                shown.splice(
+                    SHOWN..SHOWN + hidden,
+                    [format!(
+                        "... {hidden} more (verdict.json has every line) ..."
+                    )],
+                );
+            }
             let lines = ops
                 .iter()
                 .map(|o| Lines {

@@ -9,6 +9,7 @@ pub mod model;
 
 use crate::scenario::Scenario;
 use crate::sim::SimOutcome;
+use crate::workload::Workload;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub struct Limits {
 /// linearizability checker writes its visualization there.
 pub fn all(
     scenario: &Scenario,
+    workload: &dyn Workload,
     outcome: &SimOutcome,
     limits: Limits,
     dir: Option<&Path>,
@@ -35,7 +37,7 @@ pub fn all(
     checks.insert(CheckName::Assertion, assertion(outcome));
     checks.insert(
         CheckName::Linearizable,
-        linearizable::check(&outcome.entries, limits, dir),
+        linearizable::check(workload, &outcome.entries, limits, dir),
     );
     checks.insert(CheckName::Model, model::check(&outcome.entries));
     checks.insert(CheckName::Recovery, recovery(scenario, outcome));

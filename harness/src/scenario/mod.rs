@@ -184,6 +184,9 @@ pub enum WorkloadKind {
     Register,
     /// `list-append`: append(k, v) and read(k) -> list.
     ListAppend,
+    /// `app`: your own application and its workload, given by the program
+    /// that runs the file ([`crate::workload::Workload`]).
+    App,
 }
 
 impl WorkloadKind {
@@ -192,6 +195,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Register => "register",
             WorkloadKind::ListAppend => "list-append",
+            WorkloadKind::App => "app",
         }
     }
 }
@@ -241,6 +245,13 @@ impl Mix {
                 write: 0,
                 cas: 0,
                 append: 1,
+            },
+            // Unused: the app's generator picks its operations.
+            WorkloadKind::App => Mix {
+                read: 1,
+                write: 0,
+                cas: 0,
+                append: 0,
             },
         }
     }
@@ -376,7 +387,29 @@ impl Default for Run {
 /// Parses and validates a scenario from text. `file` names it in errors
 /// and gives the default `name` (its stem).
 pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
-    parse::parse(file, source)
+    parse::parse(file, source, false)
+}
+
+/// [`parse_str`] that also accepts `[workload] kind = "app"`: a scenario
+/// for your own application, run with [`crate::run::run_seed_with`].
+pub fn parse_app_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    parse::parse(file, source, true)
+}
+
+/// [`parse_file`] that also accepts `[workload] kind = "app"`.
+pub fn parse_app_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    parse::parse(&file, &read_source(path)?, true)
+}
+
+fn read_source(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.display().to_string(),
+        line: 0,
+        field: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })
 }
 
 /// Reads and parses a scenario file. An unreadable file is a
@@ -384,13 +417,7 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        line: 0,
-        field: String::new(),
-        message: format!("cannot read the file: {e}"),
-    })?;
-    parse::parse(&file, &source)
+    parse::parse(&file, &read_source(path)?, false)
 }
 
 /// Every scenario file (`*.toml`) under `dir`, its subdirectories included,

@@ -11,8 +11,9 @@
 
 use super::recorder::{host_now, Shared};
 use super::Phase;
-use crate::app::{shard_of, Command, Query, Reply};
-use crate::scenario::{ReadMode, Scenario, SplitMix64, WorkloadKind};
+use crate::app::shard_of;
+use crate::scenario::{ReadMode, Scenario, SplitMix64};
+use crate::workload::{Body, Completion, Generator, Request, Workload};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use tumult_engine::client::{Attempt, Client};
 use tumult_engine::node::ReadMode as EngineRead;
 use tumult_engine::raft::NodeId;
 use tumult_engine::transport::LinkConfig;
-use tumult_models::history::{ClientOp, Function, OpType, Value};
+use tumult_models::history::{ClientOp, OpType, Value};
 
 /// What the driver learns from each client.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +41,8 @@ pub struct ClientSpec {
     /// The run's seed.
     pub seed: u64,
     pub scenario: Arc<Scenario>,
+    /// What the client sends and how it reads the replies.
+    pub workload: Arc<dyn Workload>,
     pub nodes: BTreeMap<NodeId, String>,
     pub recorder: Shared,
     pub phase: Arc<AtomicU8>,
@@ -48,45 +51,12 @@ pub struct ClientSpec {
     pub network: Arc<dyn tumult_engine::transport::Network>,
 }
 
-enum Op {
-    Read,
-    Write(i64),
-    Cas(i64, i64),
-    Append(i64),
-}
-
-impl Op {
-    fn function(&self) -> Function {
-        match self {
-            Op::Read => Function::Read,
-            Op::Write(_) => Function::Write,
-            Op::Cas(..) => Function::Cas,
-            Op::Append(_) => Function::Append,
-        }
-    }
-    fn invoke_value(&self) -> Value {
-        match self {
-            Op::Read => Value::Null,
-            Op::Write(v) | Op::Append(v) => Value::Int(*v),
-            Op::Cas(a, b) => Value::List(vec![*a, *b]),
-        }
-    }
-}
-
-/// How an operation ended.
-enum Outcome {
-    Ok(Value),
-    Fail(String),
-    Info(String),
-}
-
 struct Worker {
     spec: ClientSpec,
     client: Client,
     rng: SplitMix64,
+    generator: Box<dyn Generator>,
     process: u64,
-    counter: i64,
-    known: BTreeMap<String, i64>,
     attempt_timeout: Duration,
     /// Where the next operation starts when no leader is known: the node
     /// after the last one an operation that ran out of time tried, so that
@@ -111,13 +81,13 @@ pub async fn run(spec: ClientSpec) -> Result<(), Box<dyn std::error::Error>> {
     )
     .with_link(link);
     let rng = SplitMix64::new(spec.seed ^ (0xC11E_0000_0000_0000 | u64::from(spec.id)));
+    let generator = spec.workload.generator(&spec.scenario, spec.id);
     let mut worker = Worker {
         process: u64::from(spec.id),
         spec,
         client,
         rng,
-        counter: 0,
-        known: BTreeMap::new(),
+        generator,
         attempt_timeout,
         resume_at: None,
     };
@@ -157,9 +127,8 @@ impl Worker {
             if next < now {
                 next = now;
             }
-            let key = format!("k{}", self.rng.below(u64::from(w.keys)));
-            let op = self.draw(&key);
-            let ok = self.perform(&key, op).await;
+            let request = self.generator.next(&mut self.rng);
+            let ok = self.perform(request).await;
             if ok && phase == Phase::Recovery {
                 let id = self.spec.id as usize;
                 self.spec.state.lock().expect("client state")[id].recovered = true;
@@ -168,137 +137,60 @@ impl Worker {
     }
 
     async fn final_reads(&mut self) {
-        for k in 0..self.spec.scenario.workload.keys {
-            let key = format!("k{k}");
-            self.perform(&key, Op::Read).await;
+        for request in self.generator.final_reads() {
+            self.perform(request).await;
         }
     }
 
-    fn unique_value(&mut self) -> i64 {
-        self.counter += 1;
-        self.counter * i64::from(self.spec.scenario.workload.clients) + i64::from(self.spec.id) + 1
-    }
-
-    fn draw(&mut self, key: &str) -> Op {
-        let mix = self.spec.scenario.workload.mix;
-        let mut pick = self.rng.below(mix.total().max(1));
-        let mut take = |w: u32| {
-            if pick < u64::from(w) {
-                true
-            } else {
-                pick -= u64::from(w);
-                false
-            }
-        };
-        if take(mix.read) {
-            return Op::Read;
-        }
-        match self.spec.scenario.workload.kind {
-            WorkloadKind::ListAppend => Op::Append(self.unique_value()),
-            WorkloadKind::Register => {
-                if take(mix.write) {
-                    Op::Write(self.unique_value())
-                } else {
-                    match self.known.get(key).copied() {
-                        Some(expected) => Op::Cas(expected, self.unique_value()),
-                        // Nothing known to compare with: read instead.
-                        None => Op::Read,
-                    }
-                }
-            }
-        }
-    }
-
-    fn record(&self, op_type: OpType, f: Function, key: &str, value: Value, error: Option<String>) {
-        let mut op = ClientOp::new(0, op_type, self.process, f, key, value, host_now());
+    fn record(&self, op_type: OpType, request: &Request, value: Value, error: Option<String>) {
+        let mut op = ClientOp::new(
+            0,
+            op_type,
+            self.process,
+            request.f.clone(),
+            request.key.clone(),
+            value,
+            host_now(),
+        );
         op.error = error;
         self.spec.recorder.lock().expect("recorder").client(op);
     }
 
     /// Runs one operation to its end; true if it completed `ok`.
-    async fn perform(&mut self, key: &str, op: Op) -> bool {
-        let f = op.function();
-        let invoke_value = op.invoke_value();
-        self.record(OpType::Invoke, f, key, invoke_value.clone(), None);
-        let outcome = self.execute(key, &op).await;
-        match outcome {
-            Outcome::Ok(value) => {
-                match (&op, &value) {
-                    (Op::Write(v), _) | (Op::Cas(_, v), _) => {
-                        self.known.insert(key.to_string(), *v);
-                    }
-                    (Op::Read, Value::Int(v)) => {
-                        self.known.insert(key.to_string(), *v);
-                    }
-                    _ => {}
-                }
-                let shown = if matches!(op, Op::Read) {
-                    value
-                } else {
-                    invoke_value
-                };
-                self.record(OpType::Ok, f, key, shown, None);
+    async fn perform(&mut self, request: Request) -> bool {
+        self.record(OpType::Invoke, &request, request.value.clone(), None);
+        match self.execute(&request).await {
+            Completion::Ok(value) => {
+                self.record(OpType::Ok, &request, value, None);
                 true
             }
-            Outcome::Fail(error) => {
-                self.record(OpType::Fail, f, key, invoke_value, Some(error));
+            Completion::Fail(error) => {
+                self.record(OpType::Fail, &request, request.value.clone(), Some(error));
                 false
             }
-            Outcome::Info(error) => {
-                self.record(OpType::Info, f, key, invoke_value, Some(error));
+            Completion::Info(error) => {
+                self.record(OpType::Info, &request, request.value.clone(), Some(error));
                 self.process += u64::from(self.spec.scenario.workload.clients);
                 false
             }
         }
     }
 
-    async fn execute(&mut self, key: &str, op: &Op) -> Outcome {
+    async fn execute(&mut self, request: &Request) -> Completion {
         let scenario = Arc::clone(&self.spec.scenario);
-        let shard = shard_of(key, scenario.cluster.shards);
+        let shard = shard_of(&request.key, scenario.cluster.shards);
         let timeout = scenario.workload.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let request = self.client.next_request();
-        let (command, query) = match op {
-            Op::Read => (
-                None,
-                serde_json::to_vec(&Query {
-                    key: key.to_string(),
-                })
-                .expect("query"),
-            ),
-            Op::Write(v) => (
-                Some(Command::Write {
-                    key: key.into(),
-                    value: *v,
-                }),
-                Vec::new(),
-            ),
-            Op::Cas(e, n) => (
-                Some(Command::Cas {
-                    key: key.into(),
-                    expected: *e,
-                    new: *n,
-                }),
-                Vec::new(),
-            ),
-            Op::Append(v) => (
-                Some(Command::Append {
-                    key: key.into(),
-                    value: *v,
-                }),
-                Vec::new(),
-            ),
-        };
-        let command = command.map(|c| serde_json::to_vec(&c).expect("command"));
+        let id = self.client.next_request();
         let mode = match scenario.workload.read {
             ReadMode::Linearizable => EngineRead::Linearizable,
             ReadMode::Local => EngineRead::Local,
         };
         let nodes: Vec<NodeId> = self.spec.nodes.keys().copied().collect();
         let home = self.home();
-        let mut node = match (&command, mode) {
+        let mut node = match (&request.body, mode) {
             // A local read is served by the node that receives it: the home node.
-            (None, EngineRead::Local) => home,
+            (Body::Query(_), EngineRead::Local) => home,
             _ => self
                 .client
                 .leader_hint(shard)
@@ -319,18 +211,15 @@ impl Worker {
             }
             tries += 1;
             let budget = (deadline - now).min(self.attempt_timeout);
-            let attempt = match &command {
-                Some(c) => {
-                    tokio::time::timeout(
-                        budget,
-                        self.client.write_once(node, shard, request, c.clone()),
-                    )
-                    .await
+            let attempt = match &request.body {
+                Body::Command(c) => {
+                    tokio::time::timeout(budget, self.client.write_once(node, shard, id, c.clone()))
+                        .await
                 }
-                None => {
+                Body::Query(q) => {
                     tokio::time::timeout(
                         budget,
-                        self.client.read_once(node, shard, query.clone(), mode),
+                        self.client.read_once(node, shard, q.clone(), mode),
                     )
                     .await
                 }
@@ -342,20 +231,7 @@ impl Worker {
             match attempt {
                 Attempt::Ok(bytes) => {
                     self.resume_at = None;
-                    return match serde_json::from_slice::<Reply>(&bytes) {
-                        Ok(Reply::Done) => Outcome::Ok(Value::Null),
-                        Ok(Reply::Mismatch) => Outcome::Fail("mismatch".into()),
-                        // A list-append read of a never-appended key is the empty list.
-                        Ok(Reply::Value(None))
-                            if scenario.workload.kind == WorkloadKind::ListAppend =>
-                        {
-                            Outcome::Ok(Value::List(Vec::new()))
-                        }
-                        Ok(Reply::Value(v)) => Outcome::Ok(v.map_or(Value::Null, Value::Int)),
-                        Ok(Reply::List(l)) => Outcome::Ok(Value::List(l)),
-                        Ok(Reply::Malformed(why)) => Outcome::Fail(format!("malformed: {why}")),
-                        Err(e) => Outcome::Info(format!("undecodable reply: {e}")),
-                    };
+                    return self.generator.complete(request, &bytes);
                 }
                 Attempt::Redirect(Some(leader))
                     if leader != node && !stalled.contains(&leader) && tries <= nodes.len() * 4 =>
@@ -382,11 +258,11 @@ impl Worker {
         }
         // Out of time: the next operation goes on from where this one stopped.
         self.resume_at = Some(node);
-        if command.is_some() && !maybe_applied {
+        if matches!(request.body, Body::Command(_)) && !maybe_applied {
             // Every attempt was refused before anything was proposed.
-            Outcome::Fail(last_error)
+            Completion::Fail(last_error)
         } else {
-            Outcome::Info(last_error)
+            Completion::Info(last_error)
         }
     }
 }

@@ -8,8 +8,8 @@ pub mod nemesis;
 pub mod recorder;
 mod recovery;
 
-use crate::app::KvApp;
 use crate::scenario::{draw_duration, DiskFaultKind, Liveness, Scenario, SplitMix64, StepKind};
+use crate::workload::Workload;
 use client::{ClientSpec, ClientState};
 use nemesis::{AdminRequest, Nemesis};
 use recorder::{nanos, Recorder, Shared, Sink};
@@ -134,13 +134,19 @@ fn install_panic_hook() {
     });
 }
 
-/// Runs one scenario with one seed in the simulator.
-pub fn simulate(scenario: &Arc<Scenario>, seed: u64, mutant: Option<Mutant>) -> SimOutcome {
+/// Runs one scenario with one seed in the simulator, the nodes replicating
+/// `workload`'s app and the clients running its operations.
+pub fn simulate(
+    scenario: &Arc<Scenario>,
+    workload: &Arc<dyn Workload>,
+    seed: u64,
+    mutant: Option<Mutant>,
+) -> SimOutcome {
     install_panic_hook();
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     let mut result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_world(scenario, seed, mutant, Arc::clone(&recorder))
+        run_world(scenario, workload, seed, mutant, Arc::clone(&recorder))
     }));
     let mut panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
     let entries = std::mem::take(&mut recorder.lock().unwrap_or_else(|e| e.into_inner()).entries);
@@ -168,6 +174,7 @@ pub fn simulate(scenario: &Arc<Scenario>, seed: u64, mutant: Option<Mutant>) -> 
 
 fn run_world(
     scenario: &Arc<Scenario>,
+    workload: &Arc<dyn Workload>,
     seed: u64,
     mutant: Option<Mutant>,
     recorder: Shared,
@@ -216,7 +223,8 @@ fn run_world(
         let addrs = addrs.clone();
         let voters = voters.clone();
         let shards = c.shards;
-        let snapshot_every = c.snapshot_every;
+        let workload = Arc::clone(workload);
+        let app_scenario = Arc::clone(scenario);
         let fsync = c.fsync;
         let rng = Arc::new(Mutex::new(SplitMix64::new(seed ^ (0xD15C_0000 + i))));
         let node_tls = pki.as_ref().map(|p| p.node(i));
@@ -230,6 +238,7 @@ fn run_world(
             let recorder = Arc::clone(&recorder);
             let faults = faults.clone();
             let rng = Arc::clone(&rng);
+            let app = workload.app(&app_scenario);
             let mut config = NodeConfig::new(i, addrs.clone(), "/data/tumult".into());
             config.listen = Some("0.0.0.0:7000".into());
             config.seed = seed;
@@ -268,7 +277,7 @@ fn run_world(
                     }),
                     trace: Arc::new(Sink(Arc::clone(&recorder))),
                 };
-                match Node::start(config, env, KvApp::new(snapshot_every)).await {
+                match Node::start(config, env, app).await {
                     Ok(node) => {
                         let why = node.stopped().await;
                         tracing::warn!(node = i, "node stopped: {why}");
@@ -299,6 +308,7 @@ fn run_world(
             id,
             seed,
             scenario: Arc::clone(scenario),
+            workload: Arc::clone(workload),
             nodes: addrs.clone(),
             recorder: Arc::clone(&recorder),
             phase: Arc::clone(&phase),

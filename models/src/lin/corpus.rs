@@ -70,7 +70,7 @@ pub fn parse_jepsen_etcd(text: &str) -> Result<History, HistoryError> {
                 error = Some("timed-out".to_string());
                 (OpType::Info, Value::Null)
             } else {
-                let value = match (f, rest.as_str()) {
+                let value = match (&f, rest.as_str()) {
                     (_, "nil") => Value::Null,
                     (Function::Cas, r) => {
                         let inner = r

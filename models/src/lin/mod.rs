@@ -375,6 +375,17 @@ pub fn check_history(history: &History, opts: &CheckOptions) -> Result<Report, H
     })
 }
 
+/// Checks a history of your own workload against its spec `M` (see
+/// [`spec::HistorySpec`]): the same pairing of invokes and completions,
+/// search, budgets and report as [`check_history`].
+pub fn check_history_with<M: spec::HistorySpec>(
+    history: &History,
+    opts: &CheckOptions,
+) -> Result<Report, HistoryError> {
+    let start = Instant::now();
+    Ok(run(prepare::prepare_with::<M>(history)?, opts, start))
+}
+
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {

@@ -3,7 +3,8 @@
 //! have happened open to the end, and translate into the workload's spec.
 
 use super::spec::{
-    CasOutcome, KeyOps, ListAppendSpec, ListOp, OpMeta, Operation, RegisterOp, RegisterSpec, Spec,
+    CasOutcome, Completion, HistorySpec, KeyOps, ListAppendSpec, ListOp, OpMeta, Operation,
+    RegisterOp, RegisterSpec, Spec, Taken,
 };
 use crate::history::{ClientOp, Entry, Function, History, HistoryError, OpType, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -122,6 +123,20 @@ fn bad_value(line: usize, what: &str, v: &Value) -> HistoryError {
 /// a history of reads only goes by what the reads returned.
 pub(crate) fn prepare(history: &History) -> Result<Prepared, HistoryError> {
     let pairs = pair(history)?;
+    if let Some(p) = pairs
+        .iter()
+        .find(|p| matches!(p.invoke.f, Function::Other(_)))
+    {
+        return Err(HistoryError::line(
+            p.invoke_line,
+            format!(
+                "field `f`: `{}` is not an operation of the built-in workloads (register: read, \
+                 write, cas; list-append: append, read); a history of your own workload is \
+                 checked against its own spec (lin::check_history_with)",
+                p.invoke.f
+            ),
+        ));
+    }
     let first = |fs: &[Function]| pairs.iter().find(|p| fs.contains(&p.invoke.f));
     let append = first(&[Function::Append]);
     let register = first(&[Function::Write, Function::Cas]);
@@ -151,28 +166,21 @@ pub(crate) fn prepare(history: &History) -> Result<Prepared, HistoryError> {
     }
 }
 
-/// What to do with one pair.
-enum Verdict<Op> {
-    Drop,
-    Closed(Op),
-    Open(Op),
-}
-
 fn translate<M: Spec>(
     pairs: &[Pair<'_>],
     end: i64,
-    op_of: fn(&Pair<'_>) -> Result<Verdict<M::Op>, HistoryError>,
+    op_of: impl Fn(&Pair<'_>) -> Result<Taken<M::Op>, HistoryError>,
 ) -> Result<Keyed<M>, HistoryError> {
     let mut keys: BTreeMap<&str, Vec<Operation<M>>> = BTreeMap::new();
     let (mut dropped, mut open) = (0, 0);
     for p in pairs {
         let (op, is_open) = match op_of(p)? {
-            Verdict::Drop => {
+            Taken::Drop => {
                 dropped += 1;
                 continue;
             }
-            Verdict::Closed(op) => (op, false),
-            Verdict::Open(op) => {
+            Taken::Closed(op) => (op, false),
+            Taken::Open(op) => {
                 open += 1;
                 (op, true)
             }
@@ -199,13 +207,13 @@ fn translate<M: Spec>(
     })
 }
 
-fn register_op(p: &Pair<'_>) -> Result<Verdict<RegisterOp>, HistoryError> {
+fn register_op(p: &Pair<'_>) -> Result<Taken<RegisterOp>, HistoryError> {
     let line = p.invoke_line;
     Ok(match p.invoke.f {
         Function::Read => match p.completion {
             Some((c, cline, _)) if c.op_type == OpType::Ok => match c.value {
-                Value::Null => Verdict::Closed(RegisterOp::Read(None)),
-                Value::Int(v) => Verdict::Closed(RegisterOp::Read(Some(v))),
+                Value::Null => Taken::Closed(RegisterOp::Read(None)),
+                Value::Int(v) => Taken::Closed(RegisterOp::Read(Some(v))),
                 ref v => {
                     return Err(bad_value(
                         cline,
@@ -215,16 +223,16 @@ fn register_op(p: &Pair<'_>) -> Result<Verdict<RegisterOp>, HistoryError> {
                 }
             },
             // A read that failed or may have happened says nothing.
-            _ => Verdict::Drop,
+            _ => Taken::Drop,
         },
         Function::Write => {
             let Value::Int(v) = p.invoke.value else {
                 return Err(bad_value(line, "a write takes an integer", &p.invoke.value));
             };
             match p.outcome() {
-                OpType::Ok => Verdict::Closed(RegisterOp::Write(v)),
-                OpType::Fail => Verdict::Drop,
-                _ => Verdict::Open(RegisterOp::Write(v)),
+                OpType::Ok => Taken::Closed(RegisterOp::Write(v)),
+                OpType::Fail => Taken::Drop,
+                _ => Taken::Open(RegisterOp::Write(v)),
             }
         }
         Function::Cas => {
@@ -238,32 +246,34 @@ fn register_op(p: &Pair<'_>) -> Result<Verdict<RegisterOp>, HistoryError> {
                 outcome,
             };
             match p.completion {
-                Some((c, _, _)) if c.op_type == OpType::Ok => Verdict::Closed(cas(CasOutcome::Ok)),
+                Some((c, _, _)) if c.op_type == OpType::Ok => Taken::Closed(cas(CasOutcome::Ok)),
                 Some((c, _, _)) if c.op_type == OpType::Fail => {
                     if c.error.as_deref() == Some("mismatch") {
-                        Verdict::Closed(cas(CasOutcome::Mismatch))
+                        Taken::Closed(cas(CasOutcome::Mismatch))
                     } else {
-                        Verdict::Drop
+                        Taken::Drop
                     }
                 }
-                _ => Verdict::Open(cas(CasOutcome::Unknown)),
+                _ => Taken::Open(cas(CasOutcome::Unknown)),
             }
         }
-        Function::Append => {
-            unreachable!("workload detection keeps appends out of register histories")
+        Function::Append | Function::Other(_) => {
+            unreachable!(
+                "workload detection keeps appends and other functions out of register histories"
+            )
         }
     })
 }
 
-fn list_op(p: &Pair<'_>) -> Result<Verdict<ListOp>, HistoryError> {
+fn list_op(p: &Pair<'_>) -> Result<Taken<ListOp>, HistoryError> {
     let line = p.invoke_line;
     Ok(match p.invoke.f {
         Function::Read => match p.completion {
             Some((c, cline, _)) if c.op_type == OpType::Ok => match &c.value {
-                Value::List(l) => Verdict::Closed(ListOp::Read(l.as_slice().into())),
+                Value::List(l) => Taken::Closed(ListOp::Read(l.as_slice().into())),
                 v => return Err(bad_value(cline, "a list-append read returns a list", v)),
             },
-            _ => Verdict::Drop,
+            _ => Taken::Drop,
         },
         Function::Append => {
             let Value::Int(v) = p.invoke.value else {
@@ -274,13 +284,36 @@ fn list_op(p: &Pair<'_>) -> Result<Verdict<ListOp>, HistoryError> {
                 ));
             };
             match p.outcome() {
-                OpType::Ok => Verdict::Closed(ListOp::Append(v)),
-                OpType::Fail => Verdict::Drop,
-                _ => Verdict::Open(ListOp::Append(v)),
+                OpType::Ok => Taken::Closed(ListOp::Append(v)),
+                OpType::Fail => Taken::Drop,
+                _ => Taken::Open(ListOp::Append(v)),
             }
         }
-        Function::Write | Function::Cas => {
-            unreachable!("workload detection keeps writes and cas out of list-append histories")
+        Function::Write | Function::Cas | Function::Other(_) => {
+            unreachable!("workload detection keeps writes, cas and other functions out of list-append histories")
         }
+    })
+}
+
+/// Pairs a history of your own workload and translates it with `M`.
+pub(crate) fn prepare_with<M: HistorySpec>(history: &History) -> Result<Keyed<M>, HistoryError> {
+    let pairs = pair(history)?;
+    let end = history.records.len() as i64 + 1;
+    translate(&pairs, end, |p| {
+        let completion = match p.completion {
+            Some((c, _, _)) if c.op_type == OpType::Ok => Completion::Ok(&c.value),
+            Some((c, _, _)) if c.op_type == OpType::Fail => Completion::Fail(c.error.as_deref()),
+            _ => Completion::Unknown,
+        };
+        M::operation(&p.invoke.f, &p.invoke.value, completion).map_err(|why| {
+            let line = match (&completion, p.completion) {
+                (Completion::Ok(_), Some((_, cline, _))) => cline,
+                _ => p.invoke_line,
+            };
+            HistoryError::line(
+                line,
+                format!("{} of key {:?}: {why}", p.invoke.f, p.invoke.key),
+            )
+        })
     })
 }

@@ -13,6 +13,7 @@
 //! applies when the register holds its expected value and is a no-op
 //! otherwise.
 
+use crate::history::{Function, Value};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -118,6 +119,45 @@ pub trait Spec: 'static {
     fn state_heap_bytes(_state: &Self::State) -> usize {
         0
     }
+}
+
+/// How an operation of a tumult history ended, as [`HistorySpec::operation`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Completion<'a> {
+    /// `ok`, with the completion's `value`.
+    Ok(&'a Value),
+    /// `fail` (it certainly did not take effect, or, like a cas mismatch,
+    /// ran and observed something), with its `error`.
+    Fail(Option<&'a str>),
+    /// `info`, or no completion at all: it may or may not have happened.
+    Unknown,
+}
+
+/// What the checker does with one operation of a history.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Taken<Op> {
+    /// Leave it out: it did not happen, or says nothing (a failed read).
+    Drop,
+    /// It happened between its invoke and its completion.
+    Closed(Op),
+    /// It may have happened at any time after its invoke (`info`).
+    Open(Op),
+}
+
+/// A sequential spec that reads its operations from a tumult history: the
+/// model of your own application's workload, checked by
+/// [`crate::lin::check_history_with`] with the same search, budgets and
+/// reports as the built-in workloads. The history is split by `key`, and
+/// each key is checked from [`Spec::init`] on its own.
+pub trait HistorySpec: Spec {
+    /// The operation `f`, invoked with `value`, that ended as
+    /// `completion`; an error says what is wrong with its fields (the
+    /// checker adds the line).
+    fn operation(
+        f: &Function,
+        value: &Value,
+        completion: Completion<'_>,
+    ) -> Result<Taken<Self::Op>, String>;
 }
 
 /// One operation of a key: when it was called and returned, what it did

@@ -29,8 +29,8 @@ const TOP_KEYS: [&str; 10] = [
     "faults",
 ];
 
-pub(super) fn parse(file: &str, src: &str) -> Res<Scenario> {
-    let ctx = Ctx { file, src };
+pub(super) fn parse(file: &str, src: &str, app: bool) -> Res<Scenario> {
+    let ctx = Ctx { file, src, app };
     let root_node = read(&ctx)?;
     let root = Tbl::of(&ctx, &root_node, "")?;
     root.check_keys(&ctx, &TOP_KEYS)?;
@@ -172,6 +172,15 @@ fn workload(ctx: &Ctx, node: &Node) -> Res<Workload> {
         ],
     )?;
     let kind = w.opt("kind", WorkloadKind::Register, |n, f| {
+        if !ctx.app && as_str(ctx, n, f)? == "app" {
+            return Err(ctx.err(
+                &n.span,
+                f,
+                "\"app\" is your own application's workload: run the file from your tests \
+                 with scenario::parse_app_file and run::run_seed_with (the tumult command runs \
+                 the built-in \"register\" and \"list-append\")",
+            ));
+        }
         one_of(
             ctx,
             n,
@@ -179,6 +188,7 @@ fn workload(ctx: &Ctx, node: &Node) -> Res<Workload> {
             &[
                 ("register", WorkloadKind::Register),
                 ("list-append", WorkloadKind::ListAppend),
+                ("app", WorkloadKind::App),
             ],
         )
     })?;
@@ -241,6 +251,13 @@ fn mix(ctx: &Ctx, node: &Node, kind: WorkloadKind) -> Res<Mix> {
     let allowed: &[&str] = match kind {
         WorkloadKind::Register => &["read", "write", "cas"],
         WorkloadKind::ListAppend => &["read", "append"],
+        WorkloadKind::App => {
+            return Err(ctx.err(
+                &node.span,
+                "workload.mix",
+                "an app workload has no mix: its generator picks the operations",
+            ))
+        }
     };
     for e in m.entries {
         if !allowed.contains(&e.key.as_str()) {

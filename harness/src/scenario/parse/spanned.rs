@@ -151,6 +151,8 @@ fn convert_value(v: &toml_edit::Value, fallback: &Range<usize>) -> Node {
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a str,
     pub(super) src: &'a str,
+    /// Whether `[workload] kind = "app"` (your own application) is allowed.
+    pub(super) app: bool,
 }
 
 impl Ctx<'_> {
