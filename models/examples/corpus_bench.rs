@@ -6,6 +6,13 @@
 //!
 //! `cargo run --release -p tumult-models --example corpus_bench --features bench-porcupine [ROUNDS]`
 //!
+//! With `go` installed (`apt-get install golang-go`), it also builds
+//! `../shared/bench/porcupine-go` (Go porcupine v1.3.0, vendored there) and
+//! runs it on the same files each round, alternating with ours, and prints
+//! tumult / Go per format: Go's time is the check inside its process
+//! (parsing excluded), ours includes parsing the text, so the ratio is
+//! conservative. Without `go` it says so and skips that column.
+//!
 //! The direct side's events are parsed before timing; the layer's time
 //! includes parsing the text (`lin::check_text`), translating, pairing and
 //! checking per key. The layer runs with `tumult check`'s options except
@@ -262,6 +269,71 @@ mod direct {
     }
 }
 
+/// Go porcupine on the same files: `../shared/bench/porcupine-go`, built
+/// beside this example's binary.
+struct GoPorcupine {
+    exe: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl GoPorcupine {
+    /// Builds the Go program, or says why it cannot.
+    fn build(files: Vec<PathBuf>) -> Result<GoPorcupine, String> {
+        let src = corpus().join("../../bench/porcupine-go");
+        let exe = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("porcupine-go-bench");
+        let out = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&exe)
+            .arg(".")
+            .current_dir(&src)
+            .output()
+            .map_err(|e| format!("`go` is not installed ({e}); apt-get install golang-go"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "go build in {} failed: {}",
+                src.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(GoPorcupine { exe, files })
+    }
+
+    /// One round over every file: Go's in-process check time per format
+    /// (etcd, kv), its verdicts compared with EXPECTED.md by the program.
+    fn round(&self) -> Result<[Duration; 2], String> {
+        let out = std::process::Command::new(&self.exe)
+            .arg("-q")
+            .arg("-expected")
+            .arg(corpus().join("EXPECTED.md"))
+            .args(&self.files)
+            .output()
+            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!(
+                "Go porcupine's verdicts differ from EXPECTED.md:\n{text}"
+            ));
+        }
+        let check_ms = |format: &str| -> Result<Duration, String> {
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().take(2).eq(["TOTAL", format]))
+                .ok_or_else(|| format!("no TOTAL {format} line in Go's output:\n{text}"))?;
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let ms = words
+                .iter()
+                .position(|w| *w == "check_ms")
+                .and_then(|i| words.get(i + 1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| format!("no check_ms in {line:?}"))?;
+            Ok(Duration::from_secs_f64(ms / 1e3))
+        };
+        Ok([check_ms("etcd")?, check_ms("kv")?])
+    }
+}
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/porcupine")
 }
@@ -376,10 +448,24 @@ fn main() {
         ..CheckOptions::default()
     };
 
+    let go = GoPorcupine::build(etcd.iter().chain(&kv).map(|(p, _)| p.clone()).collect());
+    if let Err(why) = &go {
+        println!("Go porcupine skipped: {why}");
+    }
+    let mut best_go = [Duration::MAX; 2];
     #[cfg(feature = "bench-porcupine")]
     let mut best_direct = [Duration::MAX; 2];
     let mut best_layer = [Duration::MAX; 2];
     for round in 0..rounds {
+        if let Ok(go) = &go {
+            let t = go.round().unwrap_or_else(|e| panic!("{e}"));
+            println!(
+                "round {round}: Go porcupine etcd {:.3} s, kv {:.3} s",
+                t[0].as_secs_f64(),
+                t[1].as_secs_f64()
+            );
+            best_go = [best_go[0].min(t[0]), best_go[1].min(t[1])];
+        }
         #[cfg(feature = "bench-porcupine")]
         let (d_etcd, d_kv, direct_etcd, direct_kv) = {
             let t = Instant::now();
@@ -498,6 +584,18 @@ fn main() {
             sum(BEFORE_LAYER),
             sum(BEFORE_DIRECT),
             sum(layer) / sum(BEFORE_LAYER),
+        );
+    }
+
+    if go.is_ok() {
+        let g = [best_go[0].as_secs_f64(), best_go[1].as_secs_f64()];
+        println!(
+            "best of {rounds}: Go porcupine (check only): etcd {:.3} s, kv {:.3} s; \
+             tumult / Go: etcd x{:.2}, kv x{:.2} (goal: x0.50 or less on each)",
+            g[0],
+            g[1],
+            layer[0] / g[0],
+            layer[1] / g[1],
         );
     }
 

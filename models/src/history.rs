@@ -595,23 +595,33 @@ impl<'de> Deserialize<'de> for Fields {
 
 /// Reads a `history.jsonl`: one JSON object a line; blank lines are skipped.
 pub fn read_history(reader: impl BufRead) -> Result<History, HistoryError> {
-    let mut records = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line_no = i + 1;
-        let bytes = line?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| HistoryError::line(line_no, format!("not UTF-8: {e}")))?;
-        let text = text.trim();
-        if text.is_empty() {
-            continue;
-        }
-        let entry = parse_line(line_no, text)?;
-        records.push(Record {
-            line: line_no,
-            entry,
-        });
-    }
+    let records = history_records(reader)
+        .map(|r| r.map(|(line, entry)| Record { line, entry }))
+        .collect::<Result<_, _>>()?;
     Ok(History { records })
+}
+
+/// The entries of a `history.jsonl` with their line numbers, one at a time
+/// as the reader yields them (blank lines are skipped): for a checker that
+/// does not hold the whole history.
+pub fn history_records(
+    reader: impl BufRead,
+) -> impl Iterator<Item = Result<(usize, Entry), HistoryError>> {
+    reader.split(b'\n').enumerate().filter_map(|(i, line)| {
+        let line_no = i + 1;
+        let bytes = match line {
+            Ok(b) => b,
+            Err(e) => return Some(Err(HistoryError::from(e))),
+        };
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t.trim(),
+            Err(e) => return Some(Err(HistoryError::line(line_no, format!("not UTF-8: {e}")))),
+        };
+        if text.is_empty() {
+            return None;
+        }
+        Some(parse_line(line_no, text).map(|entry| (line_no, entry)))
+    })
 }
 
 /// Reads a `history.jsonl` file.

@@ -610,7 +610,7 @@ fn draw(key: &str, reason: &str, ops: &[ViolationOp], path: &Path) -> std::io::R
 mod tests {
     use super::*;
     use crate::history::{ClientOp, Entry, Function, History, OpType, Value};
-    use crate::lin::prepare::{prepare, Prepared};
+    use crate::lin::prepare::{prepare_stream, records_of, Prepared};
     use std::time::Duration;
 
     /// A history of one key `k` built line by line; each line's time is
@@ -649,7 +649,9 @@ mod tests {
     }
 
     fn keyed(entries: &[Entry]) -> Vec<KeyOps<ListAppendSpec>> {
-        match prepare(&History::from_entries(entries.iter().cloned())).expect("valid history") {
+        match prepare_stream(records_of(&History::from_entries(entries.iter().cloned())))
+            .expect("valid history")
+        {
             Prepared::ListAppend(k) => k.keys,
             Prepared::Register(_) => Vec::new(),
         }
@@ -671,6 +673,35 @@ mod tests {
             threads: 1,
             ..CheckOptions::default()
         }
+    }
+
+    #[test]
+    fn a_keys_reads_hold_its_list_once_unless_they_disagree() {
+        let mut h = H::default();
+        h.append(1, 10)
+            .read(2, &[10])
+            .append(1, 11)
+            .read(2, &[10, 11]);
+        h.read(3, &[]).read(3, &[10, 11]).read(4, &[11]);
+        let keys = h.keys();
+        let reads: Vec<&[i64]> = keys[0]
+            .ops
+            .iter()
+            .filter_map(|o| match &o.op {
+                ListOp::Read(l) => Some(&l[..]),
+                ListOp::Append(_) => None,
+            })
+            .collect();
+        let want: [&[i64]; 5] = [&[10], &[10, 11], &[], &[10, 11], &[11]];
+        assert_eq!(reads, want);
+        // The agreeing reads point into one list; the one that disagrees
+        // has its own.
+        let first = reads[0].as_ptr();
+        for r in [reads[1], reads[3]] {
+            assert_eq!(r.as_ptr(), first);
+        }
+        assert_ne!(reads[4].as_ptr(), first);
+        assert!(matches!(decide(&keys[0].ops), Decision::Violation(_)));
     }
 
     #[test]

@@ -45,7 +45,7 @@ mod prepare;
 mod search;
 pub mod spec;
 
-use crate::history::{read_history, History, HistoryError};
+use crate::history::{history_records, History, HistoryError};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -364,8 +364,17 @@ fn report<M: spec::Spec>(
 /// operations). Errors are bad input: a completion without an invoke, a
 /// second invoke of a busy process, a value of the wrong shape.
 pub fn check_history(history: &History, opts: &CheckOptions) -> Result<Report, HistoryError> {
+    check_records(prepare::records_of(history), opts)
+}
+
+/// [`check_history`] of a `history.jsonl` read as it streams by: the
+/// checker holds the translated operations, not the history.
+fn check_records(
+    records: prepare::Records<'_>,
+    opts: &CheckOptions,
+) -> Result<Report, HistoryError> {
     let start = Instant::now();
-    Ok(match prepare::prepare(history)? {
+    Ok(match prepare::prepare_stream(records)? {
         prepare::Prepared::Register(k) => run(k, opts, start),
         // The reads fix the order of the appends: no search (see list_append).
         prepare::Prepared::ListAppend(k) => {
@@ -445,7 +454,7 @@ impl FromStr for Format {
 pub fn check_text(text: &str, format: Format, opts: &CheckOptions) -> Result<Report, HistoryError> {
     let start = Instant::now();
     match format {
-        Format::Tumult => check_history(&read_history(text.as_bytes())?, opts),
+        Format::Tumult => check_records(Box::new(history_records(text.as_bytes())), opts),
         Format::JepsenEtcd => check_history(&corpus::parse_jepsen_etcd(text)?, opts),
         Format::PorcupineKv => Ok(run(corpus::parse_porcupine_kv(text)?, opts, start)),
         Format::JepsenEdn => Ok(match jepsen::parse(text, &opts.jepsen)? {
@@ -462,6 +471,10 @@ pub fn check_file(
     format: Format,
     opts: &CheckOptions,
 ) -> Result<Report, HistoryError> {
+    if format == Format::Tumult {
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        return check_records(Box::new(history_records(file)), opts);
+    }
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];

@@ -4,10 +4,11 @@
 
 use super::spec::{
     CasOutcome, Completion, HistorySpec, KeyOps, ListAppendSpec, ListOp, OpMeta, Operation,
-    RegisterOp, RegisterSpec, Spec, Taken,
+    RegisterOp, RegisterSpec, Seen, Spec, Taken,
 };
 use crate::history::{ClientOp, Entry, Function, History, HistoryError, OpType, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Operations of every key, plus what was left out.
 pub(crate) struct Keyed<M: Spec> {
@@ -25,54 +26,55 @@ pub(crate) enum Prepared {
 }
 
 /// An invoke and its completion.
-struct Pair<'a> {
-    invoke: &'a ClientOp,
+struct Pair {
+    invoke: ClientOp,
     invoke_line: usize,
     invoke_pos: usize,
-    completion: Option<(&'a ClientOp, usize, usize)>,
+    completion: Option<(ClientOp, usize, usize)>,
 }
 
-impl Pair<'_> {
+impl Pair {
     fn meta(&self, open: bool) -> OpMeta {
         OpMeta {
             process: self.invoke.process,
             index: self.invoke.index,
             invoke_line: self.invoke_line,
-            complete_line: self.completion.map(|c| c.1),
+            complete_line: self.completion.as_ref().map(|c| c.1),
             invoke_time: self.invoke.time,
-            complete_time: self.completion.map(|c| c.0.time),
+            complete_time: self.completion.as_ref().map(|c| c.0.time),
             open,
         }
     }
 
     /// The completion's type; `Info` when there is none.
     fn outcome(&self) -> OpType {
-        self.completion.map_or(OpType::Info, |c| c.0.op_type)
-    }
-
-    /// Call and return times: positions in the history; open operations
-    /// return after everything (`end`).
-    fn times(&self, open: bool, end: i64) -> (i64, i64) {
-        let ret = match self.completion {
-            Some((_, _, pos)) if !open => pos as i64,
-            _ => end,
-        };
-        (self.invoke_pos as i64, ret)
+        self.completion
+            .as_ref()
+            .map_or(OpType::Info, |c| c.0.op_type)
     }
 }
 
-fn pair(history: &History) -> Result<Vec<Pair<'_>>, HistoryError> {
-    let mut pairs: Vec<Pair<'_>> = Vec::new();
-    let mut outstanding: HashMap<u64, usize> = HashMap::new();
-    for (pos, rec) in history.records.iter().enumerate() {
-        let Entry::Client(op) = &rec.entry else {
-            continue;
-        };
+/// Pairs each invoke with its process's completion as the history streams
+/// by: a pair leaves as soon as it completes, so only the outstanding
+/// invokes are held.
+#[derive(Default)]
+struct Pairer {
+    outstanding: HashMap<u64, Pair>,
+}
+
+impl Pairer {
+    /// Takes the client operation at `pos` (line `line`); returns the pair
+    /// it completes.
+    fn feed(
+        &mut self,
+        pos: usize,
+        line: usize,
+        op: ClientOp,
+    ) -> Result<Option<Pair>, HistoryError> {
         if op.op_type == OpType::Invoke {
-            if let Some(&open) = outstanding.get(&op.process) {
-                let prev = &pairs[open];
+            if let Some(prev) = self.outstanding.get(&op.process) {
                 return Err(HistoryError::line(
-                    rec.line,
+                    line,
                     format!(
                         "process {} invokes again while its `{}` from line {} is still open \
                          (a process has at most one outstanding operation; after `info` a client \
@@ -81,142 +83,310 @@ fn pair(history: &History) -> Result<Vec<Pair<'_>>, HistoryError> {
                     ),
                 ));
             }
-            outstanding.insert(op.process, pairs.len());
-            pairs.push(Pair {
-                invoke: op,
-                invoke_line: rec.line,
-                invoke_pos: pos,
-                completion: None,
-            });
-            continue;
+            self.outstanding.insert(
+                op.process,
+                Pair {
+                    invoke: op,
+                    invoke_line: line,
+                    invoke_pos: pos,
+                    completion: None,
+                },
+            );
+            return Ok(None);
         }
-        let Some(i) = outstanding.remove(&op.process) else {
+        let Some(mut p) = self.outstanding.remove(&op.process) else {
             return Err(HistoryError::line(
-                rec.line,
+                line,
                 format!(
                     "`{}` of process {} with no open `invoke` (a completion must follow its process's invoke)",
                     op.op_type, op.process
                 ),
             ));
         };
-        let p = &mut pairs[i];
         if p.invoke.f != op.f || p.invoke.key != op.key {
             return Err(HistoryError::line(
-                rec.line,
+                line,
                 format!(
                     "`{}` of process {} is a `{}` of key {:?}, but its invoke on line {} is a `{}` of key {:?}",
                     op.op_type, op.process, op.f, op.key, p.invoke_line, p.invoke.f, p.invoke.key
                 ),
             ));
         }
-        p.completion = Some((op, rec.line, pos));
+        p.completion = Some((op, line, pos));
+        Ok(Some(p))
     }
-    Ok(pairs)
+
+    /// The invokes that never completed, in history order.
+    fn finish(self) -> Vec<Pair> {
+        let mut open: Vec<Pair> = self.outstanding.into_values().collect();
+        open.sort_by_key(|p| p.invoke_pos);
+        open
+    }
+}
+
+/// The records of a history, with their line numbers, as they stream by.
+pub(crate) type Records<'a> = Box<dyn Iterator<Item = Result<(usize, Entry), HistoryError>> + 'a>;
+
+/// The records of an in-memory history.
+pub(crate) fn records_of(history: &History) -> Records<'_> {
+    Box::new(
+        history
+            .records
+            .iter()
+            .map(|r| Ok((r.line, r.entry.clone()))),
+    )
 }
 
 fn bad_value(line: usize, what: &str, v: &Value) -> HistoryError {
     HistoryError::line(line, format!("field `value`: {what}, found {v}"))
 }
 
-/// Pairs and translates a tumult history. The workload is recognised from
-/// the operations: `append` means list-append, `write` or `cas` register;
-/// a history of reads only goes by what the reads returned.
-pub(crate) fn prepare(history: &History) -> Result<Prepared, HistoryError> {
-    let pairs = pair(history)?;
-    if let Some(p) = pairs
-        .iter()
-        .find(|p| matches!(p.invoke.f, Function::Other(_)))
-    {
-        return Err(HistoryError::line(
-            p.invoke_line,
-            format!(
-                "field `f`: `{}` is not an operation of the built-in workloads (register: read, \
-                 write, cas; list-append: append, read); a history of your own workload is \
-                 checked against its own spec (lin::check_history_with)",
-                p.invoke.f
-            ),
-        ));
-    }
-    let first = |fs: &[Function]| pairs.iter().find(|p| fs.contains(&p.invoke.f));
-    let append = first(&[Function::Append]);
-    let register = first(&[Function::Write, Function::Cas]);
-    let is_list = match (append, register) {
-        (Some(a), Some(r)) => {
-            let (later, earlier) = if a.invoke_line > r.invoke_line { (a, r) } else { (r, a) };
-            return Err(HistoryError::line(
-                later.invoke_line,
-                format!(
-                    "field `f`: `{}` in a history that has a `{}` on line {} (a history holds one \
-                     workload: register read/write/cas or list-append append/read)",
-                    later.invoke.f, earlier.invoke.f, earlier.invoke_line
-                ),
-            ));
+/// Pairs and translates a tumult history as its records stream by (a file
+/// read line by line): it holds the outstanding invokes and the translated
+/// operations, whose list-append reads share one list per key. The
+/// workload is recognised from the operations: `append` means list-append,
+/// `write` or `cas` register; a history of reads only goes by what the
+/// reads returned.
+pub(crate) fn prepare_stream(records: Records<'_>) -> Result<Prepared, HistoryError> {
+    let mut pairer = Pairer::default();
+    // The workload, from the first append, write or cas: (list-append?, f, line).
+    let mut kind: Option<(bool, Function, usize)> = None;
+    // Pairs completed before the workload was known (reads).
+    let mut waiting: Vec<Pair> = Vec::new();
+    let mut register = Builder::<RegisterSpec>::default();
+    let mut list = ListBuilder::default();
+    let mut count = 0;
+    for (pos, record) in records.enumerate() {
+        let (line, entry) = record?;
+        count = pos + 1;
+        let Entry::Client(op) = entry else {
+            continue;
+        };
+        if op.op_type == OpType::Invoke {
+            let is_list = match &op.f {
+                Function::Other(_) => return Err(not_built_in(line, &op.f)),
+                Function::Read => None,
+                Function::Append => Some(true),
+                Function::Write | Function::Cas => Some(false),
+            };
+            match (&kind, is_list) {
+                (None, Some(l)) => kind = Some((l, op.f.clone(), line)),
+                (Some((k, earlier, earlier_line)), Some(l)) if *k != l => {
+                    return Err(HistoryError::line(
+                        line,
+                        format!(
+                            "field `f`: `{}` in a history that has a `{earlier}` on line \
+                             {earlier_line} (a history holds one workload: register \
+                             read/write/cas or list-append append/read)",
+                            op.f
+                        ),
+                    ));
+                }
+                _ => {}
+            }
         }
-        (Some(_), None) => true,
-        (None, Some(_)) => false,
-        (None, None) => pairs.iter().any(|p| {
-            matches!(p.completion, Some((c, _, _)) if c.op_type == OpType::Ok && matches!(c.value, Value::List(_)))
+        let Some(p) = pairer.feed(pos, line, op)? else {
+            continue;
+        };
+        match &kind {
+            None => waiting.push(p),
+            Some((true, ..)) => {
+                for w in waiting.drain(..) {
+                    list.add(w)?;
+                }
+                list.add(p)?;
+            }
+            Some((false, ..)) => {
+                for w in waiting.drain(..) {
+                    register.add(&w, register_op(&w)?);
+                }
+                register.add(&p, register_op(&p)?);
+            }
+        }
+    }
+    let is_list = match &kind {
+        Some((l, ..)) => *l,
+        None => waiting.iter().any(|p| {
+            matches!(&p.completion, Some((c, _, _)) if c.op_type == OpType::Ok && matches!(c.value, Value::List(_)))
         }),
     };
-    let end = history.records.len() as i64 + 1;
+    let end = count as i64 + 1;
+    let rest = waiting.into_iter().chain(pairer.finish());
     if is_list {
-        translate(&pairs, end, list_op).map(Prepared::ListAppend)
+        for p in rest {
+            list.add(p)?;
+        }
+        Ok(Prepared::ListAppend(list.finish(end)))
     } else {
-        translate(&pairs, end, register_op).map(Prepared::Register)
+        for p in rest {
+            register.add(&p, register_op(&p)?);
+        }
+        Ok(Prepared::Register(register.finish(end)))
     }
 }
 
-fn translate<M: Spec>(
-    pairs: &[Pair<'_>],
-    end: i64,
-    op_of: impl Fn(&Pair<'_>) -> Result<Taken<M::Op>, HistoryError>,
-) -> Result<Keyed<M>, HistoryError> {
-    let mut keys: BTreeMap<&str, Vec<Operation<M>>> = BTreeMap::new();
-    let (mut dropped, mut open) = (0, 0);
-    for p in pairs {
-        let (op, is_open) = match op_of(p)? {
+fn not_built_in(line: usize, f: &Function) -> HistoryError {
+    HistoryError::line(
+        line,
+        format!(
+            "field `f`: `{f}` is not an operation of the built-in workloads (register: read, \
+             write, cas; list-append: append, read); a history of your own workload is \
+             checked against its own spec (lin::check_history_with)"
+        ),
+    )
+}
+
+/// The operations of every key, gathered pair by pair.
+struct Builder<M: Spec> {
+    keys: BTreeMap<String, Vec<Operation<M>>>,
+    dropped: usize,
+    open: usize,
+}
+
+impl<M: Spec> Default for Builder<M> {
+    fn default() -> Self {
+        Builder {
+            keys: BTreeMap::new(),
+            dropped: 0,
+            open: 0,
+        }
+    }
+}
+
+impl<M: Spec> Builder<M> {
+    /// Adds what `p` became; returns its position among its key's.
+    fn add(&mut self, p: &Pair, taken: Taken<M::Op>) -> Option<usize> {
+        let (op, open) = match taken {
             Taken::Drop => {
-                dropped += 1;
-                continue;
+                self.dropped += 1;
+                return None;
             }
             Taken::Closed(op) => (op, false),
             Taken::Open(op) => {
-                open += 1;
+                self.open += 1;
                 (op, true)
             }
         };
-        let (call_time, return_time) = p.times(is_open, end);
-        keys.entry(&p.invoke.key).or_default().push(Operation {
+        // Call and return times are positions in the history; an open
+        // operation returns after everything (set in `finish`).
+        let return_time = match &p.completion {
+            Some((_, _, pos)) if !open => *pos as i64,
+            _ => i64::MAX,
+        };
+        let op = Operation {
             client_id: Some(p.invoke.process as u32),
-            call_time,
+            call_time: p.invoke_pos as i64,
             return_time,
             op,
-            metadata: Some(p.meta(is_open)),
-        });
+            metadata: Some(p.meta(open)),
+        };
+        // No new key string per operation, only per key.
+        let ops = match self.keys.get_mut(&p.invoke.key) {
+            Some(ops) => ops,
+            None => self.keys.entry(p.invoke.key.clone()).or_default(),
+        };
+        ops.push(op);
+        Some(ops.len() - 1)
     }
-    Ok(Keyed {
-        keys: keys
-            .into_iter()
-            .map(|(k, ops)| KeyOps {
-                key: k.to_string(),
-                ops,
-            })
-            .collect(),
-        dropped,
-        open,
-    })
+
+    /// Every key's operations in invoke order; open ones return at `end`.
+    fn finish(self, end: i64) -> Keyed<M> {
+        Keyed {
+            keys: self
+                .keys
+                .into_iter()
+                .map(|(key, mut ops)| {
+                    for o in &mut ops {
+                        if o.return_time == i64::MAX {
+                            o.return_time = end;
+                        }
+                    }
+                    ops.sort_by_key(|o| o.call_time);
+                    KeyOps { key, ops }
+                })
+                .collect(),
+            dropped: self.dropped,
+            open: self.open,
+        }
+    }
 }
 
-fn register_op(p: &Pair<'_>) -> Result<Taken<RegisterOp>, HistoryError> {
+/// List-append operations, whose reads share one list per key: the
+/// longest read so far, which the reads that are its prefixes point into
+/// (a read that disagrees keeps its own copy).
+#[derive(Default)]
+struct ListBuilder {
+    ops: Builder<ListAppendSpec>,
+    longest: BTreeMap<String, KeyList>,
+}
+
+/// A key's longest read so far, and the reads that are its prefixes
+/// (position among the key's operations, length).
+#[derive(Default)]
+struct KeyList {
+    list: Vec<i64>,
+    reads: Vec<(usize, usize)>,
+}
+
+impl ListBuilder {
+    fn add(&mut self, p: Pair) -> Result<(), HistoryError> {
+        let seen = match (&p.invoke.f, &p.completion) {
+            (Function::Read, Some((c, _, _))) if c.op_type == OpType::Ok => match &c.value {
+                Value::List(l) => Some(l.as_slice()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(seen) = seen else {
+            // Appends, reads that said nothing, and malformed values.
+            let taken = list_op(&p)?;
+            self.ops.add(&p, taken);
+            return Ok(());
+        };
+        let longest = &mut self.longest.entry(p.invoke.key.clone()).or_default().list;
+        let shares = if seen.len() <= longest.len() {
+            longest[..seen.len()] == *seen
+        } else if seen[..longest.len()] == longest[..] {
+            longest.extend_from_slice(&seen[longest.len()..]);
+            true
+        } else {
+            false
+        };
+        if !shares {
+            self.ops.add(&p, Taken::Closed(ListOp::Read(seen.into())));
+            return Ok(());
+        }
+        // Points into the key's list once it is final (`finish`).
+        let placeholder = Taken::Closed(ListOp::Read(Seen::default()));
+        if let Some(at) = self.ops.add(&p, placeholder) {
+            let entry = self.longest.get_mut(&p.invoke.key).expect("entered above");
+            entry.reads.push((at, seen.len()));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, end: i64) -> Keyed<ListAppendSpec> {
+        for (key, KeyList { list, reads }) in std::mem::take(&mut self.longest) {
+            let all: Arc<[i64]> = list.into();
+            let ops = self.ops.keys.get_mut(&key).expect("a key with reads");
+            for (at, len) in reads {
+                ops[at].op = ListOp::Read(Seen::prefix(&all, len));
+            }
+        }
+        self.ops.finish(end)
+    }
+}
+
+fn register_op(p: &Pair) -> Result<Taken<RegisterOp>, HistoryError> {
     let line = p.invoke_line;
     Ok(match p.invoke.f {
-        Function::Read => match p.completion {
+        Function::Read => match &p.completion {
             Some((c, cline, _)) if c.op_type == OpType::Ok => match c.value {
                 Value::Null => Taken::Closed(RegisterOp::Read(None)),
                 Value::Int(v) => Taken::Closed(RegisterOp::Read(Some(v))),
                 ref v => {
                     return Err(bad_value(
-                        cline,
+                        *cline,
                         "a register read returns an integer or null",
                         v,
                     ))
@@ -245,7 +415,7 @@ fn register_op(p: &Pair<'_>) -> Result<Taken<RegisterOp>, HistoryError> {
                 new,
                 outcome,
             };
-            match p.completion {
+            match &p.completion {
                 Some((c, _, _)) if c.op_type == OpType::Ok => Taken::Closed(cas(CasOutcome::Ok)),
                 Some((c, _, _)) if c.op_type == OpType::Fail => {
                     if c.error.as_deref() == Some("mismatch") {
@@ -265,13 +435,13 @@ fn register_op(p: &Pair<'_>) -> Result<Taken<RegisterOp>, HistoryError> {
     })
 }
 
-fn list_op(p: &Pair<'_>) -> Result<Taken<ListOp>, HistoryError> {
+fn list_op(p: &Pair) -> Result<Taken<ListOp>, HistoryError> {
     let line = p.invoke_line;
     Ok(match p.invoke.f {
-        Function::Read => match p.completion {
+        Function::Read => match &p.completion {
             Some((c, cline, _)) if c.op_type == OpType::Ok => match &c.value {
                 Value::List(l) => Taken::Closed(ListOp::Read(l.as_slice().into())),
-                v => return Err(bad_value(cline, "a list-append read returns a list", v)),
+                v => return Err(bad_value(*cline, "a list-append read returns a list", v)),
             },
             _ => Taken::Drop,
         },
@@ -297,23 +467,39 @@ fn list_op(p: &Pair<'_>) -> Result<Taken<ListOp>, HistoryError> {
 
 /// Pairs a history of your own workload and translates it with `M`.
 pub(crate) fn prepare_with<M: HistorySpec>(history: &History) -> Result<Keyed<M>, HistoryError> {
-    let pairs = pair(history)?;
-    let end = history.records.len() as i64 + 1;
-    translate(&pairs, end, |p| {
-        let completion = match p.completion {
+    let mut pairer = Pairer::default();
+    let mut ops = Builder::<M>::default();
+    let mut count = 0;
+    let mut add = |p: Pair| -> Result<(), HistoryError> {
+        let completion = match &p.completion {
             Some((c, _, _)) if c.op_type == OpType::Ok => Completion::Ok(&c.value),
             Some((c, _, _)) if c.op_type == OpType::Fail => Completion::Fail(c.error.as_deref()),
             _ => Completion::Unknown,
         };
-        M::operation(&p.invoke.f, &p.invoke.value, completion).map_err(|why| {
-            let line = match (&completion, p.completion) {
-                (Completion::Ok(_), Some((_, cline, _))) => cline,
+        let taken = M::operation(&p.invoke.f, &p.invoke.value, completion).map_err(|why| {
+            let line = match (&completion, &p.completion) {
+                (Completion::Ok(_), Some((_, cline, _))) => *cline,
                 _ => p.invoke_line,
             };
             HistoryError::line(
                 line,
                 format!("{} of key {:?}: {why}", p.invoke.f, p.invoke.key),
             )
-        })
-    })
+        })?;
+        ops.add(&p, taken);
+        Ok(())
+    };
+    for (pos, record) in records_of(history).enumerate() {
+        let (line, entry) = record?;
+        count = pos + 1;
+        if let Entry::Client(op) = entry {
+            if let Some(p) = pairer.feed(pos, line, op)? {
+                add(p)?;
+            }
+        }
+    }
+    for p in pairer.finish() {
+        add(p)?;
+    }
+    Ok(ops.finish(count as i64 + 1))
 }

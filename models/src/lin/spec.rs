@@ -403,7 +403,63 @@ pub enum ListOp {
     /// Appended this value.
     Append(i64),
     /// Read the whole list.
-    Read(Arc<[i64]>),
+    Read(Seen),
+}
+
+/// What a list-append read returned: a prefix of a list that the reads of
+/// one key share (they are prefixes of one another unless the key is not
+/// linearizable), so a key's reads hold its list once.
+#[derive(Clone, Default)]
+pub struct Seen {
+    all: Arc<[i64]>,
+    len: usize,
+}
+
+impl Seen {
+    /// The first `len` values of `all`.
+    pub fn prefix(all: &Arc<[i64]>, len: usize) -> Seen {
+        assert!(len <= all.len(), "a prefix of at most the whole list");
+        Seen {
+            all: Arc::clone(all),
+            len,
+        }
+    }
+}
+
+impl std::ops::Deref for Seen {
+    type Target = [i64];
+    fn deref(&self) -> &[i64] {
+        &self.all[..self.len]
+    }
+}
+
+impl From<&[i64]> for Seen {
+    fn from(l: &[i64]) -> Seen {
+        Seen {
+            all: l.into(),
+            len: l.len(),
+        }
+    }
+}
+
+impl PartialEq for Seen {
+    fn eq(&self, other: &Seen) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Seen {}
+
+impl Hash for Seen {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl fmt::Debug for Seen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 impl fmt::Display for ListOp {
