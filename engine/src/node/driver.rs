@@ -190,7 +190,7 @@ impl Driver {
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
                 }
-                self.store.sync()?;
+                off_the_runtime(|| self.store.sync())?;
             }
             let mut outgoing: BTreeMap<NodeId, Vec<RaftMessage>> = BTreeMap::new();
             for (id, ready) in readies {
@@ -495,5 +495,16 @@ fn apply_one(
             Err(ClientError::Indeterminate)
         };
         let _ = waiter.send(result);
+    }
+}
+
+/// Runs a blocking disk call (a sync) without holding up the other tasks
+/// of a multi-threaded runtime: they move to another worker meanwhile
+/// (several nodes in one process, clients, the gRPC service). On a
+/// current-thread runtime (the simulator) it simply runs.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
