@@ -4,9 +4,17 @@
 //! run on the same disk, is a raw redb loop that writes 64 bytes and syncs
 //! per commit (one writer: what one disk sync per write costs).
 //!
+//! With feature `etcd`, the same 64 writers and 64-byte values drive a
+//! 3-member etcd cluster (Debian's `etcd-server`, 3.4) on loopback through
+//! its v3 API (etcd-client), in the same run, and the table gets etcd's row
+//! and tumult / etcd per shard count. Without `etcd` on the PATH that row
+//! is skipped with a message.
+//!
 //! ```text
 //! cargo bench -p tumult-engine --bench throughput
 //! TUMULT_BENCH_SECS=10 TUMULT_BENCH_DIR=/mnt/disk cargo bench -p tumult-engine --bench throughput
+//! PROTOC=$(ls ~/.cargo/registry/src/*/protoc-bin-vendored-linux-x86_64-*/bin/protoc | head -1) \
+//!   cargo bench -p tumult-engine --features etcd --bench throughput
 //! ```
 
 use std::collections::BTreeMap;
@@ -194,6 +202,136 @@ async fn cluster_run(base: &Path, shards: u64, secs: f64) -> Figures {
     f
 }
 
+/// etcd 3.4 beside the engine: three members on loopback, each syncing its
+/// WAL per commit as it does by default, and the same writers.
+#[cfg(feature = "etcd")]
+mod etcd {
+    use super::{free_port, scratch, Figures, WRITERS, WRITE_BYTES};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// The members; killed and their data removed when dropped.
+    struct Cluster {
+        members: Vec<Child>,
+        dirs: Vec<PathBuf>,
+        endpoints: Vec<String>,
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            for m in &mut self.members {
+                let _ = m.kill();
+                let _ = m.wait();
+            }
+            for d in &self.dirs {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+
+    fn start(base: &Path) -> Result<Cluster, String> {
+        let peers: Vec<String> = (0..3)
+            .map(|_| format!("http://127.0.0.1:{}", free_port()))
+            .collect();
+        let endpoints: Vec<String> = (0..3)
+            .map(|_| format!("http://127.0.0.1:{}", free_port()))
+            .collect();
+        let initial: Vec<String> = peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("m{i}={p}"))
+            .collect();
+        let mut cluster = Cluster {
+            members: Vec::new(),
+            dirs: Vec::new(),
+            endpoints: endpoints.clone(),
+        };
+        for i in 0..3 {
+            let dir = scratch(base, &format!("etcd-m{i}"));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let log = std::fs::File::create(dir.join("etcd.log")).map_err(|e| e.to_string())?;
+            let child = Command::new("etcd")
+                .arg("--name")
+                .arg(format!("m{i}"))
+                .arg("--data-dir")
+                .arg(dir.join("data"))
+                .args(["--listen-client-urls", &endpoints[i]])
+                .args(["--advertise-client-urls", &endpoints[i]])
+                .args(["--listen-peer-urls", &peers[i]])
+                .args(["--initial-advertise-peer-urls", &peers[i]])
+                .args(["--initial-cluster", &initial.join(",")])
+                .args(["--initial-cluster-state", "new"])
+                .args(["--initial-cluster-token", "tumult-bench"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("etcd is not installed ({e}); apt-get install etcd-server"))?;
+            cluster.members.push(child);
+            cluster.dirs.push(dir);
+        }
+        Ok(cluster)
+    }
+
+    /// One case: 64 writers put 64-byte values for `secs` seconds.
+    pub async fn run(base: &Path, secs: f64) -> Result<Figures, String> {
+        let cluster = start(base)?;
+        // Up when a put goes through (an election takes a moment).
+        let ready = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let attempt = async {
+                let mut c = etcd_client::Client::connect(&cluster.endpoints, None).await?;
+                c.put("warm-up", vec![0u8; WRITE_BYTES], None).await?;
+                Ok::<_, etcd_client::Error>(c)
+            };
+            match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+                Ok(Ok(c)) => break c,
+                _ if Instant::now() < ready => tokio::time::sleep(Duration::from_millis(200)).await,
+                Ok(Err(e)) => return Err(format!("etcd did not come up: {e}")),
+                Err(_) => return Err("etcd did not come up in 30 s".into()),
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let mut kv = client.kv_client();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failed = 0u64;
+                let mut k = 0u64;
+                while Instant::now() < deadline {
+                    let key = format!("w{w}-{}", k % 256);
+                    k += 1;
+                    let t0 = Instant::now();
+                    match kv.put(key, vec![w as u8; WRITE_BYTES], None).await {
+                        Ok(_) => latencies.push(t0.elapsed()),
+                        Err(_) => failed += 1,
+                    }
+                }
+                (latencies, failed)
+            }));
+        }
+        let (mut latencies, mut failed) = (Vec::new(), 0);
+        for t in tasks {
+            let (l, f) = t.await.map_err(|e| e.to_string())?;
+            latencies.extend(l);
+            failed += f;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        drop(cluster);
+        let mut f = Figures::of(
+            format!("etcd 3.4, 3 members, {WRITERS} writers"),
+            latencies,
+            secs,
+        );
+        if failed > 0 {
+            f.name.push_str(&format!(" ({failed} failed)"));
+        }
+        Ok(f)
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs it briefly.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -214,13 +352,28 @@ fn main() {
     for shards in [1, 16, 256] {
         rows.push(rt.block_on(cluster_run(&base, shards, secs)));
     }
+    #[cfg(feature = "etcd")]
+    let etcd = match rt.block_on(etcd::run(&base, secs)) {
+        Ok(f) => Some(f),
+        Err(why) => {
+            println!("etcd row skipped: {why}");
+            None
+        }
+    };
+    #[cfg(not(feature = "etcd"))]
+    let etcd: Option<Figures> = {
+        println!(
+            "etcd row skipped: build with --features etcd (and PROTOC set; see the README's Benchmarks)"
+        );
+        None
+    };
     let redb = rows[0].per_sec();
     let one = rows[1].per_sec();
     println!(
         "{:<42} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
         "case", "writes", "writes/s", "p50 ms", "p99 ms", "x redb", "x 1 shard"
     );
-    for r in &rows {
+    for r in rows.iter().chain(&etcd) {
         println!(
             "{:<42} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             r.name,
@@ -231,5 +384,15 @@ fn main() {
             r.per_sec() / redb,
             r.per_sec() / one,
         );
+    }
+    if let Some(e) = &etcd {
+        for r in &rows[1..] {
+            println!(
+                "{}: x{:.2} etcd's writes/s, p99 x{:.2} etcd's",
+                r.name,
+                r.per_sec() / e.per_sec(),
+                r.p99.as_secs_f64() / e.p99.as_secs_f64(),
+            );
+        }
     }
 }
