@@ -506,7 +506,7 @@ impl Model for RaftModel {
     fn next_state(&self, last: &RaftState, action: Action) -> Option<RaftState> {
         let next = self.raw_step(last, &action)?;
         if self.symmetry {
-            Some(self.canonicalize(&next).0)
+            Some(self.canonicalize_owned(next))
         } else {
             Some(next)
         }

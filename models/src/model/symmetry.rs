@@ -347,11 +347,23 @@ impl RaftModel {
     /// The canonical representative of `state`'s class under server renaming,
     /// and the renaming that produces it from `state`.
     pub fn canonicalize(&self, state: &RaftState) -> (RaftState, Renaming) {
+        self.canonical(std::borrow::Cow::Borrowed(state))
+    }
+
+    /// [`Self::canonicalize`] of a state the caller gives up: when the
+    /// renaming is the identity (a step from a canonical state mostly keeps
+    /// the servers' order), the state itself is the representative, with
+    /// no renamed copy made.
+    pub fn canonicalize_owned(&self, state: RaftState) -> RaftState {
+        self.canonical(std::borrow::Cow::Owned(state)).0
+    }
+
+    fn canonical(&self, state: std::borrow::Cow<'_, RaftState>) -> (RaftState, Renaming) {
         let mut keyed: Vec<(Signature, NodeId)> = state
             .cluster
             .servers
             .keys()
-            .map(|&id| (signature(state, id), id))
+            .map(|&id| (signature(&state, id), id))
             .collect();
         keyed.sort();
         let mut groups = Vec::new();
@@ -365,18 +377,33 @@ impl RaftModel {
         }
         let mut ids: Vec<NodeId> = keyed.iter().map(|(_, id)| *id).collect();
         let n = ids.len();
-        let mut best: Option<(RaftState, Renaming)> = None;
+        let identity = Renaming::identity(n);
+        let mut renamings = Vec::new();
         orderings(&mut ids, &groups, 0, &mut |order| {
             // The server at position k of `order` becomes n{k+1}.
             let mut renaming = Renaming::identity(n);
             for (k, &old) in order.iter().enumerate() {
                 renaming.map[old as usize] = k as NodeId + 1;
             }
-            let candidate = state.rename(&renaming);
+            renamings.push(renaming);
+        });
+        // The identity last: it is the state itself, moved, not a copy.
+        renamings.sort_by_key(|r| *r == identity);
+        let mut best: Option<(RaftState, Renaming)> = None;
+        let mut state = Some(state);
+        for renaming in renamings {
+            let candidate = if renaming == identity {
+                state.take().expect("the identity comes last").into_owned()
+            } else {
+                state
+                    .as_ref()
+                    .expect("the state until the identity")
+                    .rename(&renaming)
+            };
             if best.as_ref().is_none_or(|(b, _)| candidate < *b) {
                 best = Some((candidate, renaming));
             }
-        });
+        }
         best.expect("at least one ordering")
     }
 }
