@@ -453,6 +453,8 @@ fn apply_one(
         s.applied + 1,
         "shard {shard}: entries must be applied in order without gaps"
     );
+    // The client request whose command takes effect at this entry.
+    let mut took_effect = None;
     let reply = match &entry.payload {
         Payload::Noop => Ok(Vec::new()),
         Payload::Command { request, data } => match request {
@@ -460,6 +462,7 @@ fn apply_one(
                 Dedup::Apply => {
                     let reply = app.apply(shard, entry.index, data);
                     s.sessions.record(*r, reply.clone(), entry.index);
+                    took_effect = Some([r.client, r.seq]);
                     Ok(reply)
                 }
                 Dedup::Duplicate(reply) => Ok(reply),
@@ -469,7 +472,12 @@ fn apply_one(
                     r.seq, r.client
                 ))),
             },
-            _ => Ok(app.apply(shard, entry.index, data)),
+            Some(r) => {
+                // Mutant RetryAppliedTwice: every copy takes effect.
+                took_effect = Some([r.client, r.seq]);
+                Ok(app.apply(shard, entry.index, data))
+            }
+            None => Ok(app.apply(shard, entry.index, data)),
         },
         Payload::Config(m) => {
             s.applied_membership = m.clone();
@@ -484,6 +492,7 @@ fn apply_one(
         &TraceEvent::Apply {
             index: entry.index,
             entry_term: entry.term,
+            request: took_effect,
         },
     );
     // Waiters at or below this index learn their fate now.

@@ -64,6 +64,11 @@ pub enum TraceEvent {
         #[serde(rename = "log_index", alias = "index")]
         index: Index,
         entry_term: Term,
+        /// The client request (`[client, seq]`) whose command took effect
+        /// here; absent for no-ops, configurations, commands without a
+        /// request id, and a retry that was already applied.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        request: Option<[u64; 2]>,
     },
     /// The log up to `index` was replaced by a snapshot taken at (`index`, `entry_term`).
     Compact {

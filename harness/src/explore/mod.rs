@@ -284,7 +284,7 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
         covered = read_coverage(from)?;
     }
     if let Some(out) = &opts.out {
-        for d in ["parents", "found"] {
+        for d in ["parents", "found", "unknown"] {
             std::fs::create_dir_all(out.join(d))
                 .map_err(|e| format!("{}: cannot create: {e}", out.join(d).display()))?;
         }
@@ -337,6 +337,8 @@ pub fn explore(opts: &ExploreOptions) -> Result<ExploreReport, String> {
                 });
             }
             if d.outcome == Outcome::Unknown {
+                // Not a finding, but kept to look at (`tumult run` it).
+                save_scenario(opts, "unknown", &d.scenario)?;
                 report.unknown += 1;
                 continue;
             }
@@ -513,8 +515,13 @@ fn read_coverage(dir: &Path) -> Result<Features, String> {
 }
 
 fn save_parent(opts: &ExploreOptions, s: &Scenario) -> Result<(), String> {
+    save_scenario(opts, "parents", s)
+}
+
+/// Writes `s` to `DIR/FOLDER/NAME.toml` when explore has an `--out`.
+fn save_scenario(opts: &ExploreOptions, folder: &str, s: &Scenario) -> Result<(), String> {
     let Some(out) = &opts.out else { return Ok(()) };
-    let path = out.join("parents").join(format!("{}.toml", s.name));
+    let path = out.join(folder).join(format!("{}.toml", s.name));
     std::fs::write(&path, &s.source).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tumult_engine::client::{Attempt, Client};
 use tumult_engine::node::ReadMode as EngineRead;
-use tumult_engine::raft::NodeId;
+use tumult_engine::raft::{NodeId, RequestId};
 use tumult_engine::transport::LinkConfig;
 use tumult_models::history::{ClientOp, OpType, Value};
 
@@ -142,7 +142,14 @@ impl Worker {
         }
     }
 
-    fn record(&self, op_type: OpType, request: &Request, value: Value, error: Option<String>) {
+    fn record(
+        &self,
+        op_type: OpType,
+        request: &Request,
+        value: Value,
+        error: Option<String>,
+        id: Option<RequestId>,
+    ) {
         let mut op = ClientOp::new(
             0,
             op_type,
@@ -153,35 +160,60 @@ impl Worker {
             host_now(),
         );
         op.error = error;
+        if let Some(id) = id {
+            // The engine's id of the command: the trace's `apply` of the
+            // entry where it took effect names it too.
+            op.extra
+                .insert("request".into(), serde_json::json!([id.client, id.seq]));
+        }
         self.spec.recorder.lock().expect("recorder").client(op);
     }
 
     /// Runs one operation to its end; true if it completed `ok`.
     async fn perform(&mut self, request: Request) -> bool {
-        self.record(OpType::Invoke, &request, request.value.clone(), None);
-        match self.execute(&request).await {
+        let id = self.client.next_request();
+        let command = matches!(request.body, Body::Command(_)).then_some(id);
+        self.record(
+            OpType::Invoke,
+            &request,
+            request.value.clone(),
+            None,
+            command,
+        );
+        match self.execute(&request, id).await {
             Completion::Ok(value) => {
-                self.record(OpType::Ok, &request, value, None);
+                self.record(OpType::Ok, &request, value, None, None);
                 true
             }
             Completion::Fail(error) => {
-                self.record(OpType::Fail, &request, request.value.clone(), Some(error));
+                self.record(
+                    OpType::Fail,
+                    &request,
+                    request.value.clone(),
+                    Some(error),
+                    None,
+                );
                 false
             }
             Completion::Info(error) => {
-                self.record(OpType::Info, &request, request.value.clone(), Some(error));
+                self.record(
+                    OpType::Info,
+                    &request,
+                    request.value.clone(),
+                    Some(error),
+                    None,
+                );
                 self.process += u64::from(self.spec.scenario.workload.clients);
                 false
             }
         }
     }
 
-    async fn execute(&mut self, request: &Request) -> Completion {
+    async fn execute(&mut self, request: &Request, id: RequestId) -> Completion {
         let scenario = Arc::clone(&self.spec.scenario);
         let shard = shard_of(&request.key, scenario.cluster.shards);
         let timeout = scenario.workload.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let id = self.client.next_request();
         let mode = match scenario.workload.read {
             ReadMode::Linearizable => EngineRead::Linearizable,
             ReadMode::Local => EngineRead::Local,

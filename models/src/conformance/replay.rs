@@ -209,7 +209,9 @@ pub(super) fn apply(
             adopt_term(s, id, term, "a commit")
                 .and_then(|()| commit(cluster, id, term, index, entry_term))
         }
-        TraceEvent::Apply { index, entry_term } => {
+        TraceEvent::Apply {
+            index, entry_term, ..
+        } => {
             touched.commit = true;
             apply_entry(cluster, id, index, entry_term)
         }

@@ -260,11 +260,7 @@ pub(crate) fn parse_porcupine_kv(text: &str) -> Result<Keyed<KvSpec>, HistoryErr
     for k in &mut keys {
         k.ops.sort_by_key(|o| o.call_time);
     }
-    Ok(Keyed {
-        keys,
-        dropped,
-        open: open_ops,
-    })
+    Ok(Keyed::new(keys, dropped, open_ops))
 }
 
 #[cfg(test)]

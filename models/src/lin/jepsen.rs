@@ -903,12 +903,9 @@ fn keyed<M: Spec>(
     dropped: usize,
     open: usize,
 ) -> Keyed<M> {
-    Keyed {
-        keys: keys
-            .into_iter()
-            .map(|(key, ops)| KeyOps { key, ops })
-            .collect(),
-        dropped,
-        open,
-    }
+    let keys = keys
+        .into_iter()
+        .map(|(key, ops)| KeyOps { key, ops })
+        .collect();
+    Keyed::new(keys, dropped, open)
 }

@@ -17,6 +17,42 @@ pub(crate) struct Keyed<M: Spec> {
     pub dropped: usize,
     /// Operations left open to the end (info, or no completion).
     pub open: usize,
+    /// The order the system claims (see [`super::witness`]), when the
+    /// history has one: each key's operations' request ids, aligned with
+    /// `keys`, and the log index where each request took effect.
+    pub claims: Option<Claims>,
+}
+
+/// Request ids per key and operation, and where each took effect.
+pub(crate) struct Claims {
+    pub requests: Vec<Vec<Option<[u64; 2]>>>,
+    pub applied: HashMap<[u64; 2], u64>,
+}
+
+impl<M: Spec> Keyed<M> {
+    /// Operations without a claimed order.
+    pub(crate) fn new(keys: Vec<KeyOps<M>>, dropped: usize, open: usize) -> Keyed<M> {
+        Keyed {
+            keys,
+            dropped,
+            open,
+            claims: None,
+        }
+    }
+}
+
+/// A client request's id: `[client, seq]`.
+pub(crate) type RequestId = [u64; 2];
+
+/// An operation and the request id its invoke line names.
+type Claimed<M> = (Operation<M>, Option<RequestId>);
+
+/// The request id an invoke line carries (`"request": [client, seq]`).
+fn request_of(op: &ClientOp) -> Option<RequestId> {
+    match op.extra.get("request")?.as_array()?.as_slice() {
+        [c, s] => Some([c.as_u64()?, s.as_u64()?]),
+        _ => None,
+    }
 }
 
 /// A tumult history, translated for its workload.
@@ -156,11 +192,25 @@ pub(crate) fn prepare_stream(records: Records<'_>) -> Result<Prepared, HistoryEr
     let mut register = Builder::<RegisterSpec>::default();
     let mut list = ListBuilder::default();
     let mut count = 0;
+    // Where each client request took effect, from the trace's applies.
+    let mut applied: HashMap<[u64; 2], u64> = HashMap::new();
     for (pos, record) in records.enumerate() {
         let (line, entry) = record?;
         count = pos + 1;
-        let Entry::Client(op) = entry else {
-            continue;
+        let op = match entry {
+            Entry::Client(op) => op,
+            Entry::Trace(t) => {
+                if let tumult_trace::TraceEvent::Apply {
+                    index,
+                    request: Some(r),
+                    ..
+                } = t.event
+                {
+                    applied.entry(r).or_insert(index);
+                }
+                continue;
+            }
+            Entry::Nemesis(_) => continue,
         };
         if op.op_type == OpType::Invoke {
             let is_list = match &op.f {
@@ -221,7 +271,8 @@ pub(crate) fn prepare_stream(records: Records<'_>) -> Result<Prepared, HistoryEr
         for p in rest {
             register.add(&p, register_op(&p)?);
         }
-        Ok(Prepared::Register(register.finish(end)))
+        let claims = (!applied.is_empty()).then_some(applied);
+        Ok(Prepared::Register(register.finish(end, claims)))
     }
 }
 
@@ -238,7 +289,8 @@ fn not_built_in(line: usize, f: &Function) -> HistoryError {
 
 /// The operations of every key, gathered pair by pair.
 struct Builder<M: Spec> {
-    keys: BTreeMap<String, Vec<Operation<M>>>,
+    /// Each key's operations, with their request ids.
+    keys: BTreeMap<String, Vec<Claimed<M>>>,
     dropped: usize,
     open: usize,
 }
@@ -285,29 +337,30 @@ impl<M: Spec> Builder<M> {
             Some(ops) => ops,
             None => self.keys.entry(p.invoke.key.clone()).or_default(),
         };
-        ops.push(op);
+        ops.push((op, request_of(&p.invoke)));
         Some(ops.len() - 1)
     }
 
     /// Every key's operations in invoke order; open ones return at `end`.
-    fn finish(self, end: i64) -> Keyed<M> {
-        Keyed {
-            keys: self
-                .keys
-                .into_iter()
-                .map(|(key, mut ops)| {
-                    for o in &mut ops {
-                        if o.return_time == i64::MAX {
-                            o.return_time = end;
-                        }
-                    }
-                    ops.sort_by_key(|o| o.call_time);
-                    KeyOps { key, ops }
-                })
-                .collect(),
-            dropped: self.dropped,
-            open: self.open,
+    /// With `applied` (request id to log index, from the trace), the keys
+    /// carry the order the system claims.
+    fn finish(self, end: i64, applied: Option<HashMap<[u64; 2], u64>>) -> Keyed<M> {
+        let mut keys = Vec::with_capacity(self.keys.len());
+        let mut requests = Vec::with_capacity(self.keys.len());
+        for (key, mut ops) in self.keys {
+            for (o, _) in &mut ops {
+                if o.return_time == i64::MAX {
+                    o.return_time = end;
+                }
+            }
+            ops.sort_by_key(|(o, _)| o.call_time);
+            let (ops, ids): (Vec<_>, Vec<_>) = ops.into_iter().unzip();
+            keys.push(KeyOps { key, ops });
+            requests.push(ids);
         }
+        let mut keyed = Keyed::new(keys, self.dropped, self.open);
+        keyed.claims = applied.map(|applied| Claims { requests, applied });
+        keyed
     }
 }
 
@@ -370,10 +423,10 @@ impl ListBuilder {
             let all: Arc<[i64]> = list.into();
             let ops = self.ops.keys.get_mut(&key).expect("a key with reads");
             for (at, len) in reads {
-                ops[at].op = ListOp::Read(Seen::prefix(&all, len));
+                ops[at].0.op = ListOp::Read(Seen::prefix(&all, len));
             }
         }
-        self.ops.finish(end)
+        self.ops.finish(end, None)
     }
 }
 
@@ -501,5 +554,5 @@ pub(crate) fn prepare_with<M: HistorySpec>(history: &History) -> Result<Keyed<M>
     for p in pairer.finish() {
         add(p)?;
     }
-    Ok(ops.finish(count as i64 + 1))
+    Ok(ops.finish(count as i64 + 1, None))
 }
