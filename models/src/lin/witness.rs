@@ -48,43 +48,52 @@ pub(crate) fn register_holds(
     if changers.windows(2).any(|w| w[0].0 == w[1].0) {
         return false;
     }
-    // The state after each prefix of the changers: where each value was
-    // written (slot k: after k changers).
+    // The slots each value is held in: slot k is after the first k
+    // changers, and a value holds from the slot after the changer that
+    // wrote it up to the slot before the next changer that replaced it.
     let mut state = RegisterSpec::init();
-    let mut slot_of: HashMap<Option<i64>, usize> = HashMap::new();
-    slot_of.insert(state, 0);
+    let mut held: HashMap<Option<i64>, (usize, usize)> = HashMap::new();
+    let mut from = 0;
     for (k, &(_, i)) in changers.iter().enumerate() {
-        match RegisterSpec::step(&state, &ops[i].op) {
-            Some(next) => {
-                if next != state {
-                    // A value written twice is not the unique writes this
-                    // placement relies on.
-                    if slot_of.insert(next, k + 1).is_some() {
-                        return false;
-                    }
-                }
-                state = next;
+        let Some(next) = RegisterSpec::step(&state, &ops[i].op) else {
+            return false;
+        };
+        if next != state {
+            // A value held twice is not the unique writes reads are
+            // placed by.
+            if held.insert(state, (from, k)).is_some() {
+                return false;
             }
-            None => return false,
+            from = k + 1;
+            state = next;
         }
     }
-    // Reads after the changer that wrote what they saw; a slot's reads in
-    // invoke order.
-    let mut placed: Vec<(usize, usize, i64)> = Vec::with_capacity(reads.len());
+    if held.insert(state, (from, changers.len())).is_some() {
+        return false;
+    }
+    // Each read in the earliest slot of its value's span that is after
+    // every changer of the span that returned before the read was invoked;
+    // a slot's reads in invoke order.
+    let mut placed: Vec<(usize, i64, usize)> = Vec::with_capacity(reads.len());
     for &i in &reads {
         let RegisterOp::Read(v) = ops[i].op else {
             unreachable!("only reads were gathered")
         };
-        let Some(&slot) = slot_of.get(&v) else {
+        let Some(&(first, last)) = held.get(&v) else {
             return false;
         };
-        placed.push((slot, i, ops[i].call_time));
+        let call = ops[i].call_time;
+        let slot = (first..last)
+            .rev()
+            .find(|&k| ops[changers[k].1].return_time < call)
+            .map_or(first, |k| k + 1);
+        placed.push((slot, call, i));
     }
-    placed.sort_unstable_by_key(|&(slot, _, call)| (slot, call));
+    placed.sort_unstable();
     let mut order: Vec<usize> = Vec::with_capacity(changers.len() + placed.len());
     let mut next_read = placed.iter().peekable();
     for slot in 0..=changers.len() {
-        while let Some(&(_, i, _)) = next_read.next_if(|r| r.0 == slot) {
+        while let Some(&(_, _, i)) = next_read.next_if(|r| r.0 == slot) {
             order.push(i);
         }
         if slot < changers.len() {
@@ -191,5 +200,29 @@ mod tests {
         let requests = vec![Some([1, 1]), Some([2, 1]), None];
         let applied: HashMap<[u64; 2], u64> = [([1, 1], 1)].into_iter().collect();
         assert!(register_holds(&ops, &requests, &applied));
+    }
+
+    #[test]
+    fn a_read_goes_after_the_commands_that_left_its_value_and_returned_before_it() {
+        let mismatch = RegisterOp::Cas {
+            expected: 5,
+            new: 6,
+            outcome: CasOutcome::Mismatch,
+        };
+        let ops = vec![
+            op(0, 2, RegisterOp::Write(1), false),
+            op(1, 3, mismatch, false),
+            op(4, 5, RegisterOp::Read(Some(1)), false),
+            op(6, 7, RegisterOp::Write(2), false),
+        ];
+        let requests = vec![Some([1, 1]), Some([2, 1]), None, Some([1, 2])];
+        let applied: HashMap<[u64; 2], u64> = [([1, 1], 1), ([2, 1], 2), ([1, 2], 3)]
+            .into_iter()
+            .collect();
+        assert!(register_holds(&ops, &requests, &applied));
+        // Seen after the value was replaced: no slot holds it.
+        let mut late = ops.clone();
+        late[2] = op(8, 9, RegisterOp::Read(Some(1)), false);
+        assert!(!register_holds(&late, &requests, &applied));
     }
 }
