@@ -99,6 +99,12 @@ impl Raft {
                     term: self.term,
                     from: from_index,
                 });
+                if membership_touched {
+                    // The configuration reverts with the truncated entry;
+                    // reported now, so that one the new entries bring back
+                    // at the same index is reported too.
+                    self.refresh_membership();
+                }
             }
             let new = &entries[first_new..];
             membership_touched |= new.iter().any(|e| matches!(e.payload, Payload::Config(_)));
