@@ -398,26 +398,24 @@ pub fn parse_app_str(file: &str, source: &str) -> Result<Scenario, ScenarioError
 
 /// [`parse_file`] that also accepts `[workload] kind = "app"`.
 pub fn parse_app_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
-    let path = path.as_ref();
-    let file = path.display().to_string();
-    parse::parse(&file, &read_source(path)?, true)
-}
-
-fn read_source(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: 0,
-        field: String::new(),
-        message: format!("cannot read the file: {e}"),
-    })
+    parse_path(path.as_ref(), true)
 }
 
 /// Reads and parses a scenario file. An unreadable file is a
 /// [`ScenarioError`] with line 0.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
-    let path = path.as_ref();
+    parse_path(path.as_ref(), false)
+}
+
+fn parse_path(path: &Path, app: bool) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    parse::parse(&file, &read_source(path)?, false)
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        field: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse::parse(&file, &source, app)
 }
 
 /// Every scenario file (`*.toml`) under `dir`, its subdirectories included,

@@ -142,15 +142,9 @@ impl Worker {
         }
     }
 
-    fn record(
-        &self,
-        op_type: OpType,
-        request: &Request,
-        value: Value,
-        error: Option<String>,
-        id: Option<RequestId>,
-    ) {
-        let mut op = ClientOp::new(
+    /// The history line of `request`'s operation, of type `op_type`.
+    fn line(&self, op_type: OpType, request: &Request, value: Value) -> ClientOp {
+        ClientOp::new(
             0,
             op_type,
             self.process,
@@ -158,51 +152,38 @@ impl Worker {
             request.key.clone(),
             value,
             host_now(),
-        );
-        op.error = error;
-        if let Some(id) = id {
-            // The engine's id of the command: the trace's `apply` of the
-            // entry where it took effect names it too.
-            op.extra
-                .insert("request".into(), serde_json::json!([id.client, id.seq]));
-        }
+        )
+    }
+
+    fn record(&self, op: ClientOp) {
         self.spec.recorder.lock().expect("recorder").client(op);
     }
 
     /// Runs one operation to its end; true if it completed `ok`.
     async fn perform(&mut self, request: Request) -> bool {
         let id = self.client.next_request();
-        let command = matches!(request.body, Body::Command(_)).then_some(id);
-        self.record(
-            OpType::Invoke,
-            &request,
-            request.value.clone(),
-            None,
-            command,
-        );
+        let mut invoke = self.line(OpType::Invoke, &request, request.value.clone());
+        if let Body::Command(_) = request.body {
+            // The engine's id of the command: the trace's `apply` of the
+            // entry where it took effect names it too.
+            invoke
+                .extra
+                .insert("request".into(), serde_json::json!([id.client, id.seq]));
+        }
+        self.record(invoke);
         match self.execute(&request, id).await {
             Completion::Ok(value) => {
-                self.record(OpType::Ok, &request, value, None, None);
+                self.record(self.line(OpType::Ok, &request, value));
                 true
             }
             Completion::Fail(error) => {
-                self.record(
-                    OpType::Fail,
-                    &request,
-                    request.value.clone(),
-                    Some(error),
-                    None,
-                );
+                let fail = self.line(OpType::Fail, &request, request.value.clone());
+                self.record(fail.with_error(error));
                 false
             }
             Completion::Info(error) => {
-                self.record(
-                    OpType::Info,
-                    &request,
-                    request.value.clone(),
-                    Some(error),
-                    None,
-                );
+                let info = self.line(OpType::Info, &request, request.value.clone());
+                self.record(info.with_error(error));
                 self.process += u64::from(self.spec.scenario.workload.clients);
                 false
             }

@@ -124,7 +124,7 @@ fn first_slice(keys: usize, workers: usize) -> Duration {
 /// that ran short while other searches held part of the budget goes back
 /// to the queue and runs again with the budget to itself.
 pub(crate) fn check_keys<M: Spec>(
-    keys: &[KeyOps<M>],
+    keys: &[&KeyOps<M>],
     opts: &CheckOptions,
     start: Instant,
 ) -> Outcome {
@@ -171,6 +171,28 @@ pub(crate) fn check_keys<M: Spec>(
         None => Verdict::Ok,
     };
     Outcome { verdict, per_key }
+}
+
+/// Searches only the keys `subset` (indices into `keys`) whose result an
+/// earlier stage left open, writes their results into `per_key` (aligned
+/// with `keys`) and returns the search's verdict (`Ok` with nothing to
+/// search).
+pub(crate) fn check_subset<M: Spec>(
+    keys: &[KeyOps<M>],
+    subset: &[usize],
+    per_key: &mut [KeyReport],
+    opts: &CheckOptions,
+    start: Instant,
+) -> Verdict {
+    if subset.is_empty() {
+        return Verdict::Ok;
+    }
+    let searched: Vec<&KeyOps<M>> = subset.iter().map(|&i| &keys[i]).collect();
+    let outcome = check_keys(&searched, opts, start);
+    for (&i, r) in subset.iter().zip(outcome.per_key) {
+        per_key[i] = r;
+    }
+    outcome.verdict
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

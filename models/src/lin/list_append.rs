@@ -423,21 +423,7 @@ pub(crate) fn check_keys(
         return Outcome { verdict, per_key };
     }
 
-    let mut generic_verdict = Verdict::Ok;
-    if !generic.is_empty() {
-        let sub: Vec<KeyOps<ListAppendSpec>> = generic
-            .iter()
-            .map(|&i| KeyOps {
-                key: keys[i].key.clone(),
-                ops: keys[i].ops.clone(),
-            })
-            .collect();
-        let outcome = engine::check_keys(&sub, opts, start);
-        for (&i, r) in generic.iter().zip(outcome.per_key) {
-            per_key[i] = r;
-        }
-        generic_verdict = outcome.verdict;
-    }
+    let generic_verdict = engine::check_subset(keys, &generic, &mut per_key, opts, start);
     let verdict = match generic_verdict {
         Verdict::Ok
             if per_key
@@ -1131,7 +1117,12 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            let generic = engine::check_keys(&keys, &generic_opts, Instant::now()).verdict;
+            let generic = engine::check_keys(
+                &keys.iter().collect::<Vec<_>>(),
+                &generic_opts,
+                Instant::now(),
+            )
+            .verdict;
             assert!(generic != Verdict::Unknown, "case {case}");
             let generic_ok = generic == Verdict::Ok;
             let ours = check_keys(&keys, &opts(), Instant::now()).verdict;
@@ -1165,11 +1156,11 @@ mod tests {
                                 );
                             }
                         }
-                        let sub = vec![KeyOps {
+                        let sub = KeyOps {
                             key: "k".into(),
                             ops: conflict.ops.iter().map(|&i| ops[i].clone()).collect(),
-                        }];
-                        let v = engine::check_keys(&sub, &generic_opts, Instant::now()).verdict;
+                        };
+                        let v = engine::check_keys(&[&sub], &generic_opts, Instant::now()).verdict;
                         assert!(
                             matches!(v, Verdict::Violation { .. }),
                             "case {case}: {what} set {:?} is linearizable\n{}",

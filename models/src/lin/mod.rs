@@ -335,7 +335,8 @@ impl Report {
 }
 
 fn run<M: spec::Spec>(keyed: prepare::Keyed<M>, opts: &CheckOptions, start: Instant) -> Report {
-    let outcome = engine::check_keys(&keyed.keys, opts, start);
+    let keys: Vec<&spec::KeyOps<M>> = keyed.keys.iter().collect();
+    let outcome = engine::check_keys(&keys, opts, start);
     report(keyed, outcome, opts, start)
 }
 
@@ -350,45 +351,28 @@ fn run_register(
     let Some(claims) = &keyed.claims else {
         return run(keyed, opts, start);
     };
-    let witnessed: Vec<bool> = keyed
-        .keys
-        .iter()
-        .zip(&claims.requests)
-        .map(|(k, ids)| witness::register_holds(&k.ops, ids, &claims.applied))
-        .collect();
-    let rest: Vec<spec::KeyOps<spec::RegisterSpec>> = keyed
-        .keys
-        .iter()
-        .zip(&witnessed)
-        .filter(|(_, &w)| !w)
-        .map(|(k, _)| spec::KeyOps {
+    let mut per_key = Vec::with_capacity(keyed.keys.len());
+    let mut searched = Vec::new();
+    for (i, (k, ids)) in keyed.keys.iter().zip(&claims.requests).enumerate() {
+        let t0 = Instant::now();
+        let witnessed = witness::register_holds(&k.ops, ids, &claims.applied);
+        if !witnessed {
+            searched.push(i);
+        }
+        per_key.push(KeyReport {
             key: k.key.clone(),
-            ops: k.ops.clone(),
-        })
-        .collect();
-    let searched = engine::check_keys(&rest, opts, start);
-    let mut searched_keys = searched.per_key.into_iter();
-    let per_key = keyed
-        .keys
-        .iter()
-        .zip(&witnessed)
-        .map(|(k, &w)| {
-            if w {
-                KeyReport {
-                    key: k.key.clone(),
-                    result: KeyResult::Ok,
-                    operations: k.ops.len(),
-                    seconds: 0.0,
-                }
+            // A searched key's result replaces this one.
+            result: if witnessed {
+                KeyResult::Ok
             } else {
-                searched_keys.next().expect("one result per searched key")
-            }
-        })
-        .collect();
-    let outcome = engine::Outcome {
-        verdict: searched.verdict,
-        per_key,
-    };
+                KeyResult::Unknown
+            },
+            operations: k.ops.len(),
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
+    let verdict = engine::check_subset(&keyed.keys, &searched, &mut per_key, opts, start);
+    let outcome = engine::Outcome { verdict, per_key };
     report(keyed, outcome, opts, start)
 }
 

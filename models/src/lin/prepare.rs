@@ -25,8 +25,8 @@ pub(crate) struct Keyed<M: Spec> {
 
 /// Request ids per key and operation, and where each took effect.
 pub(crate) struct Claims {
-    pub requests: Vec<Vec<Option<[u64; 2]>>>,
-    pub applied: HashMap<[u64; 2], u64>,
+    pub requests: Vec<Vec<Option<RequestId>>>,
+    pub applied: HashMap<RequestId, u64>,
 }
 
 impl<M: Spec> Keyed<M> {
@@ -193,7 +193,7 @@ pub(crate) fn prepare_stream(records: Records<'_>) -> Result<Prepared, HistoryEr
     let mut list = ListBuilder::default();
     let mut count = 0;
     // Where each client request took effect, from the trace's applies.
-    let mut applied: HashMap<[u64; 2], u64> = HashMap::new();
+    let mut applied: HashMap<RequestId, u64> = HashMap::new();
     for (pos, record) in records.enumerate() {
         let (line, entry) = record?;
         count = pos + 1;
@@ -287,6 +287,15 @@ fn not_built_in(line: usize, f: &Function) -> HistoryError {
     )
 }
 
+/// `key`'s entry of `map`, made empty the first time: a new key string per
+/// key, not per operation.
+fn of_key<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 /// The operations of every key, gathered pair by pair.
 struct Builder<M: Spec> {
     /// Each key's operations, with their request ids.
@@ -332,11 +341,7 @@ impl<M: Spec> Builder<M> {
             op,
             metadata: Some(p.meta(open)),
         };
-        // No new key string per operation, only per key.
-        let ops = match self.keys.get_mut(&p.invoke.key) {
-            Some(ops) => ops,
-            None => self.keys.entry(p.invoke.key.clone()).or_default(),
-        };
+        let ops = of_key(&mut self.keys, &p.invoke.key);
         ops.push((op, request_of(&p.invoke)));
         Some(ops.len() - 1)
     }
@@ -344,7 +349,7 @@ impl<M: Spec> Builder<M> {
     /// Every key's operations in invoke order; open ones return at `end`.
     /// With `applied` (request id to log index, from the trace), the keys
     /// carry the order the system claims.
-    fn finish(self, end: i64, applied: Option<HashMap<[u64; 2], u64>>) -> Keyed<M> {
+    fn finish(self, end: i64, applied: Option<HashMap<RequestId, u64>>) -> Keyed<M> {
         let mut keys = Vec::with_capacity(self.keys.len());
         let mut requests = Vec::with_capacity(self.keys.len());
         for (key, mut ops) in self.keys {
@@ -396,7 +401,8 @@ impl ListBuilder {
             self.ops.add(&p, taken);
             return Ok(());
         };
-        let longest = &mut self.longest.entry(p.invoke.key.clone()).or_default().list;
+        let entry = of_key(&mut self.longest, &p.invoke.key);
+        let longest = &mut entry.list;
         let shares = if seen.len() <= longest.len() {
             longest[..seen.len()] == *seen
         } else if seen[..longest.len()] == longest[..] {
@@ -412,7 +418,6 @@ impl ListBuilder {
         // Points into the key's list once it is final (`finish`).
         let placeholder = Taken::Closed(ListOp::Read(Seen::default()));
         if let Some(at) = self.ops.add(&p, placeholder) {
-            let entry = self.longest.get_mut(&p.invoke.key).expect("entered above");
             entry.reads.push((at, seen.len()));
         }
         Ok(())

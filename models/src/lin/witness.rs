@@ -16,6 +16,7 @@
 //! witness that holds proves the key linearizable in time linear in its
 //! operations.
 
+use super::prepare::RequestId;
 use super::spec::{Operation, RegisterOp, RegisterSpec, Spec};
 use std::collections::HashMap;
 
@@ -24,8 +25,8 @@ use std::collections::HashMap;
 /// index where each request took effect.
 pub(crate) fn register_holds(
     ops: &[Operation<RegisterSpec>],
-    requests: &[Option<[u64; 2]>],
-    applied: &HashMap<[u64; 2], u64>,
+    requests: &[Option<RequestId>],
+    applied: &HashMap<RequestId, u64>,
 ) -> bool {
     // The commands the system applied, by log index.
     let mut changers: Vec<(u64, usize)> = Vec::new();
