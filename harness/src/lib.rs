@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod explore;
 pub mod mutants;
+pub mod real;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

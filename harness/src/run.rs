@@ -54,6 +54,9 @@ pub struct RunOptions {
     pub log_level: tracing::Level,
     /// A deliberate engine bug to run with (feature `mutants`; see `crate::mutants`).
     pub mutant: Option<String>,
+    /// Real mode: the run's nodes are processes of this `tumult` executable
+    /// (its `node` subcommand) instead of simulated hosts (see `crate::real`).
+    pub real: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -65,6 +68,7 @@ impl RunOptions {
             check_memory: CheckOptions::default().memory_budget,
             log_level: tracing::Level::INFO,
             mutant: None,
+            real: None,
         }
     }
 
@@ -192,10 +196,6 @@ pub fn run_seed_with(
         // Callers validate flags and files first (see `mutants::validate`).
         Mutant::for_flag(name).unwrap_or_else(|e| panic!("{e}"))
     });
-    let outcome = tracing::subscriber::with_default(subscriber, || {
-        sim::simulate(&scenario, workload, seed, mutant)
-    });
-    let history = history_bytes(&outcome.entries);
     let dir = opts
         .out
         .as_ref()
@@ -205,6 +205,20 @@ pub fn run_seed_with(
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::create_dir_all(dir);
     }
+    let outcome = tracing::subscriber::with_default(subscriber, || match &opts.real {
+        Some(program) => crate::real::run(
+            &scenario,
+            workload,
+            seed,
+            &crate::real::RealOptions {
+                program: program.clone(),
+                dir: dir.clone(),
+                mutant: opts.mutant.clone(),
+            },
+        ),
+        None => sim::simulate(&scenario, workload, seed, mutant),
+    });
+    let history = history_bytes(&outcome.entries);
     let limits = check::Limits {
         timeout: opts.check_timeout,
         memory: opts.check_memory,
@@ -221,6 +235,10 @@ pub fn run_seed_with(
     if let Some(m) = &opts.mutant {
         verdict.reproduce.push_str(&format!(" --mutant {m}"));
         verdict.mutant = Some(m.clone());
+    }
+    if opts.real.is_some() {
+        verdict.reproduce.push_str(" --real");
+        verdict.real = true;
     }
     if let Some(dir) = &dir {
         let write = |name: &str, bytes: &[u8]| {
@@ -334,6 +352,7 @@ fn make_verdict(
         history_sha256: sha256_hex(history),
         reproduce: format!("tumult run {} --seed {seed}", scenario.file),
         mutant: None,
+        real: false,
         latency_ms: {
             latencies.sort_by(f64::total_cmp);
             Latency::of_sorted(&latencies)

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use tumult_harness::scenario::{parse_str, Action, Scenario, StepKind};
 use tumult_harness::sim::nemesis::Nemesis;
 use tumult_harness::sim::recorder::{Recorder, Shared};
+use tumult_harness::sim::{SimFaults, SimWorld};
 
 type Log = Arc<Mutex<Vec<(Duration, u64, u64)>>>;
 
@@ -53,6 +54,24 @@ fn world(log: &Log) -> turmoil::Sim<'static> {
     sim
 }
 
+/// The simulation and what its world keeps between nemesis steps.
+struct Rig {
+    sim: turmoil::Sim<'static>,
+    faults: SimFaults,
+}
+
+impl Rig {
+    fn new(sim: turmoil::Sim<'static>) -> Rig {
+        Rig {
+            sim,
+            faults: SimFaults::new(N as u32, Vec::new(), BTreeMap::new()),
+        }
+    }
+    fn world(&mut self) -> SimWorld<'_, 'static> {
+        self.faults.world(&mut self.sim)
+    }
+}
+
 fn nemesis(recorder: &Shared) -> Nemesis {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     Nemesis::new(
@@ -61,7 +80,6 @@ fn nemesis(recorder: &Shared) -> Nemesis {
         7,
         Arc::clone(recorder),
         0.0,
-        BTreeMap::new(),
         tx,
     )
 }
@@ -109,23 +127,20 @@ fn action(step: &str) -> Action {
 
 /// Applies `step` after 300 ms of healthy traffic and returns the links
 /// that delivered in the second after it.
-fn effect(
-    step: &str,
-    leader_of_0: u64,
-) -> (BTreeSet<(u64, u64)>, Nemesis, turmoil::Sim<'static>, Log) {
+fn effect(step: &str, leader_of_0: u64) -> (BTreeSet<(u64, u64)>, Nemesis, Rig, Log) {
     let log: Log = Arc::default();
-    let mut sim = world(&log);
+    let mut rig = Rig::new(world(&log));
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     recorder.lock().unwrap().leaders.insert(0, (leader_of_0, 3));
     let mut nem = nemesis(&recorder);
-    run_for(&mut sim, Duration::from_millis(300));
+    run_for(&mut rig.sim, Duration::from_millis(300));
     assert_eq!(
         links(&log, Duration::from_millis(100), Duration::from_millis(300)),
         all_links()
     );
-    nem.apply(&mut sim, &action(step));
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(1100));
+    nem.apply(&mut rig.world(), &action(step));
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(1100));
     let seen = links(
         &log,
         at + Duration::from_millis(100),
@@ -133,7 +148,7 @@ fn effect(
     );
     let recorded = recorder.lock().unwrap().entries.len();
     assert!(recorded >= 1, "the action is recorded as a nemesis event");
-    (seen, nem, sim, log)
+    (seen, nem, rig, log)
 }
 
 fn cut(groups: &[&[u64]]) -> BTreeSet<(u64, u64)> {
@@ -215,14 +230,14 @@ fn majorities_ring_lets_every_node_see_a_majority_but_no_two_the_same() {
 
 #[test]
 fn heal_restores_every_link() {
-    let (seen, mut nem, mut sim, log) = effect(
+    let (seen, mut nem, mut rig, log) = effect(
         "do = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"rest\"]]",
         1,
     );
     assert_eq!(seen, cut(&[&[1, 2], &[3, 4, 5]]));
-    nem.apply(&mut sim, &action("do = \"heal\""));
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(600));
+    nem.apply(&mut rig.world(), &action("do = \"heal\""));
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(600));
     assert_eq!(
         links(
             &log,
@@ -235,7 +250,7 @@ fn heal_restores_every_link() {
 
 #[test]
 fn hold_delays_messages_until_release() {
-    let (seen, mut nem, mut sim, log) = effect("do = \"hold\"\ngroups = [[\"n1\"], [\"rest\"]]", 1);
+    let (seen, mut nem, mut rig, log) = effect("do = \"hold\"\ngroups = [[\"n1\"], [\"rest\"]]", 1);
     assert_eq!(
         seen,
         cut(&[&[1], &[2, 3, 4, 5]]),
@@ -243,10 +258,10 @@ fn hold_delays_messages_until_release() {
     );
     let held_from = log.lock().unwrap().len();
     nem.apply(
-        &mut sim,
+        &mut rig.world(),
         &action("do = \"release\"\ngroups = [[\"n1\"], [\"rest\"]]"),
     );
-    run_for(&mut sim, Duration::from_millis(300));
+    run_for(&mut rig.sim, Duration::from_millis(300));
     let after: Vec<(Duration, u64, u64)> = log.lock().unwrap()[held_from..].to_vec();
     assert!(
         after.iter().any(|(_, a, b)| *a == 1 && *b == 2),
@@ -256,15 +271,18 @@ fn hold_delays_messages_until_release() {
 
 #[test]
 fn crash_stops_a_host_and_restart_brings_it_back() {
-    let (seen, mut nem, mut sim, log) = effect("do = \"crash\"\nnodes = [\"leader:0\"]", 3);
+    let (seen, mut nem, mut rig, log) = effect("do = \"crash\"\nnodes = [\"leader:0\"]", 3);
     assert!(
         seen.iter().all(|(a, b)| *a != 3 && *b != 3),
         "a crashed node neither sends nor receives"
     );
     assert!(nem.crashed.contains(&3));
-    nem.apply(&mut sim, &action("do = \"restart\"\nnodes = [\"crashed\"]"));
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(600));
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"restart\"\nnodes = [\"crashed\"]"),
+    );
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(600));
     let back = links(
         &log,
         at + Duration::from_millis(200),
@@ -279,11 +297,14 @@ fn crash_stops_a_host_and_restart_brings_it_back() {
 #[test]
 fn a_selector_that_matches_nothing_is_recorded_and_skipped() {
     let log: Log = Arc::default();
-    let mut sim = world(&log);
+    let mut rig = Rig::new(world(&log));
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     let mut nem = nemesis(&recorder);
     // No leader of shard 0 is known yet.
-    nem.apply(&mut sim, &action("do = \"crash\"\nnodes = [\"leader:0\"]"));
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"crash\"\nnodes = [\"leader:0\"]"),
+    );
     assert!(nem.crashed.is_empty());
     let r = recorder.lock().unwrap();
     let line = r.entries[0].to_line();
@@ -296,16 +317,16 @@ fn a_selector_that_matches_nothing_is_recorded_and_skipped() {
 #[test]
 fn flaky_links_fail_for_short_whiles_and_come_back() {
     let log: Log = Arc::default();
-    let mut sim = world(&log);
+    let mut rig = Rig::new(world(&log));
     let recorder: Shared = Arc::new(Mutex::new(Recorder::default()));
     let mut nem = nemesis(&recorder);
-    run_for(&mut sim, Duration::from_millis(300));
-    nem.apply(&mut sim, &action("do = \"flaky\"\nrate = 1.0"));
-    let start = sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(300));
+    nem.apply(&mut rig.world(), &action("do = \"flaky\"\nrate = 1.0"));
+    let start = rig.sim.elapsed();
     // The driver ticks the flaky network every 100 ms.
     for _ in 0..30 {
-        nem.flaky_tick(&mut sim, Duration::from_millis(100));
-        run_for(&mut sim, Duration::from_millis(100));
+        nem.flaky_tick(&mut rig.world(), Duration::from_millis(100));
+        run_for(&mut rig.sim, Duration::from_millis(100));
     }
     let during = log
         .lock()
@@ -322,9 +343,9 @@ fn flaky_links_fail_for_short_whiles_and_come_back() {
         during > healthy_rate / 10,
         "flaky links come back ({during} of ~{healthy_rate})"
     );
-    nem.final_heal(&mut sim);
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(500));
+    nem.final_heal(&mut rig.world());
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(500));
     assert_eq!(
         links(
             &log,
@@ -338,15 +359,15 @@ fn flaky_links_fail_for_short_whiles_and_come_back() {
 #[test]
 fn the_final_heal_of_a_core_reconnects_the_core_only() {
     // Every node cut from every other; then the core {n1, n2, n4} is healed.
-    let (seen, mut nem, mut sim, log) = effect(
+    let (seen, mut nem, mut rig, log) = effect(
         "do = \"partition\"\ngroups = [[\"n1\"], [\"n2\"], [\"n3\"], [\"n4\"], [\"n5\"]]",
         1,
     );
     assert!(seen.is_empty(), "{seen:?}");
     let core: BTreeSet<u64> = [1, 2, 4].into();
-    nem.final_heal_core(&mut sim, &core, false);
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(1100));
+    nem.final_heal_core(&mut rig.world(), &core, false);
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(1100));
     let after = links(
         &log,
         at + Duration::from_millis(100),
@@ -365,16 +386,16 @@ fn the_final_heal_of_a_core_reconnects_the_core_only() {
 fn without_pre_vote_the_final_heal_of_a_core_cuts_the_others_off_from_it() {
     // {n1, n2} | {n3, n4, n5}: the core {n1, n2, n3} is split, and n3
     // still reaches n4 and n5.
-    let (seen, mut nem, mut sim, log) = effect(
+    let (seen, mut nem, mut rig, log) = effect(
         "do = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"n3\", \"n4\", \"n5\"]]",
         1,
     );
     assert_eq!(seen, cut(&[&[1, 2], &[3, 4, 5]]));
     let core: BTreeSet<u64> = [1, 2, 3].into();
     // With pre-vote the links n3 <-> n4, n5 would stay; without, they are cut.
-    nem.final_heal_core(&mut sim, &core, true);
-    let at = sim.elapsed();
-    run_for(&mut sim, Duration::from_millis(1100));
+    nem.final_heal_core(&mut rig.world(), &core, true);
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(1100));
     let after = links(
         &log,
         at + Duration::from_millis(100),
@@ -460,4 +481,69 @@ latency = ["5ms", "8ms"]
     let s = parse_str("slow.toml", text).expect("valid");
     let r = tumult_harness::run::run_seed(&s, 1, &tumult_harness::run::RunOptions::in_memory());
     assert!(r.verdict.met, "{}", r.verdict.summary_line());
+}
+
+#[test]
+fn pause_holds_every_link_of_the_node_until_resume_even_across_a_release() {
+    let (seen, mut nem, mut rig, log) = effect("do = \"pause\"\nnodes = [\"n2\"]", 1);
+    assert_eq!(
+        seen,
+        cut(&[&[2], &[1, 3, 4, 5]]),
+        "a paused node neither sends nor receives"
+    );
+    assert!(nem.paused.contains(&2));
+    // A hold and release of the same links does not end the pause.
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"hold\"\ngroups = [[\"n2\"], [\"rest\"]]"),
+    );
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"release\"\ngroups = [[\"n2\"], [\"rest\"]]"),
+    );
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(500));
+    let still = links(&log, at, at + Duration::from_millis(500));
+    assert!(
+        still.iter().all(|(a, b)| *a != 2 && *b != 2),
+        "still paused: {still:?}"
+    );
+    let waiting_from = log.lock().unwrap().len();
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"resume\"\nnodes = [\"n2\"]"),
+    );
+    assert!(nem.paused.is_empty());
+    run_for(&mut rig.sim, Duration::from_millis(300));
+    let after: Vec<(Duration, u64, u64)> = log.lock().unwrap()[waiting_from..].to_vec();
+    assert!(
+        after.iter().any(|(_, a, b)| *a == 2 && *b == 1),
+        "what the paused node sent arrives on resume"
+    );
+    assert!(
+        after.iter().any(|(_, a, b)| *a == 1 && *b == 2),
+        "what was sent to it arrives on resume"
+    );
+}
+
+#[test]
+fn the_final_heal_resumes_paused_nodes_and_a_crash_ends_a_pause() {
+    let (_, mut nem, mut rig, log) = effect("do = \"pause\"\nnodes = [\"n3\", \"n4\"]", 1);
+    nem.apply(
+        &mut rig.world(),
+        &action("do = \"crash\"\nnodes = [\"n4\"]"),
+    );
+    assert_eq!(nem.paused, [3].into());
+    nem.final_heal(&mut rig.world());
+    assert!(nem.paused.is_empty() && nem.crashed.is_empty());
+    let at = rig.sim.elapsed();
+    run_for(&mut rig.sim, Duration::from_millis(800));
+    assert_eq!(
+        links(
+            &log,
+            at + Duration::from_millis(300),
+            at + Duration::from_millis(800)
+        ),
+        all_links()
+    );
 }

@@ -317,6 +317,14 @@ pub struct RunVerdict {
     /// written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<Latency>,
+    /// A real run (`tumult run --real`): processes on this machine, times
+    /// in wall-clock nanoseconds; absent for the simulator.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub real: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RunVerdict {
@@ -592,6 +600,7 @@ mod tests {
             reproduce: String::new(),
             mutant: None,
             latency_ms: None,
+            real: false,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod check;
 pub mod explore;
 pub mod model;
 pub mod mutants;
+pub mod node;
 pub mod report;
 pub mod run;
 pub mod shrink;
@@ -62,6 +63,8 @@ pub enum Command {
     Shrink(shrink::ShrinkArgs),
     /// Draw whole scenarios from seeds and run them with the engine's fault sites, guided by coverage.
     Explore(explore::ExploreArgs),
+    /// Run one engine node as a process (what `run --real` starts for each node).
+    Node(node::NodeArgs),
 }
 
 /// Parses the command line and runs the subcommand; usage errors exit 2.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Mutants(args) => mutants::run(args),
         Command::Shrink(args) => shrink::run(args),
         Command::Explore(args) => explore::run(args),
+        Command::Node(args) => node::run(args),
     };
     outcome.into()
 }

@@ -63,6 +63,10 @@ pub struct ExecArgs {
     /// (runs in parallel: up to --jobs times this).
     #[arg(long, default_value = "4GiB", value_parser = tumult_models::lin::parse_size)]
     pub memory: u64,
+    /// Run against real processes on this machine instead of the simulator
+    /// (one `tumult node` process per node, a proxy per link; default --jobs 1).
+    #[arg(long)]
+    pub real: bool,
 }
 
 impl ExecArgs {
@@ -73,10 +77,22 @@ impl ExecArgs {
             return bad(e);
         }
         let start = std::time::Instant::now();
-        let jobs = self.jobs.unwrap_or_else(default_jobs);
+        let real = if self.real {
+            match std::env::current_exe() {
+                Ok(p) => Some(p),
+                Err(e) => return bad(format!("--real: cannot find the tumult executable: {e}")),
+            }
+        } else {
+            None
+        };
+        // Real runs share the machine's cores with their node processes.
+        let jobs = self
+            .jobs
+            .unwrap_or_else(|| if self.real { 1 } else { default_jobs() });
         let opts = RunOptions {
             mutant: self.mutant,
             check_memory: self.memory,
+            real,
             ..RunOptions::writing_to(&self.out)
         };
         let results = execute(runs, &opts, jobs, label);
@@ -232,6 +248,11 @@ pub fn run(args: RunArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
+    if args.exec.real {
+        if let Some(why) = runs.iter().find_map(|(s, _)| crate::real::refusal(s)) {
+            return bad(format!("--real: {why}"));
+        }
+    }
     args.exec.execute(&runs, "run", None)
 }
 
@@ -254,6 +275,29 @@ pub fn suite(args: SuiteArgs) -> Exit {
             Err(e) => return bad(format!("--partition: {e}")),
         },
         None => runs,
+    };
+    let runs = if args.exec.real {
+        // What needs the simulator is skipped, with the reason, never passed.
+        let mut skipped = std::collections::BTreeMap::new();
+        let kept: Vec<(Scenario, u64)> = runs
+            .into_iter()
+            .filter(|(s, _)| match crate::real::refusal(s) {
+                Some(why) => {
+                    skipped.insert(s.name.clone(), why);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        for (name, why) in &skipped {
+            println!("SKIPPED {name} (needs the simulator): {why}");
+        }
+        if !skipped.is_empty() {
+            println!("{} scenarios skipped in real mode", skipped.len());
+        }
+        kept
+    } else {
+        runs
     };
     args.exec.execute(&runs, "suite", args.junit.as_deref())
 }

@@ -28,6 +28,8 @@ pub enum ActionKind {
     RemoveMember,
     TransferLeader,
     DiskFault,
+    Pause,
+    Resume,
 }
 
 /// An argument key of a nemesis step.
@@ -81,7 +83,7 @@ impl Arg {
 
 impl ActionKind {
     /// Every action of SPEC.md §2, in the order of its table.
-    pub const ALL: [ActionKind; 20] = [
+    pub const ALL: [ActionKind; 22] = [
         ActionKind::Crash,
         ActionKind::Restart,
         ActionKind::Bounce,
@@ -102,6 +104,8 @@ impl ActionKind {
         ActionKind::RemoveMember,
         ActionKind::TransferLeader,
         ActionKind::DiskFault,
+        ActionKind::Pause,
+        ActionKind::Resume,
     ];
 
     /// The name used in `do` and in the history's nemesis events.
@@ -127,15 +131,20 @@ impl ActionKind {
             ActionKind::RemoveMember => "remove-member",
             ActionKind::TransferLeader => "transfer-leader",
             ActionKind::DiskFault => "disk-fault",
+            ActionKind::Pause => "pause",
+            ActionKind::Resume => "resume",
         }
     }
 
     /// The arguments this action requires.
     pub fn required_args(self) -> &'static [Arg] {
         match self {
-            ActionKind::Crash | ActionKind::Restart | ActionKind::Bounce | ActionKind::Isolate => {
-                &[Arg::Nodes]
-            }
+            ActionKind::Crash
+            | ActionKind::Restart
+            | ActionKind::Bounce
+            | ActionKind::Isolate
+            | ActionKind::Pause
+            | ActionKind::Resume => &[Arg::Nodes],
             ActionKind::Partition | ActionKind::Hold | ActionKind::Release => &[Arg::Groups],
             ActionKind::PartitionOneway => &[Arg::From, Arg::To],
             ActionKind::PartitionHalves
@@ -265,6 +274,10 @@ pub enum Action {
         nodes: Vec<Selector>,
         kind: DiskFaultKind,
     },
+    /// The nodes stop (SIGSTOP in real mode; every link held in the simulator).
+    Pause { nodes: Vec<Selector> },
+    /// Paused nodes go on.
+    Resume { nodes: Vec<Selector> },
 }
 
 impl Action {
@@ -291,6 +304,8 @@ impl Action {
             Action::RemoveMember { .. } => ActionKind::RemoveMember,
             Action::TransferLeader { .. } => ActionKind::TransferLeader,
             Action::DiskFault { .. } => ActionKind::DiskFault,
+            Action::Pause { .. } => ActionKind::Pause,
+            Action::Resume { .. } => ActionKind::Resume,
         }
     }
 
@@ -306,6 +321,8 @@ impl Action {
             | Action::Restart { nodes }
             | Action::Bounce { nodes }
             | Action::Isolate { nodes }
+            | Action::Pause { nodes }
+            | Action::Resume { nodes }
             | Action::DiskFault { nodes, .. } => nodes.clone(),
             Action::Partition { groups } | Action::Hold { groups } | Action::Release { groups } => {
                 groups.iter().flatten().copied().collect()

@@ -9,7 +9,7 @@
 //! last node it tried, not at home again. After an `info` it goes on as a
 //! fresh process, as in Jepsen.
 
-use super::recorder::{host_now, Shared};
+use super::recorder::{Clock, Shared};
 use super::Phase;
 use crate::app::shard_of;
 use crate::scenario::{ReadMode, Scenario, SplitMix64};
@@ -47,8 +47,10 @@ pub struct ClientSpec {
     pub recorder: Shared,
     pub phase: Arc<AtomicU8>,
     pub state: Arc<Mutex<Vec<ClientState>>>,
-    /// Plain turmoil TCP, or TLS over it (`[engine] tls`).
+    /// Plain turmoil TCP, or TLS over it (`[engine] tls`); real TCP in real mode.
     pub network: Arc<dyn tumult_engine::transport::Network>,
+    /// Where the history's times come from.
+    pub clock: Clock,
 }
 
 struct Worker {
@@ -151,7 +153,7 @@ impl Worker {
             request.f.clone(),
             request.key.clone(),
             value,
-            host_now(),
+            self.spec.clock.now(),
         )
     }
 

@@ -1,15 +1,37 @@
 //! The nemesis: resolves selectors against the live cluster and applies
-//! faults to turmoil's network, hosts and the nodes' simulated disks. Every
-//! action is recorded as a `nemesis` event in the history.
+//! faults to a [`World`]: turmoil's network, hosts and the nodes' simulated
+//! disks ([`super::SimWorld`]), or real processes and the proxies between
+//! them (`crate::real`). Every action is recorded as a `nemesis` event in
+//! the history.
 
-use super::recorder::{nanos, Shared};
-use crate::scenario::{Action, DiskFaultKind, Selector, SplitMix64};
+use super::recorder::Shared;
+use crate::scenario::{Action, DiskFaultKind, DurationRange, Selector, SplitMix64};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tumult_engine::raft::NodeId;
-use tumult_engine::storage::DiskFaults;
+
+/// What the nemesis acts on. Each call takes effect at once; the nemesis
+/// keeps track of what is in force and calls again to undo it.
+pub trait World {
+    /// Time since the start of the run (ns): simulated, or monotonic wall time.
+    fn now(&self) -> u64;
+    /// The node dies at once; writes it had not synced are lost.
+    fn crash(&mut self, n: NodeId);
+    /// A crashed node starts again from what its disk holds.
+    fn start(&mut self, n: NodeId);
+    /// Messages from `from` to `to` are dropped (`true`) or pass again.
+    fn cut(&mut self, from: NodeId, to: NodeId, cut: bool);
+    /// Messages between `a` and `b` wait (`true`) or are delivered.
+    fn hold(&mut self, a: NodeId, b: NodeId, hold: bool);
+    /// The one-way delay of every link between nodes, from now on.
+    fn latency(&mut self, range: DurationRange);
+    /// The node stops (`true`) or goes on.
+    fn pause(&mut self, n: NodeId, paused: bool);
+    /// The node's disk misbehaves as `fault`, or is healed (`None`).
+    fn disk(&mut self, n: NodeId, fault: Option<DiskFaultKind>);
+}
 
 /// A membership or transfer request, run by the admin client host.
 #[derive(Debug, Clone)]
@@ -33,6 +55,8 @@ pub struct Nemesis {
     rng: SplitMix64,
     /// Nodes the nemesis crashed (and has not restarted).
     pub crashed: BTreeSet<NodeId>,
+    /// Nodes the nemesis paused (and has not resumed).
+    pub paused: BTreeSet<NodeId>,
     /// Directed links cut by partitions.
     cut: BTreeSet<(NodeId, NodeId)>,
     /// Directed links cut by the flaky network, until a time (ns).
@@ -43,13 +67,13 @@ pub struct Nemesis {
     held: BTreeSet<(NodeId, NodeId)>,
     /// Chance per link per second of a short failure.
     pub flaky: f64,
-    disks: BTreeMap<NodeId, DiskFaults>,
     admin: mpsc::UnboundedSender<AdminRequest>,
     /// The scenario's voters.
     voters: BTreeSet<NodeId>,
 }
 
-fn host(n: NodeId) -> String {
+/// The name of node `n` (also its turmoil host).
+pub fn host(n: NodeId) -> String {
     format!("n{n}")
 }
 
@@ -75,14 +99,12 @@ fn names(nodes: &BTreeSet<NodeId>) -> Json {
 }
 
 impl Nemesis {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         nodes: u32,
         voters: BTreeSet<NodeId>,
         seed: u64,
         recorder: Shared,
         flaky: f64,
-        disks: BTreeMap<NodeId, DiskFaults>,
         admin: mpsc::UnboundedSender<AdminRequest>,
     ) -> Nemesis {
         Nemesis {
@@ -90,12 +112,12 @@ impl Nemesis {
             recorder,
             rng: SplitMix64::new(seed ^ 0x4E45_4D45_5349_5300),
             crashed: BTreeSet::new(),
+            paused: BTreeSet::new(),
             cut: BTreeSet::new(),
             flaky_cut: BTreeMap::new(),
             applied_cut: BTreeSet::new(),
             held: BTreeSet::new(),
             flaky,
-            disks,
             admin,
             voters,
         }
@@ -175,7 +197,7 @@ impl Nemesis {
     }
 
     /// Applies the cut set to turmoil: partitions and flaky failures combined.
-    fn sync_links(&mut self, sim: &mut turmoil::Sim<'_>) {
+    fn sync_links(&mut self, w: &mut dyn World) {
         let mut want: BTreeSet<(NodeId, NodeId)> = self.cut.clone();
         want.extend(self.flaky_cut.keys().copied());
         for (a, b) in want
@@ -183,7 +205,7 @@ impl Nemesis {
             .copied()
             .collect::<Vec<_>>()
         {
-            sim.partition_oneway(host(a), host(b));
+            w.cut(a, b, true);
         }
         for (a, b) in self
             .applied_cut
@@ -191,7 +213,7 @@ impl Nemesis {
             .copied()
             .collect::<Vec<_>>()
         {
-            sim.repair_oneway(host(a), host(b));
+            w.cut(a, b, false);
         }
         self.applied_cut = want;
     }
@@ -214,22 +236,25 @@ impl Nemesis {
         }
     }
 
-    fn crash(&mut self, sim: &mut turmoil::Sim<'_>, n: NodeId) {
+    fn crash(&mut self, w: &mut dyn World, n: NodeId) {
+        if self.paused.remove(&n) {
+            w.pause(n, false);
+        }
         if !self.crashed.contains(&n) {
-            sim.crash(host(n));
+            w.crash(n);
             self.crashed.insert(n);
             self.recorder.lock().expect("recorder").node_down(n);
         }
     }
 
-    fn restart(&mut self, sim: &mut turmoil::Sim<'_>, n: NodeId) {
+    fn restart(&mut self, w: &mut dyn World, n: NodeId) {
         let stopped = self.recorder.lock().expect("recorder").stopped.contains(&n);
         if stopped && !self.crashed.contains(&n) {
             // A node that stopped itself is restarted from what its disk holds.
-            sim.crash(host(n));
+            w.crash(n);
         }
         if self.crashed.contains(&n) || stopped {
-            sim.bounce(host(n));
+            w.start(n);
             self.crashed.remove(&n);
             let mut r = self.recorder.lock().expect("recorder");
             r.stopped.remove(&n);
@@ -238,32 +263,43 @@ impl Nemesis {
     }
 
     /// Removes every partition, hold, flaky failure and disk fault.
-    fn heal(&mut self, sim: &mut turmoil::Sim<'_>) {
+    fn heal(&mut self, w: &mut dyn World) {
         self.cut.clear();
         self.flaky_cut.clear();
-        self.sync_links(sim);
+        self.sync_links(w);
         for (a, b) in std::mem::take(&mut self.held) {
-            sim.release(host(a), host(b));
+            w.hold(a, b, false);
         }
-        for d in self.disks.values() {
-            d.heal();
+        for n in self.all() {
+            w.disk(n, None);
+        }
+    }
+
+    /// Paused nodes of `nodes` go on.
+    fn resume(&mut self, w: &mut dyn World, nodes: &BTreeSet<NodeId>) {
+        for n in nodes {
+            if self.paused.remove(n) {
+                w.pause(*n, false);
+            }
         }
     }
 
     /// The final heal of phase 2: also stops the flaky network and restarts every node that is down.
-    pub fn final_heal(&mut self, sim: &mut turmoil::Sim<'_>) {
-        let now = nanos(sim.elapsed());
+    pub fn final_heal(&mut self, w: &mut dyn World) {
+        let now = w.now();
         self.flaky = 0.0;
-        self.heal(sim);
+        self.heal(w);
+        let paused = self.paused.clone();
+        self.resume(w, &paused);
         for n in self.down() {
-            self.restart(sim, n);
+            self.restart(w, n);
         }
         self.record("heal", Some(json!("final")), None, now);
     }
 
     /// The final heal of `[expect] liveness = "core"`: heals the links
-    /// between the nodes of `core`, their disks and holds, and restarts
-    /// those that are down; every other node, and every link to one, stays
+    /// between the nodes of `core`, their disks and holds, resumes those
+    /// that are paused and restarts those that are down; every other node, and every link to one, stays
     /// as the chaos left it. The flaky network stops.
     ///
     /// With `isolate` (the engine runs without pre-vote) every node outside
@@ -273,13 +309,8 @@ impl Nemesis {
     /// as long as it stays (the disruptive server of the Raft
     /// dissertation, §4.2.3 and §9.6), which Raft without pre-vote does
     /// not claim to outlast. With pre-vote the engine must outlast it.
-    pub fn final_heal_core(
-        &mut self,
-        sim: &mut turmoil::Sim<'_>,
-        core: &BTreeSet<NodeId>,
-        isolate: bool,
-    ) {
-        let now = nanos(sim.elapsed());
+    pub fn final_heal_core(&mut self, w: &mut dyn World, core: &BTreeSet<NodeId>, isolate: bool) {
+        let now = w.now();
         self.flaky = 0.0;
         let inside = |(a, b): &(NodeId, NodeId)| core.contains(a) && core.contains(b);
         self.cut.retain(|l| !inside(l));
@@ -289,20 +320,19 @@ impl Nemesis {
             self.cut_between(&others, core);
             self.cut_between(core, &others);
         }
-        self.sync_links(sim);
+        self.sync_links(w);
         for (a, b) in self.held.clone() {
             if inside(&(a, b)) {
-                sim.release(host(a), host(b));
+                w.hold(a, b, false);
                 self.held.remove(&(a, b));
             }
         }
         for n in core {
-            if let Some(d) = self.disks.get(n) {
-                d.heal();
-            }
+            w.disk(*n, None);
         }
+        self.resume(w, core);
         for n in self.down().intersection(core).copied().collect::<Vec<_>>() {
-            self.restart(sim, n);
+            self.restart(w, n);
         }
         let value = if isolate && !others.is_empty() {
             json!({"final": "core", "nodes": names(core), "isolated": names(&others)})
@@ -324,7 +354,7 @@ impl Nemesis {
         nodes
             .iter()
             .copied()
-            .filter(|v| !down.contains(v))
+            .filter(|v| !down.contains(v) && !self.paused.contains(v))
             .filter(|&v| core.iter().all(|&c| c == v || !blocked(v, c)))
             .collect()
     }
@@ -390,8 +420,8 @@ impl Nemesis {
     }
 
     /// Advances the flaky network: links fail for a short while at the configured rate.
-    pub fn flaky_tick(&mut self, sim: &mut turmoil::Sim<'_>, period: Duration) {
-        let now = nanos(sim.elapsed());
+    pub fn flaky_tick(&mut self, w: &mut dyn World, period: Duration) {
+        let now = w.now();
         let before = self.flaky_cut.len();
         self.flaky_cut.retain(|_, until| *until > now);
         let mut changed = before != self.flaky_cut.len();
@@ -410,13 +440,13 @@ impl Nemesis {
             }
         }
         if changed {
-            self.sync_links(sim);
+            self.sync_links(w);
         }
     }
 
     /// Runs one nemesis action now.
-    pub fn apply(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
-        let now = nanos(sim.elapsed());
+    pub fn apply(&mut self, w: &mut dyn World, action: &Action) {
+        let now = w.now();
         let f = action.name();
         let skipped = |this: &Self| {
             this.record(
@@ -434,7 +464,7 @@ impl Nemesis {
                     return skipped(self);
                 }
                 for n in &set {
-                    self.crash(sim, *n);
+                    self.crash(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
@@ -445,7 +475,7 @@ impl Nemesis {
                     return skipped(self);
                 }
                 for n in &set {
-                    self.crash(sim, *n);
+                    self.crash(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
@@ -455,7 +485,7 @@ impl Nemesis {
                     return skipped(self);
                 }
                 for n in &set {
-                    self.crash(sim, *n);
+                    self.crash(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
@@ -465,14 +495,14 @@ impl Nemesis {
                     return skipped(self);
                 }
                 for n in &set {
-                    self.restart(sim, *n);
+                    self.restart(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
             Action::RestartAll => {
                 let set = self.down();
                 for n in &set {
-                    self.restart(sim, *n);
+                    self.restart(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
@@ -482,15 +512,15 @@ impl Nemesis {
                     return skipped(self);
                 }
                 for n in &set {
-                    self.crash(sim, *n);
-                    self.restart(sim, *n);
+                    self.crash(w, *n);
+                    self.restart(w, *n);
                 }
                 self.record(f, Some(names(&set)), None, now);
             }
             Action::Partition { groups } => {
                 let groups = self.resolve_groups(groups);
                 self.cut_groups(&groups);
-                self.sync_links(sim);
+                self.sync_links(w);
                 self.record(
                     f,
                     Some(Json::Array(groups.iter().map(names).collect())),
@@ -512,7 +542,7 @@ impl Nemesis {
                         }
                     }
                 }
-                self.sync_links(sim);
+                self.sync_links(w);
                 self.record(
                     f,
                     Some(json!([names(&from_set), names(&to_set)])),
@@ -525,7 +555,7 @@ impl Nemesis {
                 let half = self.sample(&all, all.len() / 2);
                 let other: BTreeSet<NodeId> = all.difference(&half).copied().collect();
                 self.cut_groups(&[half.clone(), other.clone()]);
-                self.sync_links(sim);
+                self.sync_links(w);
                 self.record(f, Some(json!([names(&half), names(&other)])), None, now);
             }
             Action::PartitionMajoritiesRing => {
@@ -553,7 +583,7 @@ impl Nemesis {
                         }
                     }
                 }
-                self.sync_links(sim);
+                self.sync_links(w);
                 let ring_names: Vec<String> = ring.iter().map(|n| host(*n)).collect();
                 self.record(f, Some(json!(ring_names)), None, now);
             }
@@ -569,18 +599,18 @@ impl Nemesis {
                         self.all().into_iter().filter(|x| x != n).collect();
                     self.cut_between(&[*n].into(), &others);
                 }
-                self.sync_links(sim);
+                self.sync_links(w);
                 self.record(f, Some(json!([names(&set), names(&rest)])), None, now);
             }
             Action::Heal => {
-                self.heal(sim);
+                self.heal(w);
                 self.record(f, None, None, now);
             }
             Action::Hold { groups } => {
                 let groups = self.resolve_groups(groups);
                 for pair in pairs_across(&groups) {
                     if self.held.insert(pair) {
-                        sim.hold(host(pair.0), host(pair.1));
+                        w.hold(pair.0, pair.1, true);
                     }
                 }
                 self.record(
@@ -594,7 +624,7 @@ impl Nemesis {
                 let groups = self.resolve_groups(groups);
                 for pair in pairs_across(&groups) {
                     if self.held.remove(&pair) {
-                        sim.release(host(pair.0), host(pair.1));
+                        w.hold(pair.0, pair.1, false);
                     }
                 }
                 self.record(
@@ -605,19 +635,7 @@ impl Nemesis {
                 );
             }
             Action::Slow { latency } => {
-                // Links between engine nodes only: clients reach every node
-                // as before (SPEC.md section 2).
-                for a in 1..=u64::from(self.nodes) {
-                    for b in 1..=u64::from(self.nodes) {
-                        if a != b {
-                            // Both bounds: a max below the links' old min
-                            // would make turmoil's delay range negative
-                            // (a panic explore found).
-                            sim.set_link_latency(host(a), host(b), latency.min);
-                            sim.set_link_max_message_latency(host(a), host(b), latency.max);
-                        }
-                    }
-                }
+                w.latency(*latency);
                 let value = json!([format!("{:?}", latency.min), format!("{:?}", latency.max)]);
                 self.record(f, Some(value), None, now);
             }
@@ -661,22 +679,42 @@ impl Nemesis {
                     to,
                 });
             }
+            Action::Pause { nodes } => {
+                // A crashed node has no process to stop.
+                let down = self.down();
+                let set: BTreeSet<NodeId> = self
+                    .resolve_list(nodes)
+                    .into_iter()
+                    .filter(|n| !down.contains(n) && !self.paused.contains(n))
+                    .collect();
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                for n in &set {
+                    self.paused.insert(*n);
+                    w.pause(*n, true);
+                }
+                self.record(f, Some(names(&set)), None, now);
+            }
+            Action::Resume { nodes } => {
+                let set: BTreeSet<NodeId> = self
+                    .resolve_list(nodes)
+                    .intersection(&self.paused)
+                    .copied()
+                    .collect();
+                if set.is_empty() {
+                    return skipped(self);
+                }
+                self.resume(w, &set);
+                self.record(f, Some(names(&set)), None, now);
+            }
             Action::DiskFault { nodes, kind } => {
                 let set = self.resolve_list(nodes);
                 if set.is_empty() {
                     return skipped(self);
                 }
                 for n in &set {
-                    if let Some(d) = self.disks.get(n) {
-                        match kind {
-                            DiskFaultKind::IoErrors => {
-                                d.set_fail_writes(true);
-                                d.set_fail_syncs(true);
-                            }
-                            DiskFaultKind::Full => d.set_no_space(true),
-                            DiskFaultKind::TornWrites => d.set_torn_writes(true),
-                        }
-                    }
+                    w.disk(*n, Some(*kind));
                 }
                 self.record(
                     f,

@@ -12,10 +12,52 @@ use tumult_engine::raft::{Index, NodeId, ShardId, Term};
 use tumult_engine::trace::{TraceEvent, TraceSink};
 use tumult_models::history::{ClientOp, Entry, NemesisEvent, TraceEvent as TraceLine};
 
+/// Where a run's times come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The simulator's clock of the host that asks.
+    #[default]
+    Sim,
+    /// The machine's monotonic clock since `epoch` (ns of [`monotonic_ns`]),
+    /// the same in every process of a real run.
+    Real { epoch: u64 },
+}
+
+impl Clock {
+    /// Nanoseconds since the start of the run.
+    pub fn now(self) -> u64 {
+        match self {
+            Clock::Sim => host_now(),
+            Clock::Real { epoch } => monotonic_ns().saturating_sub(epoch),
+        }
+    }
+}
+
+/// The machine's monotonic clock (`CLOCK_MONOTONIC`), in nanoseconds: one
+/// time base for every process of a real run.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass and nothing else;
+    // CLOCK_MONOTONIC exists on every Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
 /// The history so far and what the nemesis needs to know of the cluster.
 #[derive(Default)]
 pub struct Recorder {
-    /// Every entry, in order; `index` is the position.
+    /// Where times come from.
+    pub clock: Clock,
+    /// Every entry, in order; `index` is the position (real runs renumber
+    /// the merged history at the end).
     pub entries: Vec<Entry>,
     /// Per shard: the node that most recently became leader in the highest term.
     pub leaders: BTreeMap<ShardId, (NodeId, Term)>,
@@ -32,6 +74,8 @@ pub struct Recorder {
     /// by request number: (shard, node, add). One can still land after the
     /// final heal, so the liveness core must hold a majority of its result.
     pub membership_requests: BTreeMap<u64, (ShardId, NodeId, bool)>,
+    /// Trace lines of a real run's node processes that could not be read.
+    pub problems: Vec<String>,
 }
 
 /// The recorder, shared by hosts, clients and the nemesis.

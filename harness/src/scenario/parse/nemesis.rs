@@ -498,6 +498,8 @@ fn build_action(
         ActionKind::Restart => Action::Restart { nodes: nodes()? },
         ActionKind::Bounce => Action::Bounce { nodes: nodes()? },
         ActionKind::Isolate => Action::Isolate { nodes: nodes()? },
+        ActionKind::Pause => Action::Pause { nodes: nodes()? },
+        ActionKind::Resume => Action::Resume { nodes: nodes()? },
         ActionKind::Partition => Action::Partition { groups: grps()? },
         ActionKind::Hold => Action::Hold { groups: grps()? },
         ActionKind::Release => Action::Release { groups: grps()? },
