@@ -143,11 +143,13 @@ pub fn run(args: NodeArgs) -> Exit {
         }
     };
     let id = args.id;
+    let listen = config.listen.clone().unwrap_or_default();
     runtime.block_on(async move {
         let shards: Vec<ShardId> = config.shards.iter().map(|(s, _)| *s).collect();
         let trace = Arc::clone(&env.trace);
         match Node::start(config, env, app).await {
             Ok(node) => {
+                eprintln!("tumult node: n{id} listening on {listen}");
                 let why = node.stopped().await;
                 eprintln!("tumult node: n{id} stopped: {why}");
             }

@@ -15,10 +15,15 @@ fn badge(result: Outcome) -> String {
 pub(super) fn header(h: &mut String, run: &LoadedRun) {
     let v = &run.run.verdict;
     h.push_str(&format!(
-        "<h1>{} <span class=\"muted\">seed {}</span> {} {}</h1>",
+        "<h1>{} <span class=\"muted\">seed {}</span> {}{} {}</h1>",
         esc(&v.scenario),
         v.seed,
         badge(v.verdict),
+        if v.real {
+            " <span class=\"badge real\" id=\"real\">real run: processes on this machine</span>"
+        } else {
+            ""
+        },
         if v.met {
             format!(
                 "<span class=\"badge met\" id=\"met\">expected {}: met</span>",
@@ -47,7 +52,14 @@ pub(super) fn header(h: &mut String, run: &LoadedRun) {
     };
     h.push_str("<div class=\"summary-grid\">");
     for (value, label) in [
-        (format!("{:.1}s", v.sim_seconds), "simulated"),
+        (
+            format!("{:.1}s", v.sim_seconds),
+            if v.real {
+                "run (wall clock)"
+            } else {
+                "simulated"
+            },
+        ),
         (format!("{:.1}s", v.wall_seconds), "wall"),
         (format!("{}", v.counts.ok), "ok"),
         (format!("{}", v.counts.fail), "fail"),
