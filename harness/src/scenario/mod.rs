@@ -87,6 +87,18 @@ pub struct Scenario {
     pub engine: Engine,
     /// `[faults]`: fault sites.
     pub faults: Faults,
+    /// `[system] kind`: what runs the scenario.
+    pub system: System,
+}
+
+/// `[system] kind`: the system under test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum System {
+    /// The tumult engine (default).
+    #[default]
+    Tumult,
+    /// A cluster of Debian's `etcd-server` (3.4), real mode only.
+    Etcd,
 }
 
 /// `[engine]`: how the engine itself is set up for the run. A knob left

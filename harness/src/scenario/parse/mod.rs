@@ -16,7 +16,7 @@ use super::*;
 use nemesis::Shape;
 use spanned::*;
 
-const TOP_KEYS: [&str; 10] = [
+const TOP_KEYS: [&str; 11] = [
     "name",
     "description",
     "cluster",
@@ -27,6 +27,7 @@ const TOP_KEYS: [&str; 10] = [
     "run",
     "engine",
     "faults",
+    "system",
 ];
 
 pub(super) fn parse(file: &str, src: &str, app: bool) -> Res<Scenario> {
@@ -52,7 +53,7 @@ pub(super) fn parse(file: &str, src: &str, app: bool) -> Res<Scenario> {
         nodes: cluster.nodes,
         shards: cluster.shards,
     };
-    Ok(Scenario {
+    let scenario = Scenario {
         name,
         description,
         file: file.to_string(),
@@ -65,9 +66,79 @@ pub(super) fn parse(file: &str, src: &str, app: bool) -> Res<Scenario> {
         engine: root.opt("engine", Engine::default(), |n, _| engine(&ctx, n))?,
         faults: root.opt("faults", Faults::default(), |n, _| faults(&ctx, n))?,
         run: root.opt("run", Run::default(), |n, _| run(&ctx, n))?,
+        system: root.opt("system", System::Tumult, |n, _| system(&ctx, n))?,
         cluster,
         workload,
+    };
+    if scenario.system == System::Etcd {
+        etcd_fits(&ctx, &root, &scenario)?;
+    }
+    Ok(scenario)
+}
+
+/// `[system]`: what runs the scenario.
+fn system(ctx: &Ctx, node: &Node) -> Res<System> {
+    let t = Tbl::of(ctx, node, "system")?;
+    t.check_keys(ctx, &["kind"])?;
+    t.opt("kind", System::Tumult, |n, f| {
+        one_of(
+            ctx,
+            n,
+            f,
+            &[("tumult", System::Tumult), ("etcd", System::Etcd)],
+        )
     })
+}
+
+/// An etcd cluster is one Raft group with etcd's own knobs, and its
+/// clients run the register workload through etcd's key-value API.
+fn etcd_fits(ctx: &Ctx, root: &Tbl, s: &Scenario) -> Res<()> {
+    let sys = Tbl::of(
+        ctx,
+        root.get("system").expect("[system] was read"),
+        "system",
+    )?;
+    let refuse = |why: String| Err(sys.err_at(ctx, "kind", why));
+    if s.cluster.shards != 1 {
+        return refuse(format!(
+            "kind = \"etcd\" is one Raft group: [cluster] shards must be 1, not {}",
+            s.cluster.shards
+        ));
+    }
+    if s.workload.kind != WorkloadKind::Register {
+        return refuse(
+            "kind = \"etcd\" runs the register workload (read, write, cas through etcd's key-value API)"
+                .into(),
+        );
+    }
+    for table in ["engine", "faults"] {
+        if root.get(table).is_some() {
+            return refuse(format!(
+                "kind = \"etcd\" does not take [{table}] (the engine's knobs and fault sites)"
+            ));
+        }
+    }
+    for step in &s.nemesis {
+        let actions: Vec<&Action> = match &step.kind {
+            StepKind::Fixed { action, .. } => vec![action],
+            StepKind::Random { actions, .. } => actions.iter().collect(),
+        };
+        for a in actions {
+            if matches!(
+                a,
+                Action::AddMember { .. }
+                    | Action::RemoveMember { .. }
+                    | Action::TransferLeader { .. }
+                    | Action::DiskFault { .. }
+            ) {
+                return refuse(format!(
+                    "kind = \"etcd\" runs crash, pause and network faults; `{}` is the engine's",
+                    a.name()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `name`: the run directory's name; default the file's stem.
