@@ -255,6 +255,23 @@ fn real_mode_refuses_what_needs_the_simulator() {
     assert!(stdout.contains("0/0 runs"), "{stdout}");
 }
 
+#[test]
+fn an_etcd_scenario_runs_only_in_real_mode_and_only_where_etcd_can_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = root
+        .join("scenarios")
+        .join("etcd")
+        .join("etcd-partition-crash-pause.toml");
+    let (code, _, stderr) = tumult(&["run", file.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("runs only in real mode"), "{stderr}");
+    if cfg!(not(feature = "etcd")) {
+        let (code, _, stderr) = tumult(&["run", "--real", file.to_str().unwrap(), "--seed", "1"]);
+        assert_eq!(code, 2);
+        assert!(stderr.contains("built without etcd support"), "{stderr}");
+    }
+}
+
 /// The partition scenario of the suite, with the read-without-quorum bug in
 /// every node process: the deposed leader serves stale reads to the
 /// clients that still reach it, and the linearizability check says so.

@@ -37,6 +37,9 @@ pub enum Outcome {
     /// Not decided: the checker ran out of time or memory.
     #[default]
     Unknown,
+    /// Does not apply to this run (e.g. the model check of a system that
+    /// writes no protocol trace); never counted as passed or failed.
+    Skipped,
 }
 
 impl Outcome {
@@ -46,6 +49,7 @@ impl Outcome {
             Outcome::Pass => "pass",
             Outcome::Fail => "fail",
             Outcome::Unknown => "unknown",
+            Outcome::Skipped => "skipped",
         }
     }
 }

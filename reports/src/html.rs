@@ -138,7 +138,7 @@ th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: upp
 td.num, th.num { text-align: right; padding-right: 14px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-weight: 600; font-size: 12.5px; color: #fff; }
 .badge.pass { background: var(--ok); } .badge.fail { background: var(--fail); } .badge.unknown { background: var(--info); }
-.badge.met { background: #2e6fdb; } .badge.unmet { background: #7a1f1f; } .badge.real { background: #6b4fbb; }
+.badge.met { background: #2e6fdb; } .badge.unmet { background: #7a1f1f; } .badge.real { background: #6b4fbb; } .badge.skipped { background: #8a8f98; }
 .repro { display: flex; gap: 8px; align-items: center; margin: 8px 0; }
 .repro code { background: #10151f; color: #e6edf3; padding: 6px 10px; border-radius: 6px; font-size: 13px; }
 .summary-grid { display: flex; gap: 28px; flex-wrap: wrap; margin: 8px 0; }

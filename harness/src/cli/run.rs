@@ -248,12 +248,41 @@ pub fn run(args: RunArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
-    if args.exec.real {
-        if let Some(why) = runs.iter().find_map(|(s, _)| crate::real::refusal(s)) {
-            return bad(format!("--real: {why}"));
-        }
+    if let Some(why) = runs
+        .iter()
+        .find_map(|(s, _)| crate::real::unfit(s, args.exec.real))
+    {
+        return bad(why);
     }
     args.exec.execute(&runs, "run", None)
+}
+
+/// The runs that can run in this mode (real or simulated); each scenario
+/// that cannot is listed as skipped with the reason, never run or passed.
+pub(crate) fn skip_unfit(runs: Vec<(Scenario, u64)>, real: bool) -> Vec<(Scenario, u64)> {
+    let mut skipped = std::collections::BTreeMap::new();
+    let kept: Vec<(Scenario, u64)> = runs
+        .into_iter()
+        .filter(|(s, _)| match crate::real::unfit(s, real) {
+            Some(why) => {
+                skipped.insert(s.name.clone(), why);
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let needs = if real {
+        "needs the simulator"
+    } else {
+        "needs real mode"
+    };
+    for (name, why) in &skipped {
+        println!("SKIPPED {name} ({needs}): {why}");
+    }
+    if !skipped.is_empty() {
+        println!("{} scenarios skipped", skipped.len());
+    }
+    kept
 }
 
 /// `tumult suite`.
@@ -276,29 +305,7 @@ pub fn suite(args: SuiteArgs) -> Exit {
         },
         None => runs,
     };
-    let runs = if args.exec.real {
-        // What needs the simulator is skipped, with the reason, never passed.
-        let mut skipped = std::collections::BTreeMap::new();
-        let kept: Vec<(Scenario, u64)> = runs
-            .into_iter()
-            .filter(|(s, _)| match crate::real::refusal(s) {
-                Some(why) => {
-                    skipped.insert(s.name.clone(), why);
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        for (name, why) in &skipped {
-            println!("SKIPPED {name} (needs the simulator): {why}");
-        }
-        if !skipped.is_empty() {
-            println!("{} scenarios skipped in real mode", skipped.len());
-        }
-        kept
-    } else {
-        runs
-    };
+    let runs = skip_unfit(runs, args.exec.real);
     args.exec.execute(&runs, "suite", args.junit.as_deref())
 }
 

@@ -14,10 +14,11 @@
 //! certificates live in memory) and your own app (its nodes would need
 //! your binary).
 
+pub mod etcd;
 pub mod process;
 pub mod proxy;
 
-use crate::scenario::{Action, DurationRange, Scenario, StepKind, WorkloadKind};
+use crate::scenario::{Action, DurationRange, Scenario, StepKind, System, WorkloadKind};
 use crate::sim::client::{self, ClientSpec, ClientState};
 use crate::sim::nemesis::{AdminRequest, Nemesis, World};
 use crate::sim::recorder::{monotonic_ns, Clock, Recorder, Shared};
@@ -70,6 +71,21 @@ pub fn refusal(scenario: &Scenario) -> Option<String> {
         ));
     }
     None
+}
+
+/// Why `scenario` cannot run in this mode (`real`, or the simulator), if
+/// it cannot: the simulator runs only the engine; real mode refuses what
+/// needs the simulator ([`refusal`]) and etcd where it is missing.
+pub fn unfit(scenario: &Scenario, real: bool) -> Option<String> {
+    let file = &scenario.file;
+    match (scenario.system, real) {
+        (System::Etcd, false) => Some(format!(
+            "{file}: [system] kind = \"etcd\" runs only in real mode (tumult run --real)"
+        )),
+        (System::Etcd, true) => etcd::missing().map(|why| format!("{file}: {why}")),
+        (System::Tumult, true) => refusal(scenario),
+        (System::Tumult, false) => None,
+    }
 }
 
 /// How a real run starts its nodes.
@@ -215,51 +231,14 @@ async fn drive(
         clock: Clock::Real { epoch },
         ..Recorder::default()
     }));
-    let mut addrs: BTreeMap<NodeId, String> = BTreeMap::new();
-    for i in 1..=u64::from(c.nodes) {
-        match free_port() {
-            Ok(p) => addrs.insert(i, format!("127.0.0.1:{p}")),
-            Err(e) => return failed(format!("no free port on loopback: {e}")),
-        };
-    }
-    let proxies = match Proxies::start(&addrs, scenario.network.latency, seed).await {
-        Ok(p) => p,
-        Err(e) => return failed(format!("cannot open the link proxies: {e}")),
+    let setup = match scenario.system {
+        System::Tumult => engine_cluster(scenario, seed, opts, dir, epoch).await,
+        System::Etcd => etcd_cluster(scenario, seed, dir).await,
     };
-    let mut launch = BTreeMap::new();
-    for (&i, listen) in &addrs {
-        let mut args = vec![
-            "node".to_string(),
-            "--scenario".into(),
-            dir.join("scenario.toml").display().to_string(),
-            "--id".into(),
-            i.to_string(),
-            "--listen".into(),
-            listen.clone(),
-            "--data".into(),
-            dir.join(format!("n{i}")).display().to_string(),
-            "--seed".into(),
-            seed.to_string(),
-            "--epoch".into(),
-            epoch.to_string(),
-        ];
-        for &j in addrs.keys().filter(|j| **j != i) {
-            args.push("--peer".into());
-            args.push(format!("{j}={}", proxies.addrs[&(i, j)]));
-        }
-        if let Some(m) = &opts.mutant {
-            args.push("--mutant".into());
-            args.push(m.clone());
-        }
-        launch.insert(
-            i,
-            Launch {
-                program: opts.program.clone(),
-                args,
-                log: dir.join(format!("n{i}.log")),
-            },
-        );
-    }
+    let (launch, addrs, proxies) = match setup {
+        Ok(s) => s,
+        Err(why) => return failed(why),
+    };
     let mut world = RealWorld {
         epoch,
         nodes: Nodes::new(launch, Arc::clone(&recorder)),
@@ -284,18 +263,31 @@ async fn drive(
             state: Arc::clone(&states),
             network: Arc::clone(&network),
             clock: Clock::Real { epoch },
+            etcd: scenario.system == System::Etcd,
         };
         tokio::task::spawn_local(async move {
             let _ = client::run(spec).await;
         });
     }
     let (admin_tx, admin_rx) = tokio::sync::mpsc::unbounded_channel::<AdminRequest>();
-    tokio::task::spawn_local(serve_admin(
-        admin_rx,
-        Arc::clone(&recorder),
-        addrs.clone(),
-        Arc::clone(&network),
-    ));
+    match scenario.system {
+        System::Tumult => {
+            tokio::task::spawn_local(serve_admin(
+                admin_rx,
+                Arc::clone(&recorder),
+                addrs.clone(),
+                Arc::clone(&network),
+            ));
+        }
+        // No membership changes or transfers (refused at parse time); the
+        // leader comes from the members' status.
+        #[cfg(feature = "etcd")]
+        System::Etcd => {
+            tokio::task::spawn_local(etcd::watch_leaders(addrs.clone(), Arc::clone(&recorder)));
+        }
+        #[cfg(not(feature = "etcd"))]
+        System::Etcd => {}
+    }
     let nemesis = Nemesis::new(
         c.nodes,
         c.voters.iter().map(|v| u64::from(*v)).collect(),
@@ -335,6 +327,104 @@ async fn drive(
     outcome.panics.extend(node_panics(dir, c.nodes));
     outcome.entries = merge(std::mem::take(&mut r.entries));
     outcome
+}
+
+/// What a real run starts: how to launch each node, where clients reach
+/// each node, and the proxies between them.
+type Setup = (BTreeMap<NodeId, Launch>, BTreeMap<NodeId, String>, Proxies);
+
+/// The engine's nodes: `tumult node` processes, each dialling its peers
+/// through the proxy of the link.
+async fn engine_cluster(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RealOptions,
+    dir: &Path,
+    epoch: u64,
+) -> Result<Setup, String> {
+    let mut addrs: BTreeMap<NodeId, String> = BTreeMap::new();
+    for i in 1..=u64::from(scenario.cluster.nodes) {
+        let p = free_port().map_err(|e| format!("no free port on loopback: {e}"))?;
+        addrs.insert(i, format!("127.0.0.1:{p}"));
+    }
+    let proxies = Proxies::start(&addrs, scenario.network.latency, seed)
+        .await
+        .map_err(|e| format!("cannot open the link proxies: {e}"))?;
+    let mut launch = BTreeMap::new();
+    for (&i, listen) in &addrs {
+        let mut args = vec![
+            "node".to_string(),
+            "--scenario".into(),
+            dir.join("scenario.toml").display().to_string(),
+            "--id".into(),
+            i.to_string(),
+            "--listen".into(),
+            listen.clone(),
+            "--data".into(),
+            dir.join(format!("n{i}")).display().to_string(),
+            "--seed".into(),
+            seed.to_string(),
+            "--epoch".into(),
+            epoch.to_string(),
+        ];
+        for &j in addrs.keys().filter(|j| **j != i) {
+            args.push("--peer".into());
+            args.push(format!("{j}={}", proxies.addrs[&(i, j)]));
+        }
+        if let Some(m) = &opts.mutant {
+            args.push("--mutant".into());
+            args.push(m.clone());
+        }
+        let log = dir.join(format!("n{i}.log"));
+        let program = opts.program.clone();
+        launch.insert(
+            i,
+            Launch {
+                program,
+                args,
+                log,
+                trace: true,
+            },
+        );
+    }
+    Ok((launch, addrs, proxies))
+}
+
+/// An etcd cluster: one member per node, each advertising its proxy.
+async fn etcd_cluster(scenario: &Scenario, seed: u64, dir: &Path) -> Result<Setup, String> {
+    let port = || {
+        free_port()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .map_err(|e| format!("no free port on loopback: {e}"))
+    };
+    let mut peers = BTreeMap::new();
+    let mut clients = BTreeMap::new();
+    for i in 1..=u64::from(scenario.cluster.nodes) {
+        peers.insert(i, port()?);
+        clients.insert(i, port()?);
+    }
+    let advertised: std::rc::Rc<std::cell::RefCell<BTreeMap<String, NodeId>>> =
+        std::rc::Rc::default();
+    let known = std::rc::Rc::clone(&advertised);
+    let sender: proxy::SenderOf =
+        std::rc::Rc::new(move |head: &[u8]| etcd::sender(head, &known.borrow()));
+    let proxies = Proxies::start_per_target(&peers, scenario.network.latency, seed, sender)
+        .await
+        .map_err(|e| format!("cannot open the member proxies: {e}"))?;
+    let mut members = BTreeMap::new();
+    for (&i, peer) in &peers {
+        let via = proxies.addrs[&(i, i)].clone();
+        advertised.borrow_mut().insert(via.clone(), i);
+        members.insert(
+            i,
+            etcd::Member {
+                client: clients[&i].clone(),
+                peer: peer.clone(),
+                advertised: via,
+            },
+        );
+    }
+    Ok((etcd::launch(&members, dir, seed), clients, proxies))
 }
 
 /// The history in time order (each process's own order kept for equal

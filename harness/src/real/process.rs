@@ -27,6 +27,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Where its stderr (the engine's log) goes, appended across restarts.
     pub log: PathBuf,
+    /// Whether its stdout is a trace (history lines) for the recorder.
+    pub trace: bool,
 }
 
 /// The node processes of one run.
@@ -71,9 +73,14 @@ impl Nodes {
             Err(_) => Stdio::null(),
         };
         let mut cmd = Command::new(&launch.program);
+        let stdout = if launch.trace {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
         cmd.args(&launch.args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(stderr);
         // SAFETY: prctl is async-signal-safe and touches only the child.
         unsafe {

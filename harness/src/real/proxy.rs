@@ -61,6 +61,24 @@ pub struct Proxies {
 /// The connection was closed by a cut.
 struct Closed;
 
+/// Tells the sender of a connection from the head of its first request.
+pub type SenderOf = std::rc::Rc<dyn Fn(&[u8]) -> Option<NodeId>>;
+
+/// Reads a connection's first bytes up to the end of an HTTP request head
+/// (at most 16 KiB, or what came within a second).
+async fn read_head(inbound: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, inbound.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    head
+}
+
 impl Proxies {
     /// Opens a proxy on loopback for every ordered pair of distinct nodes
     /// of `targets` (each node's own listening address).
@@ -86,6 +104,48 @@ impl Proxies {
                 let seed = seed ^ (a << 40) ^ (b << 20);
                 tokio::task::spawn_local(accept_loop(listener, a, b, target, rx, seed));
             }
+        }
+        Ok(Proxies { net, addrs })
+    }
+
+    /// Opens one proxy on loopback in front of each node of `targets`
+    /// (its peer listener), for systems that name a member by one address
+    /// (etcd): the sender of a connection is read from its first request's
+    /// head by `sender`; a connection of no known sender is never faulted.
+    /// Returns the proxies and each node's proxy address.
+    pub async fn start_per_target(
+        targets: &BTreeMap<NodeId, String>,
+        latency: DurationRange,
+        seed: u64,
+        sender: SenderOf,
+    ) -> io::Result<Proxies> {
+        let (net, _) = watch::channel(Net {
+            latency: Some(latency),
+            ..Net::default()
+        });
+        let mut addrs = BTreeMap::new();
+        for (&b, target) in targets {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            addrs.insert((b, b), listener.local_addr()?.to_string());
+            let rx = net.subscribe();
+            let (target, sender) = (target.clone(), std::rc::Rc::clone(&sender));
+            let seed = seed ^ (b << 40);
+            tokio::task::spawn_local(async move {
+                let mut count = 0u64;
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    count += 1;
+                    let _ = inbound.set_nodelay(true);
+                    let rng = SplitMix64::new(seed ^ count.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let (rx, target, sender) =
+                        (rx.clone(), target.clone(), std::rc::Rc::clone(&sender));
+                    tokio::task::spawn_local(async move {
+                        let head = read_head(&mut inbound).await;
+                        // Unknown: the link of b to itself, which no fault touches.
+                        let a = sender(&head).unwrap_or(b);
+                        connection(inbound, head, a, b, target, rx, rng).await;
+                    });
+                }
+            });
         }
         Ok(Proxies { net, addrs })
     }
@@ -134,7 +194,15 @@ async fn accept_loop(
         count += 1;
         let _ = inbound.set_nodelay(true);
         let rng = SplitMix64::new(seed ^ count.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        tokio::task::spawn_local(connection(inbound, a, b, target.clone(), rx.clone(), rng));
+        tokio::task::spawn_local(connection(
+            inbound,
+            Vec::new(),
+            a,
+            b,
+            target.clone(),
+            rx.clone(),
+            rng,
+        ));
     }
 }
 
@@ -162,8 +230,11 @@ async fn passable(
     }
 }
 
+/// Carries one connection from `a` to `b`'s `target`; `head` is what was
+/// already read from `a`.
 async fn connection(
     inbound: TcpStream,
+    head: Vec<u8>,
     a: NodeId,
     b: NodeId,
     target: String,
@@ -183,16 +254,18 @@ async fn connection(
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
     let rng_down = SplitMix64::new(rng.clone().next_u64());
-    let up = pump(in_read, out_write, a, b, rx.clone(), opened, rng);
-    let down = pump(out_read, in_write, b, a, rx, opened, rng_down);
+    let up = pump(in_read, out_write, head, a, b, rx.clone(), opened, rng);
+    let down = pump(out_read, in_write, Vec::new(), b, a, rx, opened, rng_down);
     // Either direction closed by a cut closes both sockets (dropped here).
     let _ = tokio::try_join!(up, down);
 }
 
 /// Moves the bytes of one direction, `from` to `to`, with the link's delay.
+#[allow(clippy::too_many_arguments)]
 async fn pump(
     mut read: tokio::net::tcp::OwnedReadHalf,
     mut write: tokio::net::tcp::OwnedWriteHalf,
+    first: Vec<u8>,
     from: NodeId,
     to: NodeId,
     rx: watch::Receiver<Net>,
@@ -200,6 +273,9 @@ async fn pump(
     mut rng: SplitMix64,
 ) -> Result<(), Closed> {
     let (tx, mut queue) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    if !first.is_empty() {
+        let _ = tx.send((Instant::now(), first));
+    }
     let mut reader_rx = rx.clone();
     let reader = async move {
         let mut buf = vec![0u8; 64 * 1024];

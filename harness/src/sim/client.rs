@@ -51,6 +51,9 @@ pub struct ClientSpec {
     pub network: Arc<dyn tumult_engine::transport::Network>,
     /// Where the history's times come from.
     pub clock: Clock,
+    /// The cluster is etcd (real mode, feature `etcd`): `nodes` are its
+    /// members' client addresses, reached through its v3 API.
+    pub etcd: bool,
 }
 
 struct Worker {
@@ -60,6 +63,9 @@ struct Worker {
     generator: Box<dyn Generator>,
     process: u64,
     attempt_timeout: Duration,
+    /// The etcd session of an etcd cluster's client.
+    #[cfg(feature = "etcd")]
+    etcd: Option<crate::real::etcd::Session>,
     /// Where the next operation starts when no leader is known: the node
     /// after the last one an operation that ran out of time tried, so that
     /// nodes that do not answer (cut off from the others, but reachable
@@ -84,7 +90,14 @@ pub async fn run(spec: ClientSpec) -> Result<(), Box<dyn std::error::Error>> {
     .with_link(link);
     let rng = SplitMix64::new(spec.seed ^ (0xC11E_0000_0000_0000 | u64::from(spec.id)));
     let generator = spec.workload.generator(&spec.scenario, spec.id);
+    #[cfg(feature = "etcd")]
+    let etcd = spec.etcd.then(|| {
+        let home = u64::from(spec.id % spec.scenario.cluster.nodes) + 1;
+        crate::real::etcd::Session::new(&spec.nodes, home)
+    });
     let mut worker = Worker {
+        #[cfg(feature = "etcd")]
+        etcd,
         process: u64::from(spec.id),
         spec,
         client,
@@ -165,7 +178,7 @@ impl Worker {
     async fn perform(&mut self, request: Request) -> bool {
         let id = self.client.next_request();
         let mut invoke = self.line(OpType::Invoke, &request, request.value.clone());
-        if let Body::Command(_) = request.body {
+        if matches!(request.body, Body::Command(_)) && !self.spec.etcd {
             // The engine's id of the command: the trace's `apply` of the
             // entry where it took effect names it too.
             invoke
@@ -193,6 +206,12 @@ impl Worker {
     }
 
     async fn execute(&mut self, request: &Request, id: RequestId) -> Completion {
+        #[cfg(feature = "etcd")]
+        if let Some(etcd) = self.etcd.as_mut() {
+            return etcd
+                .execute(request, self.spec.scenario.workload.timeout)
+                .await;
+        }
         let scenario = Arc::clone(&self.spec.scenario);
         let shard = shard_of(&request.key, scenario.cluster.shards);
         let timeout = scenario.workload.timeout;

@@ -411,6 +411,7 @@ fn run_world(
             state: Arc::clone(&states),
             network: client_network(&pki, &addrs),
             clock: recorder::Clock::Sim,
+            etcd: false,
         };
         sim.client(format!("c{}", id + 1), client::run(spec));
     }

@@ -123,6 +123,19 @@ impl Recorder {
         self.leading.retain(|(_, n)| *n != node);
     }
 
+    /// What a system without a trace (etcd) reports of its leader: the
+    /// node that leads `shard` now in `term`, or none.
+    pub fn observe_leader(&mut self, shard: ShardId, leader: Option<(NodeId, Term)>) {
+        self.leading.retain(|(s, _)| *s != shard);
+        if let Some((node, term)) = leader {
+            let newer = self.leaders.get(&shard).is_none_or(|(_, t)| term >= *t);
+            if newer {
+                self.leaders.insert(shard, (node, term));
+            }
+            self.leading.insert((shard, node));
+        }
+    }
+
     /// Shards in `0..shards` that no live node leads.
     pub fn leaderless(&self, shards: u64) -> Vec<ShardId> {
         (0..shards)
