@@ -391,6 +391,13 @@ pub fn read_run_dir(dir: &Path) -> Result<RecordedRun, String> {
 /// Returns (recorded digest, new digest, the new run).
 pub fn replay(dir: &Path) -> Result<(String, String, RunResult), String> {
     let recorded = read_run_dir(dir)?;
+    if recorded.verdict().real {
+        return Err(format!(
+            "{}: a real run (processes on this machine, wall-clock timing) cannot be replayed byte for byte; run it again with `{}`",
+            dir.display(),
+            recorded.verdict().reproduce
+        ));
+    }
     let history = recorded.run.history_bytes().map_err(|e| e.to_string())?;
     let opts = RunOptions {
         mutant: recorded.verdict().mutant.clone(),

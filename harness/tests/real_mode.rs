@@ -168,6 +168,13 @@ fn a_real_run_is_judged_like_a_simulated_one_and_leaves_nothing_behind() {
     for a in addrs {
         std::net::TcpListener::bind(&a).unwrap_or_else(|e| panic!("{a} still bound: {e}"));
     }
+    // A real run is not replayed in the simulator.
+    let (code, _, stderr) = tumult(&["replay", run.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("cannot be replayed byte for byte"),
+        "{stderr}"
+    );
     // The nodes' databases are removed; their logs stay.
     assert!(!run.join("nodes").join("n1").exists());
     assert!(run.join("nodes").join("n1.log").exists());
