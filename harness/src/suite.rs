@@ -5,6 +5,7 @@
 
 use crate::run::RunResult;
 use std::path::Path;
+pub use tumult_models::artifact::Skipped;
 use tumult_reports::RunSummary;
 
 /// What the reports need of a finished run.
@@ -14,9 +15,14 @@ pub fn run_summary(r: &RunResult) -> RunSummary {
 
 /// Writes `summary.json`, `summary.md` and `index.html` under `out`, and
 /// JUnit XML to `junit` if given.
-pub fn write_index(out: &Path, results: &[RunResult], junit: Option<&Path>) -> Result<(), String> {
+pub fn write_index(
+    out: &Path,
+    results: &[RunResult],
+    skipped: &[Skipped],
+    junit: Option<&Path>,
+) -> Result<(), String> {
     let runs: Vec<RunSummary> = results.iter().map(run_summary).collect();
-    tumult_reports::suite::write_index(out, &runs, junit).map_err(|e| e.to_string())
+    tumult_reports::suite::write_index(out, &runs, skipped, junit).map_err(|e| e.to_string())
 }
 
 /// Writes `report.html` in the directory of every run that has one, on up
@@ -41,5 +47,5 @@ pub fn write_reports(results: &[RunResult], jobs: usize) {
 /// JUnit XML: one test suite per scenario, one test case per seed.
 pub fn junit_xml(results: &[RunResult]) -> String {
     let runs: Vec<RunSummary> = results.iter().map(run_summary).collect();
-    tumult_reports::suite::junit_xml(&runs)
+    tumult_reports::suite::junit_xml(&runs, &[])
 }

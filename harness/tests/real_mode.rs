@@ -247,12 +247,15 @@ fn real_mode_refuses_what_needs_the_simulator() {
     std::fs::copy(&disk, dir.join("disk-faults.toml")).unwrap();
     std::fs::copy(&sites, dir.join("fault-sites.toml")).unwrap();
     let out = dir.join("out");
+    let junit = out.join("junit.xml");
     let (_, stdout, stderr) = tumult(&[
         "suite",
         "--real",
         dir.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
     ]);
     assert!(
         stdout.contains("SKIPPED disk-faults (needs the simulator)")
@@ -260,6 +263,23 @@ fn real_mode_refuses_what_needs_the_simulator() {
         "{stdout}{stderr}"
     );
     assert!(stdout.contains("0/0 runs"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        xml.matches("<skipped message=\"needs the simulator: ")
+            .count(),
+        2,
+        "{xml}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["skipped"].as_array().map(Vec::len),
+        Some(2),
+        "{summary}"
+    );
+    assert!(std::fs::read_to_string(out.join("summary.md"))
+        .unwrap()
+        .contains("### Skipped"));
 }
 
 #[test]

@@ -520,6 +520,17 @@ pub struct SuiteSummary {
     pub runs: Vec<SummaryRow>,
     pub total: usize,
     pub met: usize,
+    /// Scenarios that were not run in this mode, with the reason (e.g. a
+    /// disk fault in real mode, etcd in the simulator); never passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A scenario a suite did not run, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub scenario: String,
+    pub reason: String,
 }
 
 /// Reads a `summary.json`.

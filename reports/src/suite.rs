@@ -9,7 +9,8 @@ use crate::ReportError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tumult_models::artifact::{
-    percentile, read_summary, CheckResult, Outcome, RunDir, RunVerdict, SuiteSummary, SummaryRow,
+    percentile, read_summary, CheckResult, Outcome, RunDir, RunVerdict, Skipped, SuiteSummary,
+    SummaryRow,
 };
 
 /// What the index needs of one run: its verdict and where its directory is.
@@ -88,6 +89,7 @@ pub fn summary(runs: &[RunSummary]) -> SuiteSummary {
         runs: runs.iter().map(RunSummary::row).collect(),
         total: runs.len(),
         met: runs.iter().filter(|r| r.run.met).count(),
+        skipped: Vec::new(),
     }
 }
 
@@ -130,15 +132,24 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
-/// JUnit XML: one test suite per scenario, one test case per seed.
-pub fn junit_xml(runs: &[RunSummary]) -> String {
+/// JUnit XML: one test suite per scenario, one test case per seed; a
+/// skipped scenario is a suite of one skipped case with the reason.
+pub fn junit_xml(runs: &[RunSummary], skipped: &[Skipped]) -> String {
     let failures = runs.iter().filter(|r| !r.run.met).count();
     let time: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
-        "<testsuites name=\"tumult\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time:.3}\">\n",
-        runs.len()
+        "<testsuites name=\"tumult\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{}\" time=\"{time:.3}\">\n",
+        runs.len() + skipped.len(),
+        skipped.len()
     ));
+    for sk in skipped {
+        let name = xml_escape(&sk.scenario);
+        x.push_str(&format!(
+            "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\" time=\"0\">\n    <testcase classname=\"tumult.{name}\" name=\"skipped\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>\n  </testsuite>\n",
+            xml_escape(&sk.reason)
+        ));
+    }
     let mut scenarios: Vec<&str> = Vec::new();
     for r in runs {
         if !scenarios.contains(&r.run.scenario.as_str()) {
@@ -195,7 +206,7 @@ fn md_cell(s: &str) -> String {
 }
 
 /// A Markdown summary, for a CI job to post as a comment.
-pub fn summary_md(runs: &[RunSummary]) -> String {
+pub fn summary_md(runs: &[RunSummary], skipped: &[Skipped]) -> String {
     let met = runs.iter().filter(|r| r.run.met).count();
     let sim: f64 = runs.iter().map(|r| r.run.sim_seconds).sum();
     let wall: f64 = runs.iter().map(|r| r.run.wall_seconds).sum();
@@ -206,6 +217,17 @@ pub fn summary_md(runs: &[RunSummary]) -> String {
         sim,
         wall
     );
+    if !skipped.is_empty() {
+        m.push_str("### Skipped (not run in this mode)\n\n");
+        for sk in skipped {
+            m.push_str(&format!(
+                "- **{}**: {}\n",
+                md_cell(&sk.scenario),
+                md_cell(&sk.reason)
+            ));
+        }
+        m.push('\n');
+    }
     let unmet: Vec<&RunSummary> = runs.iter().filter(|r| !r.run.met).collect();
     if !unmet.is_empty() {
         m.push_str("### Unexpected results\n\n| scenario | seed | verdict | expected | failed checks | reproduce |\n|---|---:|---|---|---|---|\n");
@@ -504,6 +526,7 @@ document.querySelectorAll('#runs tr.run[data-group='+g+']').forEach(function(r){
 pub fn write_index(
     out: &Path,
     runs: &[RunSummary],
+    skipped: &[Skipped],
     junit: Option<&Path>,
 ) -> Result<(), ReportError> {
     std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
@@ -512,16 +535,34 @@ pub fn write_index(
     };
     write(
         out.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary(runs)).expect("summary serializes"),
+        &serde_json::to_vec_pretty(&SuiteSummary {
+            skipped: skipped.to_vec(),
+            ..summary(runs)
+        })
+        .expect("summary serializes"),
     )?;
-    write(out.join("summary.md"), summary_md(runs).as_bytes())?;
+    write(out.join("summary.md"), summary_md(runs, skipped).as_bytes())?;
     let index = out.join("index.html");
-    write(index.clone(), index_html(runs, &index).as_bytes())?;
+    let mut html = index_html(runs, &index);
+    if !skipped.is_empty() {
+        // Before the table: which scenarios this mode could not run, and why.
+        let list: String = skipped
+            .iter()
+            .map(|sk| format!("<li><b>{}</b>: {}</li>", esc(&sk.scenario), esc(&sk.reason)))
+            .collect();
+        let note = format!(
+            "<div id=\"skipped\"><p>Skipped (not run in this mode):</p><ul>{list}</ul></div>"
+        );
+        if let Some(at) = html.find("<table") {
+            html.insert_str(at, &note);
+        }
+    }
+    write(index.clone(), html.as_bytes())?;
     if let Some(junit) = junit {
         if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ReportError::io(parent, e))?;
         }
-        write(junit.to_path_buf(), junit_xml(runs).as_bytes())?;
+        write(junit.to_path_buf(), junit_xml(runs, skipped).as_bytes())?;
     }
     Ok(())
 }
@@ -553,7 +594,10 @@ mod tests {
 
     #[test]
     fn junit_has_one_case_per_seed_and_a_failure_per_unmet_run() {
-        let x = junit_xml(&[run("a", 1, true), run("a", 2, false), run("b&c", 1, true)]);
+        let x = junit_xml(
+            &[run("a", 1, true), run("a", 2, false), run("b&c", 1, true)],
+            &[],
+        );
         assert_eq!(x.matches("<testcase ").count(), 3);
         assert_eq!(x.matches("<failure ").count(), 1);
         assert_eq!(x.matches("<testsuite ").count(), 2);
@@ -562,7 +606,7 @@ mod tests {
 
     #[test]
     fn markdown_lists_unexpected_runs_with_their_command() {
-        let m = summary_md(&[run("a", 1, true), run("a", 2, false)]);
+        let m = summary_md(&[run("a", 1, true), run("a", 2, false)], &[]);
         assert!(m.contains("1/2 runs met"));
         assert!(m.contains("`tumult run scenarios/a.toml --seed 2`"));
     }

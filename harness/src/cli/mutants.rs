@@ -82,7 +82,7 @@ pub fn run(args: MutantsArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
-    let runs = order_runs(super::run::skip_unfit(runs, false));
+    let runs = order_runs(super::run::skip_unfit(runs, false).0);
     let started = std::time::Instant::now();
     let done = |f: &Finding| {
         let what = match (&f.check, &f.scenario, f.seed) {

@@ -3,6 +3,7 @@
 use super::Exit;
 use crate::run::{replay, run_seed, RunOptions, RunResult};
 use crate::scenario::{parse_file, parse_seeds, Partition, Scenario};
+use crate::suite::Skipped;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,13 @@ pub struct ExecArgs {
 impl ExecArgs {
     /// Runs `runs`, writes their reports and the index (with `junit`), and
     /// says how it went.
-    fn execute(self, runs: &[(Scenario, u64)], label: &str, junit: Option<&Path>) -> Exit {
+    fn execute(
+        self,
+        runs: &[(Scenario, u64)],
+        skipped: &[Skipped],
+        label: &str,
+        junit: Option<&Path>,
+    ) -> Exit {
         if let Err(e) = crate::mutants::validate(self.mutant.as_deref()) {
             return bad(e);
         }
@@ -100,7 +107,7 @@ impl ExecArgs {
         if !self.no_report {
             crate::suite::write_reports(&results, jobs);
         }
-        if let Err(e) = crate::suite::write_index(&self.out, &results, junit) {
+        if let Err(e) = crate::suite::write_index(&self.out, &results, skipped, junit) {
             eprintln!("tumult: {e}");
             return Exit::BadInput;
         }
@@ -254,12 +261,15 @@ pub fn run(args: RunArgs) -> Exit {
     {
         return bad(why);
     }
-    args.exec.execute(&runs, "run", None)
+    args.exec.execute(&runs, &[], "run", None)
 }
 
 /// The runs that can run in this mode (real or simulated); each scenario
 /// that cannot is listed as skipped with the reason, never run or passed.
-pub(crate) fn skip_unfit(runs: Vec<(Scenario, u64)>, real: bool) -> Vec<(Scenario, u64)> {
+pub(crate) fn skip_unfit(
+    runs: Vec<(Scenario, u64)>,
+    real: bool,
+) -> (Vec<(Scenario, u64)>, Vec<Skipped>) {
     let mut skipped = std::collections::BTreeMap::new();
     let kept: Vec<(Scenario, u64)> = runs
         .into_iter()
@@ -282,7 +292,14 @@ pub(crate) fn skip_unfit(runs: Vec<(Scenario, u64)>, real: bool) -> Vec<(Scenari
     if !skipped.is_empty() {
         println!("{} scenarios skipped", skipped.len());
     }
-    kept
+    let skipped = skipped
+        .into_iter()
+        .map(|(scenario, why)| Skipped {
+            scenario,
+            reason: format!("{needs}: {why}"),
+        })
+        .collect();
+    (kept, skipped)
 }
 
 /// `tumult suite`.
@@ -305,8 +322,9 @@ pub fn suite(args: SuiteArgs) -> Exit {
         },
         None => runs,
     };
-    let runs = skip_unfit(runs, args.exec.real);
-    args.exec.execute(&runs, "suite", args.junit.as_deref())
+    let (runs, skipped) = skip_unfit(runs, args.exec.real);
+    args.exec
+        .execute(&runs, &skipped, "suite", args.junit.as_deref())
 }
 
 /// `tumult replay`.
