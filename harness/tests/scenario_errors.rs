@@ -687,3 +687,34 @@ fn expect_liveness() {
         Liveness::All
     );
 }
+
+#[test]
+fn an_etcd_system_refuses_what_only_the_engine_has() {
+    // BASE has 4 shards: etcd is one Raft group.
+    let e = refuse("[system]\nkind = \"etcd\"\n");
+    assert_err(&e, at(2), "system.kind", "shards must be 1");
+    let e = refuse("[system]\nkind = \"zookeeper\"\n");
+    assert_err(&e, at(2), "system.kind", "zookeeper");
+    let one_shard = BASE.replace("shards = 4", "shards = 1");
+    let etcd = |extra: &str| {
+        parse_str(
+            FILE,
+            &format!("{one_shard}[system]\nkind = \"etcd\"\n{extra}"),
+        )
+        .unwrap_err()
+    };
+    let e = etcd("[[nemesis]]\nat = \"1s\"\ndo = \"transfer-leader\"\nshard = 0\n");
+    assert_err(
+        &e,
+        at(2),
+        "system.kind",
+        "`transfer-leader` is the engine's",
+    );
+    let e = etcd("[engine]\npre_vote = true\n");
+    assert_err(&e, at(2), "system.kind", "does not take [engine]");
+    let ok = format!(
+        "{one_shard}[system]\nkind = \"etcd\"\n[[nemesis]]\nat = \"1s\"\ndo = \"pause\"\nnodes = [\"leader:0\"]\n"
+    );
+    let s = parse_str(FILE, &ok).unwrap();
+    assert_eq!(s.system, tumult_harness::scenario::System::Etcd);
+}

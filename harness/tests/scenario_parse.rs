@@ -306,6 +306,14 @@ at = "1s"
 do = "disk-fault"
 nodes = "n2"
 kind = "full"
+[[nemesis]]
+at = "1s"
+do = "pause"
+nodes = ["leader:0", "n3"]
+[[nemesis]]
+at = "2s"
+do = "resume"
+nodes = "all"
 "#,
     );
     let expected = vec![
@@ -371,6 +379,10 @@ kind = "full"
             nodes: vec![Node(2)],
             kind: DiskFaultKind::Full,
         },
+        Action::Pause {
+            nodes: vec![Leader(0), Node(3)],
+        },
+        Action::Resume { nodes: vec![All] },
     ];
     let got: Vec<Action> = (0..s.nemesis.len()).map(|i| fixed(&s, i).clone()).collect();
     assert_eq!(got, expected);
