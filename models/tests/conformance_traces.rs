@@ -350,6 +350,63 @@ fn more_than_was_reported_may_be_recovered() {
 }
 
 #[test]
+fn entries_synced_but_never_reported_are_taken_from_the_recovered_terms() {
+    // Found by real mode (list-append-chaos, a bounce): the node was killed
+    // after syncing entry 3 and before its trace line went out, then
+    // restarted holding it, and the leader committed it. With the start
+    // event's terms the checker knows entry 3 and its term.
+    passes(&with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "start", "term": 1, "vote": 1, "snapshot": 0, "last_index": 3, "last_term": 1, "terms": [[1, 1]]}),
+            ),
+            (
+                "n1",
+                json!({"event": "append", "term": 1, "from": 3, "to": 3, "terms": [1]}),
+            ),
+            (
+                "n2",
+                json!({"event": "become-follower", "term": 1, "leader": 1}),
+            ),
+            (
+                "n2",
+                json!({"event": "commit", "term": 1, "log_index": 3, "entry_term": 1}),
+            ),
+        ],
+    ));
+    // Without the terms, the commit is past what n2 is known to hold.
+    let t = with(
+        elected(),
+        &[
+            (
+                "n2",
+                json!({"event": "start", "term": 1, "vote": 1, "snapshot": 0, "last_index": 3, "last_term": 1}),
+            ),
+            (
+                "n2",
+                json!({"event": "commit", "term": 1, "log_index": 3, "entry_term": 1}),
+            ),
+        ],
+    );
+    assert_eq!(violation(&t).0, 7);
+}
+
+#[test]
+fn a_reported_entry_recovered_with_another_term_inside_the_log_is_caught() {
+    // n2 reported entries 1..=2 of term 1; its disk says entry 1 is of term 2.
+    let t = with(
+        elected(),
+        &[(
+            "n2",
+            json!({"event": "start", "term": 2, "vote": 1, "snapshot": 0, "last_index": 2, "last_term": 1, "terms": [[1, 2], [2, 1]]}),
+        )],
+    );
+    assert_eq!(violation(&t), (6, Rule::Durability, "n2".into()));
+}
+
+#[test]
 fn a_recovered_vote_is_remembered() {
     // n2 recovers a vote for n3 in term 2 it had not reported: it may not
     // vote for n1 in term 2 afterwards.

@@ -127,6 +127,13 @@ pub enum TraceEvent {
         /// Absent in histories written before it was reported.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         last_term: Option<Term>,
+        /// The terms of the recovered log, as runs: `[first index, term]`
+        /// of each run of entries of one term, from the log's first entry
+        /// to `last_index`. A process killed between a write's sync and its
+        /// trace line holds entries it never reported; with these a checker
+        /// learns their terms. Absent in older histories and for an empty log.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        terms: Vec<(Index, Term)>,
     },
 }
 

@@ -239,6 +239,7 @@ impl Conformance {
                 vote,
                 last_index,
                 last_term,
+                ref terms,
                 ..
             } => {
                 let id = self.node_id(&record.node);
@@ -251,7 +252,7 @@ impl Conformance {
                     if cluster.servers.contains_key(&id) {
                         let before = brief(cluster);
                         let s = cluster.servers.get_mut(&id).expect("checked");
-                        replay::recover(s, id, term, vote, last_index, last_term)
+                        replay::recover(s, id, term, vote, (last_index, last_term), terms)
                             .map_err(|v| violation(v, before))?;
                     }
                 }

@@ -38,13 +38,19 @@ pub(super) fn header(s: &ServerState) -> ServerState {
 /// (it may hold more, written but not reported before a crash). A start
 /// line of an older history, without `last_index` and `last_term`, reads
 /// as an empty log.
+///
+/// With the recovered log's terms (`terms`, runs of `[first index, term]`),
+/// every entry it reported must be there with its term, and the entries it
+/// holds beyond them (synced, but the process was killed before their trace
+/// line went out: real mode's SIGKILL can fall there, the simulator's crash
+/// cannot) are taken into its log with their terms.
 pub(super) fn recover(
     s: &mut ServerState,
     id: NodeId,
     term: Term,
     vote: Option<NodeId>,
-    last_index: Index,
-    last_term: Term,
+    (last_index, last_term): (Index, Term),
+    terms: &[(Index, Term)],
 ) -> Result<(), Violation> {
     let fail = |message: String| Err(Violation::new(Rule::Durability, Some(id), message));
     if term < s.term {
@@ -74,6 +80,28 @@ pub(super) fn recover(
             "n{id} restarted with index {last_index} of term {last_term}, but had appended it with term {}",
             s.last_term()
         ));
+    }
+    if let Some(&(first, _)) = terms.first() {
+        let term_of = |index: Index| {
+            let run = terms.partition_point(|(from, _)| *from <= index);
+            (run > 0 && index >= first && index <= last_index).then(|| terms[run - 1].1)
+        };
+        for index in first.max(s.snapshot.index + 1)..=s.last_index() {
+            let (Some(had), Some(holds)) = (s.term_at(index), term_of(index)) else {
+                continue;
+            };
+            if had != holds {
+                return fail(format!(
+                    "n{id} restarted with index {index} of term {holds}, but had appended it with term {had}"
+                ));
+            }
+        }
+        let unreported: Vec<Term> = (s.last_index() + 1..=last_index)
+            .map_while(term_of)
+            .collect();
+        if !unreported.is_empty() {
+            append(s, id, s.last_index() + 1, &unreported)?;
+        }
     }
     if term > s.term {
         s.term = term;

@@ -954,6 +954,8 @@ impl CoreModel {
                         snapshot: disk.base().0,
                         last_index: Some(last_index),
                         last_term: Some(last_term),
+                        // A core's disk reports every write it holds.
+                        terms: Vec::new(),
                     },
                 );
                 *id

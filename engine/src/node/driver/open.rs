@@ -47,12 +47,19 @@ impl Driver {
                 .map_or((0, 0), |m| (m.index, m.term));
             let (last_index, last_term) =
                 recovered.entries.last().map_or(base, |e| (e.index, e.term));
+            let mut terms: Vec<(u64, u64)> = Vec::new();
+            for e in &recovered.entries {
+                if terms.last().is_none_or(|(_, t)| *t != e.term) {
+                    terms.push((e.index, e.term));
+                }
+            }
             let start = TraceEvent::Start {
                 term: recovered.hard_state.term,
                 vote: recovered.hard_state.vote,
                 snapshot: snapshot.as_ref().map_or(0, |(m, _)| m.index),
                 last_index: Some(last_index),
                 last_term: Some(last_term),
+                terms,
             };
             env.trace.emit(config.id, shard, &start);
             let s = Self::recover_shard(&config, &mut *app, shard, initial, recovered, snapshot)?;
