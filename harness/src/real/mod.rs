@@ -100,11 +100,13 @@ pub struct RealOptions {
     pub mutant: Option<String>,
 }
 
-/// A free port on loopback (the kernel's choice; released for the node).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// A free address on loopback (the kernel's choice of port, released for
+/// the process that will listen on it).
+fn loopback_addr() -> Result<String, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.to_string())
+        .map_err(|e| format!("no free port on loopback: {e}"))
 }
 
 /// The real world as the nemesis' [`World`].
@@ -344,8 +346,7 @@ async fn engine_cluster(
 ) -> Result<Setup, String> {
     let mut addrs: BTreeMap<NodeId, String> = BTreeMap::new();
     for i in 1..=u64::from(scenario.cluster.nodes) {
-        let p = free_port().map_err(|e| format!("no free port on loopback: {e}"))?;
-        addrs.insert(i, format!("127.0.0.1:{p}"));
+        addrs.insert(i, loopback_addr()?);
     }
     let proxies = Proxies::start(&addrs, scenario.network.latency, seed)
         .await
@@ -392,29 +393,18 @@ async fn engine_cluster(
 
 /// An etcd cluster: one member per node, each advertising its proxy.
 async fn etcd_cluster(scenario: &Scenario, seed: u64, dir: &Path) -> Result<Setup, String> {
-    let port = || {
-        free_port()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .map_err(|e| format!("no free port on loopback: {e}"))
-    };
     let mut peers = BTreeMap::new();
     let mut clients = BTreeMap::new();
     for i in 1..=u64::from(scenario.cluster.nodes) {
-        peers.insert(i, port()?);
-        clients.insert(i, port()?);
+        peers.insert(i, loopback_addr()?);
+        clients.insert(i, loopback_addr()?);
     }
-    let advertised: std::rc::Rc<std::cell::RefCell<BTreeMap<String, NodeId>>> =
-        std::rc::Rc::default();
-    let known = std::rc::Rc::clone(&advertised);
-    let sender: proxy::SenderOf =
-        std::rc::Rc::new(move |head: &[u8]| etcd::sender(head, &known.borrow()));
-    let proxies = Proxies::start_per_target(&peers, scenario.network.latency, seed, sender)
+    let proxies = Proxies::start_per_target(&peers, scenario.network.latency, seed, etcd::sender)
         .await
         .map_err(|e| format!("cannot open the member proxies: {e}"))?;
     let mut members = BTreeMap::new();
     for (&i, peer) in &peers {
         let via = proxies.addrs[&(i, i)].clone();
-        advertised.borrow_mut().insert(via.clone(), i);
         members.insert(
             i,
             etcd::Member {

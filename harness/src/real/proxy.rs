@@ -18,6 +18,7 @@
 use crate::scenario::{draw_duration, DurationRange, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,8 +62,19 @@ pub struct Proxies {
 /// The connection was closed by a cut.
 struct Closed;
 
-/// Tells the sender of a connection from the head of its first request.
-pub type SenderOf = std::rc::Rc<dyn Fn(&[u8]) -> Option<NodeId>>;
+/// Tells the sender of a connection from the head of its first request,
+/// given each proxy's address and the node behind it.
+pub type SenderOf = fn(&[u8], &BTreeMap<String, NodeId>) -> Option<NodeId>;
+
+/// Who sends the bytes a proxy's connections carry from the dialling side.
+#[derive(Clone)]
+enum Sender {
+    /// The proxy of the link (a, b): always `a`.
+    Node(NodeId),
+    /// A proxy in front of a member: named by each connection's first
+    /// request head.
+    Head(SenderOf, Rc<BTreeMap<String, NodeId>>),
+}
 
 /// Reads a connection's first bytes up to the end of an HTTP request head
 /// (at most 16 KiB, or what came within a second).
@@ -87,65 +99,74 @@ impl Proxies {
         latency: DurationRange,
         seed: u64,
     ) -> io::Result<Proxies> {
-        let (net, _) = watch::channel(Net {
-            latency: Some(latency),
-            ..Net::default()
-        });
-        let mut addrs = BTreeMap::new();
-        for &a in targets.keys() {
-            for (&b, target) in targets {
-                if a == b {
-                    continue;
-                }
-                let listener = TcpListener::bind("127.0.0.1:0").await?;
-                addrs.insert((a, b), listener.local_addr()?.to_string());
-                let rx = net.subscribe();
-                let target = target.clone();
-                let seed = seed ^ (a << 40) ^ (b << 20);
-                tokio::task::spawn_local(accept_loop(listener, a, b, target, rx, seed));
-            }
-        }
-        Ok(Proxies { net, addrs })
+        let links = targets
+            .keys()
+            .flat_map(|&a| {
+                targets
+                    .iter()
+                    .filter(move |(b, _)| **b != a)
+                    .map(move |(&b, target)| ((a, b), target.clone()))
+            })
+            .collect();
+        Proxies::open(links, latency, seed, None).await
     }
 
     /// Opens one proxy on loopback in front of each node of `targets`
     /// (its peer listener), for systems that name a member by one address
     /// (etcd): the sender of a connection is read from its first request's
-    /// head by `sender`; a connection of no known sender is never faulted.
-    /// Returns the proxies and each node's proxy address.
+    /// head by `sender`, given each proxy's address and the node behind it;
+    /// a connection of no known sender is never faulted. Node `b`'s proxy
+    /// address is `addrs[(b, b)]`.
     pub async fn start_per_target(
         targets: &BTreeMap<NodeId, String>,
         latency: DurationRange,
         seed: u64,
         sender: SenderOf,
     ) -> io::Result<Proxies> {
+        let links = targets
+            .iter()
+            .map(|(&b, target)| ((b, b), target.clone()))
+            .collect();
+        Proxies::open(links, latency, seed, Some(sender)).await
+    }
+
+    /// Binds a listener for each `((a, b), target)` and then serves them
+    /// all: the connections of `(a, b)`'s proxy come from `a`, or, with
+    /// `by_head`, from whoever their first request's head names.
+    async fn open(
+        links: Vec<((NodeId, NodeId), String)>,
+        latency: DurationRange,
+        seed: u64,
+        by_head: Option<SenderOf>,
+    ) -> io::Result<Proxies> {
         let (net, _) = watch::channel(Net {
             latency: Some(latency),
             ..Net::default()
         });
         let mut addrs = BTreeMap::new();
-        for (&b, target) in targets {
+        let mut bound = Vec::new();
+        for ((a, b), target) in links {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
-            addrs.insert((b, b), listener.local_addr()?.to_string());
-            let rx = net.subscribe();
-            let (target, sender) = (target.clone(), std::rc::Rc::clone(&sender));
-            let seed = seed ^ (b << 40);
-            tokio::task::spawn_local(async move {
-                let mut count = 0u64;
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    count += 1;
-                    let _ = inbound.set_nodelay(true);
-                    let rng = SplitMix64::new(seed ^ count.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                    let (rx, target, sender) =
-                        (rx.clone(), target.clone(), std::rc::Rc::clone(&sender));
-                    tokio::task::spawn_local(async move {
-                        let head = read_head(&mut inbound).await;
-                        // Unknown: the link of b to itself, which no fault touches.
-                        let a = sender(&head).unwrap_or(b);
-                        connection(inbound, head, a, b, target, rx, rng).await;
-                    });
-                }
-            });
+            addrs.insert((a, b), listener.local_addr()?.to_string());
+            bound.push((a, b, target, listener));
+        }
+        // Every proxy's address is known before any connection is accepted.
+        let advertised: Rc<BTreeMap<String, NodeId>> =
+            Rc::new(addrs.iter().map(|(&(_, b), at)| (at.clone(), b)).collect());
+        for (a, b, target, listener) in bound {
+            let sender = match by_head {
+                Some(f) => Sender::Head(f, Rc::clone(&advertised)),
+                None => Sender::Node(a),
+            };
+            let seed = seed ^ (a << 40) ^ (b << 20);
+            tokio::task::spawn_local(accept_loop(
+                listener,
+                sender,
+                b,
+                target,
+                net.subscribe(),
+                seed,
+            ));
         }
         Ok(Proxies { net, addrs })
     }
@@ -183,26 +204,29 @@ impl Proxies {
 
 async fn accept_loop(
     listener: TcpListener,
-    a: NodeId,
+    sender: Sender,
     b: NodeId,
     target: String,
     rx: watch::Receiver<Net>,
     seed: u64,
 ) {
     let mut count = 0u64;
-    while let Ok((inbound, _)) = listener.accept().await {
+    while let Ok((mut inbound, _)) = listener.accept().await {
         count += 1;
         let _ = inbound.set_nodelay(true);
         let rng = SplitMix64::new(seed ^ count.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        tokio::task::spawn_local(connection(
-            inbound,
-            Vec::new(),
-            a,
-            b,
-            target.clone(),
-            rx.clone(),
-            rng,
-        ));
+        let (sender, target, rx) = (sender.clone(), target.clone(), rx.clone());
+        tokio::task::spawn_local(async move {
+            let (a, head) = match &sender {
+                Sender::Node(a) => (*a, Vec::new()),
+                Sender::Head(named, advertised) => {
+                    let head = read_head(&mut inbound).await;
+                    // Unknown: the link of b to itself, which no fault touches.
+                    (named(&head, advertised).unwrap_or(b), head)
+                }
+            };
+            connection(inbound, head, a, b, target, rx, rng).await;
+        });
     }
 }
 
