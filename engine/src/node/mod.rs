@@ -67,8 +67,26 @@ pub struct Node {
 
 impl Node {
     /// Opens the node's store, recovers its shards, starts listening and
-    /// starts the driver.
+    /// starts the driver. A node that cannot start reports `stop` with the
+    /// reason on every shard it was configured with, as one that stops
+    /// itself later does.
     pub async fn start(config: NodeConfig, env: Env, app: impl RaftApp) -> Result<Node, NodeError> {
+        let id = config.id;
+        let shards: Vec<ShardId> = config.shards.iter().map(|(s, _)| *s).collect();
+        let trace = Arc::clone(&env.trace);
+        let started = Node::open(config, env, app).await;
+        if let Err(e) = &started {
+            let stop = crate::trace::TraceEvent::Stop {
+                reason: e.to_string(),
+            };
+            for shard in shards {
+                trace.emit(id, shard, &stop);
+            }
+        }
+        started
+    }
+
+    async fn open(config: NodeConfig, env: Env, app: impl RaftApp) -> Result<Node, NodeError> {
         // With TLS, every connection the node makes or accepts is mutual TLS.
         let env = match &config.tls {
             Some(tls) => Env {

@@ -145,23 +145,14 @@ pub fn run(args: NodeArgs) -> Exit {
     let id = args.id;
     let listen = config.listen.clone().unwrap_or_default();
     runtime.block_on(async move {
-        let shards: Vec<ShardId> = config.shards.iter().map(|(s, _)| *s).collect();
-        let trace = Arc::clone(&env.trace);
         match Node::start(config, env, app).await {
             Ok(node) => {
                 eprintln!("tumult node: n{id} listening on {listen}");
                 let why = node.stopped().await;
                 eprintln!("tumult node: n{id} stopped: {why}");
             }
-            Err(e) => {
-                eprintln!("tumult node: n{id} failed to start: {e}");
-                let stop = TraceEvent::Stop {
-                    reason: e.to_string(),
-                };
-                for s in shards {
-                    trace.emit(id, s, &stop);
-                }
-            }
+            // The engine reported `stop` on every shard.
+            Err(e) => eprintln!("tumult node: n{id} failed to start: {e}"),
         }
     });
     Exit::Fail

@@ -29,7 +29,6 @@ use tumult_engine::mutants::Mutant;
 use tumult_engine::node::{Env, Node, NodeConfig};
 use tumult_engine::raft::{Membership, NodeId};
 use tumult_engine::storage::{DiskFaults, FaultyDisk, TurmoilDisk};
-use tumult_engine::trace::TraceEvent;
 use tumult_engine::transport::TurmoilNetwork;
 use tumult_models::history::Entry;
 
@@ -342,7 +341,6 @@ fn run_world(
         disks.insert(i, faults.clone());
         let recorder = Arc::clone(&recorder);
         let addrs = addrs.clone();
-        let shards = c.shards;
         let workload = Arc::clone(workload);
         let app_scenario = Arc::clone(scenario);
         let fsync = c.fsync;
@@ -378,17 +376,8 @@ fn run_world(
                         let why = node.stopped().await;
                         tracing::warn!(node = i, "node stopped: {why}");
                     }
-                    Err(e) => {
-                        tracing::warn!(node = i, "node failed to start: {e}");
-                        let now = recorder::host_now();
-                        let stop = TraceEvent::Stop {
-                            reason: e.to_string(),
-                        };
-                        let mut r = recorder.lock().expect("recorder");
-                        for s in 0..u64::from(shards) {
-                            r.trace(i, s, &stop, now);
-                        }
-                    }
+                    // The engine reported `stop` on every shard.
+                    Err(e) => tracing::warn!(node = i, "node failed to start: {e}"),
                 }
                 // A stopped node stays down (it counts as crashed) until restarted.
                 std::future::pending::<()>().await;
